@@ -1,0 +1,188 @@
+"""The one exception hierarchy of llm-router.
+
+Every error the library raises derives from `LLMRouterError`. Messages say what was wrong and
+what to do about it; they never contain a credential (see `llm_router.auth.Secret`).
+Provider errors carry the HTTP status and, where known, the upstream body so gateways can
+re-render them in the caller's wire format (`translate_error`).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConnectError",
+    "ContentFilterError",
+    "ContextWindowExceededError",
+    "FramingError",
+    "InvalidRequestError",
+    "LLMRouterError",
+    "ModelNotFoundError",
+    "NoRouteError",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionError",
+    "ProviderError",
+    "RateLimitError",
+    "StreamError",
+    "TimeoutError",
+    "TranslationError",
+    "UpstreamError",
+]
+
+
+class LLMRouterError(Exception):
+    """Base class of every error raised by llm-router."""
+
+
+class ConfigurationError(LLMRouterError):
+    """The router, a provider or the catalog was configured inconsistently."""
+
+
+class InvalidRequestError(LLMRouterError):
+    """The caller's request is malformed: bad JSON, missing model, wrong field types.
+
+    `path` names the offending field (e.g. ``messages[2].content``) when one is known.
+    Also used for upstream 400/422 answers (then `status` and `body` are set).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        status: int = 400,
+        body: bytes | None = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.status = status
+        self.body = body
+        self.provider = provider
+
+
+class TranslationError(LLMRouterError):
+    """A body could not be translated between wire formats; `path` names the field."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+class FramingError(LLMRouterError):
+    """A byte stream (SSE or AWS event-stream) is corrupt or truncated."""
+
+
+class ModelNotFoundError(LLMRouterError):
+    """The model is not in the catalog and no provider route was configured for it."""
+
+    def __init__(self, model: str, suggestions: list[str] | None = None) -> None:
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown model {model!r}{hint}")
+        self.model = model
+        self.suggestions = suggestions or []
+
+
+class NoRouteError(LLMRouterError):
+    """Every route of a model was skipped or exhausted; `errors` holds each route's last error."""
+
+    def __init__(self, message: str, errors: list[BaseException] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class ProviderError(LLMRouterError):
+    """An upstream provider answered with an error (or could not be reached).
+
+    `status` is the HTTP status the error maps to (for gateways), `body` the upstream body as
+    received (never containing our credentials), `provider` the route alias.
+    """
+
+    default_status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: bytes | None = None,
+        provider: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = self.default_status if status is None else status
+        self.body = body
+        self.provider = provider
+        self.headers = headers or {}
+
+
+class RateLimitError(ProviderError):
+    """429 / throttling; `retry_after` is the provider's requested wait in seconds, if any."""
+
+    default_status = 429
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class OverloadedError(ProviderError):
+    """The provider is overloaded (Anthropic 529, 503 service unavailable)."""
+
+    default_status = 529
+
+
+class AuthenticationError(ProviderError):
+    """401: the credential is missing, wrong or expired."""
+
+    default_status = 401
+
+
+class PermissionError(ProviderError):  # noqa: A001 - the public name the API promises
+    """403: the credential is valid but not allowed to do this."""
+
+    default_status = 403
+
+
+class NotFoundError(ProviderError):
+    """404: the provider does not know this model or path."""
+
+    default_status = 404
+
+
+class ContextWindowExceededError(ProviderError):
+    """The prompt is longer than the model's context window."""
+
+    default_status = 400
+
+
+class ContentFilterError(ProviderError):
+    """The provider refused the request or answer on content-policy grounds."""
+
+    default_status = 400
+
+
+class TimeoutError(ProviderError, builtins.TimeoutError):  # noqa: A001 - public name
+    """A connect, first-byte, idle or overall deadline passed (or the provider timed out)."""
+
+    default_status = 504
+
+
+class ConnectError(ProviderError):
+    """The provider could not be reached (DNS, refused, reset before an answer)."""
+
+    default_status = 502
+
+
+class UpstreamError(ProviderError):
+    """Any other upstream failure (5xx, unexpected status); `status` and `body` as received."""
+
+
+class StreamError(ProviderError):
+    """A committed stream failed after its first event was handed to the caller."""
