@@ -1,0 +1,344 @@
+"""Recorded HTTP fixtures ("cassettes"): record real provider traffic once, replay it in tests.
+
+`Cassette.open(path, mode=...)` loads (or prepares) a cassette file and hands out httpx
+transports: `.async_transport()` for `httpx.AsyncClient`, `.transport()` for `httpx.Client`.
+Record modes follow vcrpy: ``none`` replays only (an unknown request raises
+`CassetteMissError` naming the closest recorded request), ``once`` records when the file does
+not exist yet, ``new`` replays known requests and records new ones, ``all`` records everything
+and overwrites the file. Secrets are redacted before anything is stored (see `redact`).
+The file format is described in `llm_router_testing.cassette_format` and docs/cassettes.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from llm_router_testing.cassette_format import (
+    CassetteError,
+    CassetteFormatError,
+    Interaction,
+    RequestRecord,
+    load_cassette,
+    request_record,
+    write_cassette,
+)
+from llm_router_testing.matching import (
+    DEFAULT_MATCH_ON,
+    CassetteMissError,
+    MatchFunction,
+    RequestMatcher,
+    describe_request,
+)
+from llm_router_testing.recorder import RecordingTransport, SyncRecordingTransport
+from llm_router_testing.redact import REDACTED, Redaction, RedactRule, scrub_secrets
+from llm_router_testing.replayer import ReplayTransport, SyncReplayTransport
+
+__all__ = [
+    "REDACTED",
+    "Cassette",
+    "CassetteError",
+    "CassetteFormatError",
+    "CassetteMissError",
+    "Interaction",
+    "RecordMode",
+    "RecordingSlot",
+    "RecordingTransport",
+    "Redaction",
+    "ReplayTransport",
+    "RequestMatcher",
+    "SyncRecordingTransport",
+    "SyncReplayTransport",
+]
+
+
+class RecordMode(enum.StrEnum):
+    """When a cassette may record new interactions (vcrpy's record modes)."""
+
+    NONE = "none"  # replay only; an unknown request is an error
+    ONCE = "once"  # record if the cassette file does not exist, else replay only
+    NEW = "new"  # replay known requests, record new ones
+    ALL = "all"  # record everything, overwrite the file
+
+    @classmethod
+    def parse(cls, value: RecordMode | str) -> RecordMode:
+        if isinstance(value, RecordMode):
+            return value
+        try:
+            return cls(value.lower())
+        except ValueError:
+            known = ", ".join(mode.value for mode in cls)
+            raise ValueError(f"unknown record mode {value!r}; expected one of: {known}") from None
+
+
+class RecordingSlot:
+    """A place reserved in the cassette when a request is sent, filled once its exchange ends.
+
+    Reserving at send time keeps interactions in request order even when concurrent responses
+    finish in another order; a slot never filled (the request was cancelled) is dropped.
+    """
+
+    __slots__ = ("interaction",)
+
+    def __init__(self) -> None:
+        self.interaction: Interaction | None = None
+
+
+@dataclass
+class _Recorded:
+    interaction: Interaction
+    plays: int = 0
+
+
+class Cassette:
+    """One cassette file: its interactions, record mode, matching and redaction settings.
+
+    Safe to share between concurrent tasks and threads. Assertions for tests:
+    `interactions`, `play_count`, `all_played`, `misses`.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        mode: RecordMode,
+        interactions: Iterable[Interaction] = (),
+        *,
+        file_existed: bool = False,
+        matcher: RequestMatcher | None = None,
+        redaction: Redaction | None = None,
+        allow_playback_repeats: bool = True,
+        realtime: bool = False,
+    ) -> None:
+        self.path = path
+        self.mode = mode
+        self.matcher = matcher or RequestMatcher()
+        self.redaction = redaction or Redaction()
+        self.allow_playback_repeats = allow_playback_repeats
+        self.realtime = realtime
+        self.misses: list[CassetteMissError] = []
+        self._file_existed = file_existed
+        self._effective_mode = mode
+        if mode is RecordMode.ONCE:
+            self._effective_mode = RecordMode.NONE if file_existed else RecordMode.ALL
+        self._loaded = [_Recorded(i) for i in interactions]
+        if self._effective_mode is RecordMode.ALL:
+            self._loaded = []
+        self._slots: list[RecordingSlot] = []
+        self._play_count = 0
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        mode: RecordMode | str = RecordMode.NONE,
+        *,
+        match_on: Iterable[str | MatchFunction] = DEFAULT_MATCH_ON,
+        ignore_body_keys: Iterable[str] = (),
+        allow_playback_repeats: bool = True,
+        realtime: bool = False,
+        redact: Iterable[RedactRule] | Redaction = (),
+    ) -> Cassette:
+        """Open a cassette file (it need not exist yet: a missing file is an empty cassette).
+
+        `match_on`: criteria a request must share with a recorded one (see `RequestMatcher`).
+        `ignore_body_keys`: JSON body keys (dotted paths) left out of body matching.
+        `allow_playback_repeats`: once every match was played, replay the last one again.
+        `realtime`: replay streams with their recorded timing (async transports, Trio clock).
+        `redact`: extra rules on top of the built-in credential redaction.
+        """
+        record_mode = RecordMode.parse(mode)
+        file_path = Path(path)
+        exists = file_path.exists()
+        interactions: list[Interaction] = []
+        if exists and record_mode is not RecordMode.ALL:
+            interactions = load_cassette(file_path)
+        return cls(
+            file_path,
+            record_mode,
+            interactions,
+            file_existed=exists,
+            matcher=RequestMatcher.build(match_on, ignore_body_keys),
+            redaction=Redaction.from_rules(redact),
+            allow_playback_repeats=allow_playback_repeats,
+            realtime=realtime,
+        )
+
+    # -- assertions ------------------------------------------------------------------------
+
+    @property
+    def recording(self) -> bool:
+        """Whether requests without a recording are sent upstream and recorded."""
+        return self._effective_mode is not RecordMode.NONE
+
+    @property
+    def interactions(self) -> list[Interaction]:
+        """Replayable interactions followed by those recorded in this session."""
+        return [r.interaction for r in self._loaded] + self.new_interactions
+
+    @property
+    def new_interactions(self) -> list[Interaction]:
+        """Interactions recorded in this session (in request order)."""
+        with self._lock:
+            return [s.interaction for s in self._slots if s.interaction is not None]
+
+    @property
+    def play_count(self) -> int:
+        """How many responses were replayed from the cassette."""
+        return self._play_count
+
+    @property
+    def all_played(self) -> bool:
+        """Whether every replayable interaction was replayed at least once."""
+        return all(r.plays for r in self._loaded)
+
+    @property
+    def unplayed(self) -> list[Interaction]:
+        """Replayable interactions never replayed (handy in an assertion message)."""
+        return [r.interaction for r in self._loaded if not r.plays]
+
+    # -- transports ------------------------------------------------------------------------
+
+    def async_transport(
+        self, inner: httpx.AsyncBaseTransport | None = None, *, realtime: bool | None = None
+    ) -> httpx.AsyncBaseTransport:
+        """A transport for `httpx.AsyncClient` that replays and/or records per the mode.
+
+        `inner` sends what must be recorded (default: a new `httpx.AsyncHTTPTransport`).
+        """
+        replay_realtime = self.realtime if realtime is None else realtime
+        if self._effective_mode is RecordMode.NONE:
+            return ReplayTransport(self, realtime=replay_realtime)
+        recorder = RecordingTransport(inner or httpx.AsyncHTTPTransport(), self)
+        if self._effective_mode is RecordMode.ALL:
+            return recorder
+        return ReplayTransport(self, realtime=replay_realtime, on_miss=recorder)
+
+    def transport(self, inner: httpx.BaseTransport | None = None) -> httpx.BaseTransport:
+        """A transport for `httpx.Client` (no realtime replay: that needs a Trio clock)."""
+        if self._effective_mode is RecordMode.NONE:
+            return SyncReplayTransport(self)
+        recorder = SyncRecordingTransport(inner or httpx.HTTPTransport(), self)
+        if self._effective_mode is RecordMode.ALL:
+            return recorder
+        return SyncReplayTransport(self, on_miss=recorder)
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """Write the cassette if this session recorded; return whether the file was written.
+
+        Mode ``all`` always rewrites the file. Exchanges whose response is still open are
+        not written (close responses before saving).
+        """
+        if self.path is None or not self.recording:
+            return False
+        new = self.new_interactions
+        if not new and self._effective_mode is not RecordMode.ALL:
+            return False
+        with self._lock:
+            secrets = set(self._secrets)
+        # A secret first seen in a later exchange may have been echoed by an earlier one.
+        interactions = [scrub_secrets(i, secrets) for i in self.interactions]
+        write_cassette(self.path, interactions)
+        return True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.save()
+
+    # -- used by the transports ------------------------------------------------------------
+
+    def incoming_request(self, request: httpx.Request) -> RequestRecord:
+        """The redacted record of a request whose body has been read, ready for matching."""
+        record = request_record(request)
+        self.redaction.redact_request(record)
+        return record
+
+    def take_playback(
+        self, request: RequestRecord, matcher: RequestMatcher, allow_repeats: bool
+    ) -> Interaction | None:
+        """The interaction to replay for `request`: the first unplayed match, else (when
+        repeats are allowed) the last match again; None when nothing may be replayed."""
+        with self._lock:
+            matches = [
+                r for r in self._loaded if matcher.matches(r.interaction["request"], request)
+            ]
+            chosen = next((r for r in matches if not r.plays), None)
+            if chosen is None and matches and allow_repeats:
+                chosen = matches[-1]
+            if chosen is None:
+                return None
+            chosen.plays += 1
+            self._play_count += 1
+            return chosen.interaction
+
+    def reserve_slot(self) -> RecordingSlot:
+        with self._lock:
+            slot = RecordingSlot()
+            self._slots.append(slot)
+            return slot
+
+    def store(self, slot: RecordingSlot, interaction: Interaction) -> None:
+        """Redact an exchange and put it in its slot: only redacted data is ever kept."""
+        with self._lock:
+            slot.interaction = self.redaction.apply(interaction, self._secrets)
+
+    def miss_error(
+        self, request: RequestRecord, matcher: RequestMatcher, allow_repeats: bool
+    ) -> CassetteMissError:
+        """Build (and remember) the error for a request nothing may be replayed for."""
+        with self._lock:
+            recorded = [r.interaction["request"] for r in self._loaded]
+        lines = [f"no recorded interaction matches {describe_request(request)}"]
+        criteria = ", ".join(
+            c if isinstance(c, str) else getattr(c, "__name__", repr(c)) for c in matcher.match_on
+        )
+        lines.append(
+            f"  cassette: {self.path} (mode {self.mode.value!r}, {len(recorded)} replayable"
+            f" interactions, matching on {criteria})"
+        )
+        closest = matcher.closest(recorded, request)
+        if closest is None:
+            reason = "the cassette file does not exist" if not self._file_existed else "it is empty"
+            lines.append(f"  {reason}")
+        else:
+            candidate = recorded[closest]
+            lines.append(f"  closest recorded request: #{closest} {describe_request(candidate)}")
+            differences = matcher.differences(candidate, request)
+            if differences:
+                lines.extend("    " + line for d in differences for line in d.splitlines())
+            elif not allow_repeats:
+                lines.append(
+                    "    it matches, but was already replayed and allow_playback_repeats is False"
+                )
+        lines.append(
+            "  to record it: run pytest with --llm-record-mode=new (or open the cassette with"
+            " mode='new')"
+        )
+        error = CassetteMissError("\n".join(lines), request=request)
+        with self._lock:
+            self.misses.append(error)
+        return error
+
+    def __repr__(self) -> str:
+        return (
+            f"Cassette({str(self.path)!r}, mode={self.mode.value!r},"
+            f" {len(self._loaded)} replayable, {len(self.new_interactions)} new)"
+        )
