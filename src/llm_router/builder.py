@@ -1,0 +1,184 @@
+"""RouterBuilder: collects providers, credentials, catalog and policies, then validates them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from llm_router import errors
+from llm_router.auth import AuthConfig
+from llm_router.catalog import Catalog
+from llm_router.executor import Executor
+from llm_router.providers.base import Provider
+from llm_router.router import Router
+from llm_router.routing import DEFAULT_FORWARDED_HEADERS
+
+__all__ = ["RouterBuilder", "RouterConfig"]
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """Everything a Router needs, validated by `RouterBuilder.build()`."""
+
+    catalog: Catalog
+    providers: Mapping[str, Provider]
+    auth: Mapping[str, AuthConfig]
+    model_routes: Mapping[str, Sequence[tuple[str, str | None]]]
+    executor: Executor
+    forwarded_headers: tuple[str, ...] = DEFAULT_FORWARDED_HEADERS
+    transport: httpx.AsyncBaseTransport | None = None
+    limits: httpx.Limits = field(default_factory=lambda: httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    connect_timeout: float = 10.0
+    idle_timeout: float = 300.0
+
+
+class RouterBuilder:
+    """Fluent configuration: `Router.builder().load_models(...).add_provider(...).build()`."""
+
+    def __init__(self) -> None:
+        self._catalog: Catalog | None = None
+        self._providers: dict[str, Provider] = {}
+        self._auth: dict[str, AuthConfig] = {}
+        self._keys: dict[str, str] = {}
+        self._model_routes: dict[str, list[tuple[str, str | None]]] = {}
+        self._retry: object | None = None
+        self._hedge: object | None = None
+        self._timeouts: object | None = None
+        self._hooks: object | None = None
+        self._forwarded: list[str] = list(DEFAULT_FORWARDED_HEADERS)
+        self._transport: httpx.AsyncBaseTransport | None = None
+        self._limits: httpx.Limits | None = None
+        self._problems: list[str] = []
+
+    # -- catalog ----------------------------------------------------------------------------------
+    def load_models(self, path: str | os.PathLike[str] | None = None) -> RouterBuilder:
+        """Load a model catalog file (`model_list.json`); None loads the bundled catalog."""
+        self._catalog = Catalog.default() if path is None else Catalog.load(Path(path))
+        return self
+
+    def with_catalog(self, catalog: Catalog) -> RouterBuilder:
+        self._catalog = catalog
+        return self
+
+    # -- providers and credentials ----------------------------------------------------------------
+    def add_provider(self, alias: str, provider: Provider, *, auth: AuthConfig | None = None) -> RouterBuilder:
+        """Register `provider` under `alias` (the name used in the catalog's `available_providers`)."""
+        if not isinstance(alias, str) or not alias:
+            self._problems.append(f"provider alias must be a non-empty string, got {alias!r}")
+            return self
+        if not isinstance(provider, Provider):
+            self._problems.append(f"provider {alias!r} must be a Provider instance, got {type(provider).__name__}")
+            return self
+        if alias in self._providers:
+            self._problems.append(f"duplicate provider alias {alias!r}: each alias is registered once")
+            return self
+        self._providers[alias] = provider
+        if auth is not None:
+            self._auth[alias] = auth
+        return self
+
+    def add_api_key(self, alias: str, key: str) -> RouterBuilder:
+        """Give provider `alias` an API key, sent in that provider's conventional header."""
+        if not isinstance(key, str) or not key:
+            self._problems.append(f"API key for {alias!r} must be a non-empty string")
+            return self
+        self._keys[alias] = key
+        return self
+
+    def add_keys_from_env(self, environ: Mapping[str, str] | None = None) -> RouterBuilder:
+        """Take keys from the environment (`OPENAI_API_KEY`, ...) for providers that lack one.
+
+        Explicit and opt-in: the router never reads the environment unless this is called.
+        """
+        env = os.environ if environ is None else environ
+        for alias, provider in self._providers.items():
+            if alias in self._auth or alias in self._keys:
+                continue
+            auth = provider.auth_from_env(env)
+            if auth is not None:
+                self._auth[alias] = auth
+        return self
+
+    def add_model_route(self, model: str, alias: str, provider_model: str | None = None) -> RouterBuilder:
+        """Route `model` to provider `alias` first (as `provider_model` if the id differs there)."""
+        self._model_routes.setdefault(model, []).append((alias, provider_model))
+        return self
+
+    # -- policies ---------------------------------------------------------------------------------
+    def with_retry_policy(self, policy: object) -> RouterBuilder:
+        self._retry = policy
+        return self
+
+    def with_hedge_policy(self, policy: object | None) -> RouterBuilder:
+        self._hedge = policy
+        return self
+
+    def with_timeouts(self, policy: object) -> RouterBuilder:
+        self._timeouts = policy
+        return self
+
+    def with_hooks(self, hooks: object) -> RouterBuilder:
+        self._hooks = hooks
+        return self
+
+    def forward_headers(self, *names: str) -> RouterBuilder:
+        """Also forward these caller headers (names, or prefixes ending in '-'). Credentials,
+        cookies and hop-by-hop headers are never forwarded."""
+        self._forwarded.extend(n.lower() for n in names)
+        return self
+
+    def with_transport(self, transport: httpx.AsyncBaseTransport) -> RouterBuilder:
+        """Use this httpx transport (tests, proxies, recording)."""
+        self._transport = transport
+        return self
+
+    def with_limits(self, limits: httpx.Limits) -> RouterBuilder:
+        self._limits = limits
+        return self
+
+    # -- build ------------------------------------------------------------------------------------
+    def build(self) -> Router:
+        """Validate and build; every problem found is reported at once in a ConfigurationError."""
+        problems = list(self._problems)
+        if not self._providers:
+            problems.append("no providers: add at least one with add_provider(alias, provider)")
+        auth = dict(self._auth)
+        for alias, key in self._keys.items():
+            provider = self._providers.get(alias)
+            if provider is None:
+                problems.append(f"add_api_key({alias!r}, ...): no provider is registered under {alias!r}")
+            elif alias in auth:
+                problems.append(f"provider {alias!r} has both auth= and add_api_key(); keep one")
+            else:
+                auth[alias] = provider.default_auth(key)
+        for alias, provider in self._providers.items():
+            if provider.requires_auth and alias not in auth:
+                problems.append(
+                    f"provider {alias!r} has no credentials: pass auth=..., call add_api_key({alias!r}, key) "
+                    "or add_keys_from_env()"
+                )
+        for model, routes in self._model_routes.items():
+            for alias, _ in routes:
+                if alias not in self._providers:
+                    problems.append(f"add_model_route({model!r}, {alias!r}): no provider is registered under {alias!r}")
+        if problems:
+            raise errors.ConfigurationError("invalid router configuration:\n  - " + "\n  - ".join(problems))
+        catalog = self._catalog if self._catalog is not None else Catalog.default()
+        executor = Executor(retry=self._retry, hedge=self._hedge, timeouts=self._timeouts, hooks=self._hooks)
+        config = RouterConfig(
+            catalog=catalog,
+            providers=dict(self._providers),
+            auth=auth,
+            model_routes={k: tuple(v) for k, v in self._model_routes.items()},
+            executor=executor,
+            forwarded_headers=tuple(dict.fromkeys(self._forwarded)),
+            transport=self._transport,
+            limits=self._limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            connect_timeout=executor.connect_timeout,
+            idle_timeout=executor.idle_timeout,
+        )
+        return Router(config)

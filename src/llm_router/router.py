@@ -1,0 +1,414 @@
+"""The Router: a nursery-scoped shell tying catalog, translation, providers and resilience.
+
+`async with router:` opens the router's nursery (background tasks such as token refresh) and
+its one `httpx.AsyncClient`. Every call runs in a cancel scope the router knows about, so
+leaving the block cancels whatever is still in flight and closes every open stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+import trio
+
+from llm_router import errors
+from llm_router.routing import Resolver, Route, forwardable_headers
+from llm_router.translate import translate_request
+from llm_router.types import ProviderFormat, StreamEvent
+from llm_router.upstream import UpstreamStream, open_upstream, read_completion
+
+if TYPE_CHECKING:
+    from llm_router.auth import AuthConfig
+    from llm_router.builder import RouterBuilder, RouterConfig
+    from llm_router.catalog import Catalog
+
+__all__ = ["CompletionResult", "Router", "RouterClosedError", "RouterStream"]
+
+#: Anthropic requires `max_tokens`; when a caller's format has none, use the model's catalog
+#: maximum capped here (large values make non-streaming Anthropic calls refuse to start).
+DEFAULT_MAX_TOKENS_CAP = 8192
+
+
+class RouterClosedError(errors.LLMRouterError):
+    """The router was closed (left its `async with`) while this call was in flight."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResult:
+    """A whole answer, pre-serialised in the caller's format."""
+
+    body: bytes
+    format: ProviderFormat
+    provider: str
+    model: str
+    provider_format: ProviderFormat
+    latency: float
+    attempts: tuple[Any, ...] = ()
+    status: int = 200
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass(slots=True)
+class _Call:
+    """A validated caller request."""
+
+    raw: bytes
+    format: ProviderFormat
+    model: str
+    stream: bool
+    headers: dict[str, str]
+    routes: list[Route]
+    default_max_tokens: int | None
+    _bodies: dict[ProviderFormat, bytes] = field(default_factory=dict)
+
+    def body_for(self, route: Route) -> bytes:
+        """The request body in the route's format (the caller's own bytes when formats match)."""
+        if route.format is self.format:
+            return self.raw
+        body = self._bodies.get(route.format)
+        if body is None:
+            body = translate_request(self.raw, self.format, route.format, default_max_tokens=self.default_max_tokens)
+            self._bodies[route.format] = body
+        return body
+
+
+class RouterStream:
+    """Events of one streamed answer in the caller's format; iterate with `async for`.
+
+    Not an async generator on purpose: each `__anext__` reads inside its own short cancel
+    scope (idle timeout, router shutdown) and never yields while holding one.
+    """
+
+    def __init__(self, router: Router, upstream: UpstreamStream, call: _Call, attempts: tuple[Any, ...], idle_timeout: float) -> None:
+        self._router = router
+        self._upstream = upstream
+        self._call = call
+        self._idle_timeout = idle_timeout
+        self._scope: trio.CancelScope | None = None
+        self._aborted = False
+        self.attempts = attempts
+        self.provider = upstream.route.alias
+        self.model = upstream.route.model
+        self.format = call.format
+        self.provider_format = upstream.route.format
+        self.events_delivered = 0
+
+    def __aiter__(self) -> RouterStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        if self._aborted:
+            raise RouterClosedError("the router was closed while this stream was open")
+        event: StreamEvent | None = None
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            with trio.move_on_after(self._idle_timeout) as idle:
+                event = await self._upstream.next_event()
+        self._scope = None
+        if self._aborted:
+            raise RouterClosedError("the router was closed while this stream was open")
+        if idle.cancelled_caught:
+            raise errors.TimeoutError(
+                f"{self.provider}: no stream event for {self._idle_timeout:g}s (idle timeout) "
+                f"after {self.events_delivered} events",
+                provider=self.provider,
+            )
+        if event is None:
+            raise StopAsyncIteration
+        self.events_delivered += 1
+        return event
+
+    def _abort(self) -> None:
+        self._aborted = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def aclose(self) -> None:
+        await self._upstream.aclose()
+
+
+class Router:
+    """Routes request bodies in any supported wire format to the configured providers."""
+
+    def __init__(self, config: RouterConfig) -> None:
+        self._config = config
+        self._resolver = Resolver(config.catalog, config.providers, config.model_routes)
+        self._client: httpx.AsyncClient | None = None
+        self._nursery: trio.Nursery | None = None
+        self._nursery_cm: Any = None
+        self._scopes: set[trio.CancelScope] = set()
+        self._streams: set[RouterStream] = set()
+        self._closing = False
+
+    @staticmethod
+    def builder() -> RouterBuilder:
+        from llm_router.builder import RouterBuilder
+
+        return RouterBuilder()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._config.catalog
+
+    def __repr__(self) -> str:
+        state = "open" if self._client is not None else "closed"
+        return f"<Router {state} providers={list(self._config.providers)}>"
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def __aenter__(self) -> Router:
+        if self._client is not None:
+            raise errors.ConfigurationError("this router is already open; a router is entered once at a time")
+        self._closing = False
+        self._client = httpx.AsyncClient(
+            transport=self._config.transport,
+            timeout=httpx.Timeout(None, connect=self._config.connect_timeout),
+            limits=self._config.limits,
+            follow_redirects=False,
+        )
+        self._nursery_cm = trio.open_nursery()
+        self._nursery = await self._nursery_cm.__aenter__()
+        for auth in self._config.auth.values():
+            if auth.needs_refresh_task:
+                self._nursery.start_soon(auth.refresh_forever)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        self._closing = True
+        for scope in list(self._scopes):
+            scope.cancel()
+        for stream in list(self._streams):
+            stream._abort()
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+        try:
+            return bool(await self._nursery_cm.__aexit__(exc_type, exc, tb))
+        finally:
+            client, self._client, self._nursery = self._client, None, None
+            if client is not None:
+                with trio.CancelScope(shield=True):
+                    await client.aclose()
+
+    def _require_open(self) -> httpx.AsyncClient:
+        if self._client is None or self._closing:
+            raise RouterClosedError("the router is not open: use `async with router:` around calls")
+        return self._client
+
+    # -- calls ------------------------------------------------------------------------------------
+    async def complete(
+        self,
+        body: bytes | Mapping[str, Any],
+        format: ProviderFormat | str,
+        model: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> CompletionResult:
+        """Send a non-streaming request; the answer comes back in the caller's `format`."""
+        client = self._require_open()
+        call = self._prepare(body, format, model, headers, stream=False)
+        started = trio.current_time()
+
+        async def attempt(route: Route) -> bytes:
+            response = await open_upstream(client, route, call.body_for(route), stream=False, headers=call.headers, auth=self._auth(route))
+            return await read_completion(response, route, call.format)
+
+        with self._call_scope() as scope:
+            data, route, attempts = await self._config.executor.run_complete(call.routes, attempt)
+        self._check_closed(scope)
+        return CompletionResult(
+            body=data,
+            format=call.format,
+            provider=route.alias,
+            model=route.model,
+            provider_format=route.format,
+            latency=trio.current_time() - started,
+            attempts=attempts,
+        )
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        body: bytes | Mapping[str, Any],
+        format: ProviderFormat | str,
+        model: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[RouterStream]:
+        """Open a streamed answer: `async with router.stream(...) as events: async for e in events`.
+
+        Leaving the block (normally, by error or by cancellation) closes the upstream response.
+        """
+        client = self._require_open()
+        call = self._prepare(body, format, model, headers, stream=True)
+
+        async def attempt(route: Route) -> UpstreamStream:
+            response = await open_upstream(client, route, call.body_for(route), stream=True, headers=call.headers, auth=self._auth(route))
+            upstream = UpstreamStream(response, route, call.format)
+            try:
+                await upstream.wait_first_event()
+            except BaseException:
+                await upstream.aclose()
+                raise
+            return upstream
+
+        with self._call_scope() as scope:
+            upstream, _route, attempts = await self._config.executor.run_stream(call.routes, attempt)
+        if scope.cancelled_caught:
+            raise RouterClosedError("the router was closed while this call was in flight")
+        events = RouterStream(self, upstream, call, attempts, self._config.idle_timeout)
+        self._streams.add(events)
+        try:
+            yield events
+        finally:
+            self._streams.discard(events)
+            await upstream.aclose()
+
+    @asynccontextmanager
+    async def handle(
+        self,
+        body: bytes | Mapping[str, Any],
+        format: ProviderFormat | str,
+        model: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[CompletionResult | RouterStream]:
+        """Gateway entry point: streams when the body asks (`"stream": true`), else completes."""
+        raw, obj = _parse_body(body)
+        if _stream_flag(obj):
+            async with self.stream(raw, format, model, headers=headers) as events:
+                yield events
+        else:
+            yield await self.complete(raw, format, model, headers=headers)
+
+    def resolve(self, model: str, format: ProviderFormat | str = ProviderFormat.OPENAI) -> list[Route]:
+        """The ordered routes a request for `model` would try (for inspection and debugging)."""
+        return self._resolver.resolve(model, _parse_format(format))
+
+    def statistics(self) -> dict[str, Any]:
+        stats = dict(self._config.executor.statistics())
+        stats["open_streams"] = len(self._streams)
+        stats["calls_in_flight"] = len(self._scopes)
+        return stats
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _auth(self, route: Route) -> AuthConfig | None:
+        return self._config.auth.get(route.alias)
+
+    def _call_scope(self) -> _TrackedScope:
+        return _TrackedScope(self._scopes)
+
+    def _check_closed(self, scope: trio.CancelScope) -> None:
+        if scope.cancelled_caught:
+            raise RouterClosedError("the router was closed while this call was in flight")
+
+    def _prepare(
+        self,
+        body: bytes | Mapping[str, Any],
+        format: ProviderFormat | str,
+        model: str | None,
+        headers: Mapping[str, str] | None,
+        *,
+        stream: bool,
+    ) -> _Call:
+        fmt = _parse_format(format)
+        raw, obj = _parse_body(body)
+        _stream_flag(obj)  # validates the type even when the caller chose the method
+        name = model if model is not None else _body_model(obj, fmt)
+        routes = self._resolver.resolve(name, fmt)
+        spec = self._config.catalog.find(name)
+        max_tokens = None
+        if spec is not None and spec.max_output_tokens:
+            max_tokens = min(spec.max_output_tokens, DEFAULT_MAX_TOKENS_CAP)
+        return _Call(
+            raw=raw,
+            format=fmt,
+            model=name,
+            stream=stream,
+            headers=forwardable_headers(headers, self._config.forwarded_headers),
+            routes=routes,
+            default_max_tokens=max_tokens,
+        )
+
+
+class _TrackedScope:
+    """A cancel scope registered with the router for the duration of one call."""
+
+    def __init__(self, registry: set[trio.CancelScope]) -> None:
+        self._registry = registry
+        self._scope = trio.CancelScope()
+
+    def __enter__(self) -> trio.CancelScope:
+        self._registry.add(self._scope)
+        self._scope.__enter__()
+        return self._scope
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+        self._registry.discard(self._scope)
+        return bool(self._scope.__exit__(exc_type, exc, tb))
+
+
+def _parse_format(value: ProviderFormat | str) -> ProviderFormat:
+    try:
+        return ProviderFormat.parse(value)
+    except ValueError as exc:
+        raise errors.InvalidRequestError(str(exc), path="format") from None
+
+
+def _parse_body(body: bytes | Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    if isinstance(body, Mapping):
+        obj = dict(body)
+        return orjson.dumps(obj), obj
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise errors.InvalidRequestError(f"request body must be bytes or a mapping, got {type(body).__name__}")
+    raw = bytes(body)
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise errors.InvalidRequestError(f"request body must be a JSON object, got {_json_type(parsed)}")
+    return raw, parsed
+
+
+def _stream_flag(obj: Mapping[str, Any]) -> bool:
+    value = obj.get("stream", False)
+    if not isinstance(value, bool):
+        raise errors.InvalidRequestError(f'"stream" must be true or false, got {_json_type(value)}', path="stream")
+    return value
+
+
+def _body_model(obj: Mapping[str, Any], fmt: ProviderFormat) -> str:
+    for key in ("model", "modelId"):
+        if key in obj:
+            value = obj[key]
+            if not isinstance(value, str) or not value.strip():
+                raise errors.InvalidRequestError(f'"{key}" must be a non-empty string, got {_json_type(value)}', path=key)
+            return value
+    hint = " (Gemini requests carry the model in the URL)" if fmt is ProviderFormat.GOOGLE else ""
+    raise errors.InvalidRequestError(f'no model: the body has no "model" field{hint}; pass model=...', path="model")
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number" if math.isfinite(value) else "a non-finite number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -1,0 +1,160 @@
+"""Model resolution: from a model name to the ordered routes that can serve it.
+
+Order: explicit model routes, then the catalog's `available_providers` that are configured,
+then the first configured provider speaking the model's format; `fallback_models` extend the
+list. Also owns the caller-header allowlist (credentials and hop-by-hop headers never pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from llm_router import errors
+from llm_router.catalog import Catalog, ModelSpec, strip_date_suffix
+from llm_router.providers.base import Provider
+from llm_router.types import ProviderFormat
+
+__all__ = ["DEFAULT_FORWARDED_HEADERS", "NEVER_FORWARDED", "Route", "Resolver", "forwardable_headers"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way to serve a request: provider alias, wire format spoken to it, provider model id."""
+
+    alias: str
+    provider: Provider
+    format: ProviderFormat
+    model: str
+    catalog_model: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.alias}/{self.model}"
+
+    def __repr__(self) -> str:
+        return f"Route({self.key}, {self.format.value})"
+
+
+#: Caller headers forwarded to providers unless configured otherwise (exact names or prefixes
+#: ending in "-").
+DEFAULT_FORWARDED_HEADERS: tuple[str, ...] = (
+    "anthropic-beta",
+    "openai-beta",
+    "idempotency-key",
+    "traceparent",
+    "tracestate",
+    "x-request-id",
+)
+#: Never forwarded, whatever the allowlist says: credentials, cookies and hop-by-hop headers.
+NEVER_FORWARDED = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "x-goog-api-key",
+        "x-amz-security-token",
+        "x-amz-date",
+        "x-amz-content-sha256",
+        "cookie",
+        "set-cookie",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-type",
+        "accept-encoding",
+    }
+)
+
+
+def forwardable_headers(headers: Mapping[str, str] | None, allow: Sequence[str]) -> dict[str, str]:
+    """The subset of caller `headers` allowed through (`allow`: names, or prefixes ending in '-')."""
+    if not headers:
+        return {}
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        low = name.lower()
+        if low in NEVER_FORWARDED:
+            continue
+        if any(low == a or (a.endswith("-") and low.startswith(a)) for a in allow):
+            out[low] = value
+    return out
+
+
+class Resolver:
+    """Resolves model names to routes over a fixed set of configured providers."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        providers: Mapping[str, Provider],
+        model_routes: Mapping[str, Sequence[tuple[str, str | None]]],
+    ) -> None:
+        self._catalog = catalog
+        self._providers = dict(providers)
+        self._model_routes = {k: list(v) for k, v in model_routes.items()}
+
+    def resolve(self, model: str, caller: ProviderFormat) -> list[Route]:
+        """Ordered routes for `model`, fallbacks included; raises ModelNotFoundError/NoRouteError."""
+        spec = self._catalog.find(model)
+        if spec is None and model not in self._model_routes:
+            self._catalog.get(model)  # raises ModelNotFoundError with suggestions
+        routes = self._routes_for(model, spec, caller)
+        if not routes:
+            wanted = ", ".join(spec.available_providers) if spec else "none"
+            have = ", ".join(self._providers) or "none"
+            raise errors.NoRouteError(
+                f"no configured provider serves model {model!r} (catalog lists: {wanted}; "
+                f"configured: {have}); add one with Router.builder().add_provider(...)"
+            )
+        if spec is not None:
+            seen = {r.key for r in routes}
+            for fallback in spec.fallback_models:
+                fb_spec = self._catalog.find(fallback)
+                for route in self._routes_for(fallback, fb_spec, caller):
+                    if route.key not in seen:
+                        seen.add(route.key)
+                        routes.append(route)
+        return routes
+
+    def _routes_for(self, model: str, spec: ModelSpec | None, caller: ProviderFormat) -> list[Route]:
+        routes: list[Route] = []
+        seen: set[str] = set()
+
+        def add(alias: str, provider_model: str) -> None:
+            provider = self._providers[alias]
+            model_format = spec.format if spec else None
+            route = Route(alias, provider, provider.format_for(model_format, caller), provider_model, spec.name if spec else None)
+            if route.key not in seen:
+                seen.add(route.key)
+                routes.append(route)
+
+        for alias, provider_model in self._model_routes.get(model, ()):
+            add(alias, provider_model or model)
+        if spec is None:
+            return routes
+        for alias, provider_model in self._model_routes.get(spec.name, ()):
+            add(alias, provider_model or model)
+        # A dated id is sent as asked; a lookup that stripped a provider or Bedrock prefix
+        # ("openai/gpt-4o") sends the catalog's own name, which is what providers know.
+        wire_model = model if model == spec.name or strip_date_suffix(model) == spec.name else spec.name
+        for alias in spec.available_providers:
+            if alias in self._providers:
+                add(alias, wire_model)
+        if not routes:
+            for alias in self._default_aliases(spec.format):
+                add(alias, wire_model)
+                break
+        return routes
+
+    def _default_aliases(self, fmt: ProviderFormat) -> Iterable[str]:
+        for alias, provider in self._providers.items():
+            if fmt in provider.native_formats:
+                yield alias

@@ -1,0 +1,241 @@
+"""Translation between wire formats: requests, responses, stream events and error bodies.
+
+Hub-and-spoke only: source JSON -> universal types (`formats.<source>.parse_*`) -> target JSON
+(`formats.<target>.render_*`). When source and target are the same format, bytes pass through
+untouched. Sans-IO: bytes or decoded JSON in, bytes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import orjson
+
+from llm_router.errors import InvalidRequestError, LLMRouterError, TranslationError
+from llm_router.formats import StreamParser as FormatStreamParser
+from llm_router.formats import StreamRenderer as FormatStreamRenderer
+from llm_router.formats import get_format
+from llm_router.types import ProviderFormat, StreamEvent
+from llm_router.universal import ErrorInfo, StreamErrorDelta
+
+__all__ = [
+    "StreamTranslator",
+    "translate_error",
+    "translate_request",
+    "translate_response",
+]
+
+Body = bytes | bytearray | memoryview | str | Mapping[str, Any]
+_T = TypeVar("_T")
+
+# Formats whose stream ends with an explicit `data: [DONE]` sentinel.
+_DONE_FORMATS = frozenset({ProviderFormat.OPENAI, ProviderFormat.MISTRAL})
+# Formats whose SSE events are named after the payload's `type`.
+_TYPED_EVENTS = frozenset({ProviderFormat.ANTHROPIC, ProviderFormat.RESPONSES})
+_DONE = b"[DONE]"
+
+
+def translate_request(
+    body: Body,
+    source: ProviderFormat | str,
+    target: ProviderFormat | str,
+    *,
+    default_max_tokens: int | None = None,
+) -> bytes:
+    """Translate a request body; `default_max_tokens` fills a max-tokens field the target requires.
+
+    Raises `InvalidRequestError` (with `path`) when the body is malformed for `source`.
+    """
+    src = _format(source)
+    dst = _format(target)
+    if src is dst:
+        return _passthrough(body)
+    try:
+        obj = _load(body, "request")
+        req = _guard(get_format(src).parse_request, obj)
+        return orjson.dumps(
+            _guard(
+                lambda r: get_format(dst).render_request(r, default_max_tokens=default_max_tokens),
+                req,
+            )
+        )
+    except TranslationError as exc:
+        raise InvalidRequestError(exc.message, path=exc.path) from exc
+
+
+def translate_response(
+    body: Body, source: ProviderFormat | str, target: ProviderFormat | str
+) -> bytes:
+    """Translate a complete (non-streaming) response body; raises `TranslationError`."""
+    src = _format(source)
+    dst = _format(target)
+    if src is dst:
+        return _passthrough(body)
+    resp = _guard(get_format(src).parse_response, _load(body, "response"))
+    return orjson.dumps(_guard(get_format(dst).render_response, resp))
+
+
+def translate_error(
+    status: int, body: bytes | str | Mapping[str, Any] | None, source: ProviderFormat | str,
+    target: ProviderFormat | str,
+) -> tuple[int, bytes]:  # fmt: skip
+    """Re-render an upstream error body in the caller's format; never raises on odd bodies."""
+    src = _format(source)
+    dst = _format(target)
+    if src is dst and isinstance(body, bytes):
+        return status, body
+    obj: Any
+    if isinstance(body, bytes | str):
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            obj = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    else:
+        obj = body
+    info = get_format(src).parse_error(status, obj)
+    new_status, out = get_format(dst).render_error(info)
+    return new_status, orjson.dumps(out)
+
+
+class StreamTranslator:
+    """Translate one response stream, event by event.
+
+    `feed` takes one decoded stream event: the JSON of an SSE `data:` line (bytes or a mapping;
+    ``[DONE]`` is accepted and swallowed) or, for Converse, ``{"<eventType>": payload}``. It
+    returns the events to send in the target format; `finish` returns the closing ones.
+    `fail` renders an error event in the target format (for a stream that broke mid-way).
+    """
+
+    __slots__ = (
+        "_done_sent",
+        "_finished",
+        "_parser",
+        "_passthrough",
+        "_renderer",
+        "_source",
+        "_target",
+    )
+
+    def __init__(self, source: ProviderFormat | str, target: ProviderFormat | str) -> None:
+        self._source = _format(source)
+        self._target = _format(target)
+        self._passthrough = self._source is self._target
+        self._parser: FormatStreamParser | None = None
+        self._renderer: FormatStreamRenderer | None = None
+        if not self._passthrough:
+            self._parser = get_format(self._source).StreamParser()
+            self._renderer = get_format(self._target).StreamRenderer()
+        self._done_sent = False
+        self._finished = False
+
+    @property
+    def source(self) -> ProviderFormat:
+        return self._source
+
+    @property
+    def target(self) -> ProviderFormat:
+        return self._target
+
+    def feed(self, event: bytes | str | Mapping[str, Any]) -> list[StreamEvent]:
+        if isinstance(event, bytes | str):
+            raw = event.encode() if isinstance(event, str) else event
+            if raw.strip() == _DONE:
+                if self._passthrough and self._target in _DONE_FORMATS and not self._done_sent:
+                    self._done_sent = True
+                    return [StreamEvent(None, _DONE)]
+                return []
+            if (
+                self._passthrough
+                and self._target not in _TYPED_EVENTS
+                and self._target is not ProviderFormat.CONVERSE
+            ):
+                return [StreamEvent(None, raw)]
+            obj = _load(raw, "stream event")
+        else:
+            obj = event
+        if self._parser is None or self._renderer is None:
+            return [self._forward(obj, event)]
+        deltas = _guard(self._parser.feed, obj)
+        out: list[StreamEvent] = []
+        for delta in deltas:
+            out.extend(_guard(self._renderer.feed, delta))
+        return out
+
+    def finish(self) -> list[StreamEvent]:
+        """End of the upstream stream: flush and close in the target format (idempotent)."""
+        if self._finished:
+            return []
+        self._finished = True
+        if self._parser is None or self._renderer is None:
+            if self._target in _DONE_FORMATS and not self._done_sent:
+                self._done_sent = True
+                return [StreamEvent(None, _DONE)]
+            return []
+        out: list[StreamEvent] = []
+        for delta in _guard(self._parser.finish):
+            out.extend(_guard(self._renderer.feed, delta))
+        out.extend(_guard(self._renderer.finish))
+        return out
+
+    def fail(self, error: ErrorInfo) -> list[StreamEvent]:
+        """The target format's error event for a stream that failed after it started."""
+        self._finished = True
+        renderer = self._renderer or get_format(self._target).StreamRenderer()
+        return _guard(renderer.feed, StreamErrorDelta(error))
+
+    def _forward(
+        self, obj: Mapping[str, Any], original: bytes | str | Mapping[str, Any]
+    ) -> StreamEvent:
+        if self._target is ProviderFormat.CONVERSE:
+            if len(obj) != 1:
+                raise TranslationError("stream event: expected one {eventType: payload} pair")
+            ((name, payload),) = obj.items()
+            return StreamEvent(str(name), orjson.dumps(payload))
+        data = original if isinstance(original, bytes) else orjson.dumps(obj)
+        kind = obj.get("type")
+        return StreamEvent(kind if isinstance(kind, str) else None, data)
+
+
+_FORMATS: dict[str, ProviderFormat] = {f.value: f for f in ProviderFormat}
+
+
+def _format(value: ProviderFormat | str) -> ProviderFormat:
+    # A dict hit (members hash as their values) is much cheaper than the enum's own lookup.
+    return _FORMATS.get(value) or ProviderFormat.parse(value)
+
+
+def _passthrough(body: Body) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    return orjson.dumps(body)
+
+
+def _load(body: Body, what: str) -> Mapping[str, Any]:
+    if isinstance(body, Mapping):
+        return body
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise TranslationError(f"{what} body is not valid JSON: {exc}", path="") from None
+    if not isinstance(obj, dict):
+        raise TranslationError(f"{what} body must be a JSON object", path="")
+    return obj
+
+
+def _guard(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run a format function; any non-library exception becomes a `TranslationError`.
+
+    Format modules validate as they read, but a shape nobody anticipated must still surface
+    as the documented error type rather than a bare KeyError.
+    """
+    try:
+        return fn(*args)
+    except LLMRouterError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise TranslationError(f"unexpected shape: {type(exc).__name__}: {exc}") from exc
