@@ -24,7 +24,9 @@ CHAT_ANSWER = {
     "object": "chat.completion",
     "created": 1,
     "model": "gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    ],
     "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
 }
 
@@ -53,14 +55,20 @@ def build(recorder: Recorder, **routes: Any) -> Router:
 async def test_same_format_forwards_caller_bytes_untouched() -> None:
     recorder = Recorder()
     # Odd spacing and key order: any re-serialisation would change these bytes.
-    body = b'{"messages":[{"role":"user","content":"hi"}],   "model":"gpt-4o-mini", "temperature":0.5}'
+    body = (
+        b'{"messages":[{"role":"user","content":"hi"}],   "model":"gpt-4o-mini", "temperature":0.5}'
+    )
     async with build(recorder) as router:
         result = await router.complete(body, ProviderFormat.OPENAI)
     assert recorder.requests[0].content == body
     assert recorder.requests[0].url == "http://upstream.test/v1/chat/completions"
     assert recorder.requests[0].headers["authorization"] == "Bearer sk-unit-test"
     assert result.body == orjson.dumps(CHAT_ANSWER)
-    assert (result.provider, result.model, result.provider_format) == ("openai", "gpt-4o-mini", ProviderFormat.OPENAI)
+    assert (result.provider, result.model, result.provider_format) == (
+        "openai",
+        "gpt-4o-mini",
+        ProviderFormat.OPENAI,
+    )
 
 
 async def test_model_alias_rewrites_only_the_model() -> None:
@@ -75,7 +83,12 @@ async def test_model_alias_rewrites_only_the_model() -> None:
 
 async def test_forwarded_headers_follow_the_allowlist() -> None:
     recorder = Recorder()
-    headers = {"Authorization": "Bearer caller-secret", "Cookie": "a=b", "traceparent": "00-abc", "x-other": "no"}
+    headers = {
+        "Authorization": "Bearer caller-secret",
+        "Cookie": "a=b",
+        "traceparent": "00-abc",
+        "x-other": "no",
+    }
     async with build(recorder) as router:
         await router.complete({"model": "gpt-4o-mini", "messages": []}, "openai", headers=headers)
     sent = recorder.requests[0].headers
@@ -91,11 +104,21 @@ async def test_forwarded_headers_follow_the_allowlist() -> None:
         (b"[1, 2]", "must be a JSON object, got an array", None),
         (b'"text"', "must be a JSON object, got a string", None),
         (b'{"messages": []}', 'no model: the body has no "model" field', "model"),
-        (b'{"model": 5, "messages": []}', '"model" must be a non-empty string, got a number', "model"),
-        (b'{"model": "gpt-4o-mini", "stream": "yes"}', '"stream" must be true or false, got a string', "stream"),
+        (
+            b'{"model": 5, "messages": []}',
+            '"model" must be a non-empty string, got a number',
+            "model",
+        ),
+        (
+            b'{"model": "gpt-4o-mini", "stream": "yes"}',
+            '"stream" must be true or false, got a string',
+            "stream",
+        ),
     ],
 )
-async def test_bad_input_raises_a_typed_error_naming_the_problem(body: bytes, fragment: str, path: str | None) -> None:
+async def test_bad_input_raises_a_typed_error_naming_the_problem(
+    body: bytes, fragment: str, path: str | None
+) -> None:
     async with build(Recorder()) as router:
         with pytest.raises(InvalidRequestError) as info:
             await router.complete(body, ProviderFormat.OPENAI)
@@ -150,7 +173,9 @@ def test_keys_from_env_only_when_asked() -> None:
     env = {"OPENAI_API_KEY": "sk-from-env"}
     with pytest.raises(ConfigurationError, match="no credentials"):
         Router.builder().add_provider("openai", OpenAIProvider()).build()
-    router = Router.builder().add_provider("openai", OpenAIProvider()).add_keys_from_env(env).build()
+    router = (
+        Router.builder().add_provider("openai", OpenAIProvider()).add_keys_from_env(env).build()
+    )
     assert "sk-from-env" not in repr(router)
 
 
