@@ -14,6 +14,15 @@ from llm_router.auth import AuthConfig
 from llm_router.catalog import Catalog
 from llm_router.executor import Executor
 from llm_router.providers.base import Provider
+from llm_router.resilience import (
+    BreakerPolicy,
+    BudgetPolicy,
+    HedgePolicy,
+    Hooks,
+    ResilienceState,
+    RetryPolicy,
+    TimeoutPolicy,
+)
 from llm_router.router import Router
 from llm_router.routing import DEFAULT_FORWARDED_HEADERS
 
@@ -31,9 +40,11 @@ class RouterConfig:
     executor: Executor
     forwarded_headers: tuple[str, ...] = DEFAULT_FORWARDED_HEADERS
     transport: httpx.AsyncBaseTransport | None = None
-    limits: httpx.Limits = field(default_factory=lambda: httpx.Limits(max_connections=100, max_keepalive_connections=20))
-    connect_timeout: float = 10.0
-    idle_timeout: float = 300.0
+    limits: httpx.Limits = field(
+        default_factory=lambda: httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    )
+    connect_timeout: float | None = 10.0
+    idle_timeout: float | None = 120.0
 
 
 class RouterBuilder:
@@ -45,10 +56,12 @@ class RouterBuilder:
         self._auth: dict[str, AuthConfig] = {}
         self._keys: dict[str, str] = {}
         self._model_routes: dict[str, list[tuple[str, str | None]]] = {}
-        self._retry: object | None = None
-        self._hedge: object | None = None
-        self._timeouts: object | None = None
-        self._hooks: object | None = None
+        self._retry: RetryPolicy | None = None
+        self._hedge: HedgePolicy | None = None
+        self._timeouts: TimeoutPolicy | None = None
+        self._hooks: Hooks | None = None
+        self._breaker: BreakerPolicy | None = BreakerPolicy()
+        self._budget: BudgetPolicy = BudgetPolicy()
         self._forwarded: list[str] = list(DEFAULT_FORWARDED_HEADERS)
         self._transport: httpx.AsyncBaseTransport | None = None
         self._limits: httpx.Limits | None = None
@@ -65,16 +78,22 @@ class RouterBuilder:
         return self
 
     # -- providers and credentials ----------------------------------------------------------------
-    def add_provider(self, alias: str, provider: Provider, *, auth: AuthConfig | None = None) -> RouterBuilder:
+    def add_provider(
+        self, alias: str, provider: Provider, *, auth: AuthConfig | None = None
+    ) -> RouterBuilder:
         """Register `provider` under `alias` (the name used in the catalog's `available_providers`)."""
         if not isinstance(alias, str) or not alias:
             self._problems.append(f"provider alias must be a non-empty string, got {alias!r}")
             return self
         if not isinstance(provider, Provider):
-            self._problems.append(f"provider {alias!r} must be a Provider instance, got {type(provider).__name__}")
+            self._problems.append(
+                f"provider {alias!r} must be a Provider instance, got {type(provider).__name__}"
+            )
             return self
         if alias in self._providers:
-            self._problems.append(f"duplicate provider alias {alias!r}: each alias is registered once")
+            self._problems.append(
+                f"duplicate provider alias {alias!r}: each alias is registered once"
+            )
             return self
         self._providers[alias] = provider
         if auth is not None:
@@ -103,25 +122,41 @@ class RouterBuilder:
                 self._auth[alias] = auth
         return self
 
-    def add_model_route(self, model: str, alias: str, provider_model: str | None = None) -> RouterBuilder:
+    def add_model_route(
+        self, model: str, alias: str, provider_model: str | None = None
+    ) -> RouterBuilder:
         """Route `model` to provider `alias` first (as `provider_model` if the id differs there)."""
         self._model_routes.setdefault(model, []).append((alias, provider_model))
         return self
 
     # -- policies ---------------------------------------------------------------------------------
-    def with_retry_policy(self, policy: object) -> RouterBuilder:
+    def with_retry_policy(self, policy: RetryPolicy) -> RouterBuilder:
+        """Backoff and retry limits per route (default: `RetryPolicy()`, 3 attempts)."""
         self._retry = policy
         return self
 
-    def with_hedge_policy(self, policy: object | None) -> RouterBuilder:
+    def with_hedge_policy(self, policy: HedgePolicy | None) -> RouterBuilder:
+        """Start a sibling attempt when the first is slow (default: no hedging)."""
         self._hedge = policy
         return self
 
-    def with_timeouts(self, policy: object) -> RouterBuilder:
+    def with_timeouts(self, policy: TimeoutPolicy) -> RouterBuilder:
+        """Connect, first-byte, idle and overall limits (default: `TimeoutPolicy()`)."""
         self._timeouts = policy
         return self
 
-    def with_hooks(self, hooks: object) -> RouterBuilder:
+    def with_circuit_breaker(self, policy: BreakerPolicy | None) -> RouterBuilder:
+        """Per-route circuit breaker (default: `BreakerPolicy()`); None turns breakers off."""
+        self._breaker = policy
+        return self
+
+    def with_retry_budget(self, policy: BudgetPolicy) -> RouterBuilder:
+        """The per-route token bucket limiting retries and hedges (gRPC-style)."""
+        self._budget = policy
+        return self
+
+    def with_hooks(self, hooks: Hooks) -> RouterBuilder:
+        """Callbacks on request start, attempt start/end and request end (no secrets reach them)."""
         self._hooks = hooks
         return self
 
@@ -150,7 +185,9 @@ class RouterBuilder:
         for alias, key in self._keys.items():
             provider = self._providers.get(alias)
             if provider is None:
-                problems.append(f"add_api_key({alias!r}, ...): no provider is registered under {alias!r}")
+                problems.append(
+                    f"add_api_key({alias!r}, ...): no provider is registered under {alias!r}"
+                )
             elif alias in auth:
                 problems.append(f"provider {alias!r} has both auth= and add_api_key(); keep one")
             else:
@@ -164,11 +201,20 @@ class RouterBuilder:
         for model, routes in self._model_routes.items():
             for alias, _ in routes:
                 if alias not in self._providers:
-                    problems.append(f"add_model_route({model!r}, {alias!r}): no provider is registered under {alias!r}")
+                    problems.append(
+                        f"add_model_route({model!r}, {alias!r}): no provider is registered under {alias!r}"
+                    )
         if problems:
-            raise errors.ConfigurationError("invalid router configuration:\n  - " + "\n  - ".join(problems))
+            raise errors.ConfigurationError(
+                "invalid router configuration:\n  - " + "\n  - ".join(problems)
+            )
         catalog = self._catalog if self._catalog is not None else Catalog.default()
-        executor = Executor(retry=self._retry, hedge=self._hedge, timeouts=self._timeouts, hooks=self._hooks)
+        state = ResilienceState(
+            breaker=self._breaker, budget=self._budget, hooks=self._hooks or Hooks()
+        )
+        executor = Executor(
+            retry=self._retry, hedge=self._hedge, timeouts=self._timeouts, state=state
+        )
         config = RouterConfig(
             catalog=catalog,
             providers=dict(self._providers),

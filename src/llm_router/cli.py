@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 import orjson
@@ -35,9 +36,16 @@ def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     for spec in specs:
         price = ""
-        if spec.input_cost_per_mil_tokens is not None and spec.output_cost_per_mil_tokens is not None:
-            price = f"${spec.input_cost_per_mil_tokens:g}/${spec.output_cost_per_mil_tokens:g} per Mtok"
-        out.write(f"{spec.name:<48} {spec.format.value:<10} {','.join(spec.available_providers):<28} {price}\n")
+        if (
+            spec.input_cost_per_mil_tokens is not None
+            and spec.output_cost_per_mil_tokens is not None
+        ):
+            price = (
+                f"${spec.input_cost_per_mil_tokens:g}/${spec.output_cost_per_mil_tokens:g} per Mtok"
+            )
+        out.write(
+            f"{spec.name:<48} {spec.format.value:<10} {','.join(spec.available_providers):<28} {price}\n"
+        )
     out.write(f"{len(specs)} models\n")
     return 0
 
@@ -63,7 +71,7 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_translate(args: argparse.Namespace, out: TextIO) -> int:
     from llm_router.translate import StreamTranslator, translate_request, translate_response
 
-    data = sys.stdin.buffer.read() if args.file in (None, "-") else open(args.file, "rb").read()
+    data = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
     if args.kind == "request":
         result = translate_request(data, args.source, args.target)
     elif args.kind == "response":
@@ -87,8 +95,12 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llm-router", description="Route LLM requests between wire formats and providers.")
-    parser.add_argument("--models", help="model catalog file (default: the bundled model_list.json)")
+    parser = argparse.ArgumentParser(
+        prog="llm-router", description="Route LLM requests between wire formats and providers."
+    )
+    parser.add_argument(
+        "--models", help="model catalog file (default: the bundled model_list.json)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("models", help="list catalog models")
@@ -99,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("show", help="show one model's catalog entry (aliases and dated ids resolve)")
+    p = sub.add_parser(
+        "show", help="show one model's catalog entry (aliases and dated ids resolve)"
+    )
     p.add_argument("model")
     p.set_defaults(func=_cmd_show)
 
@@ -111,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-write", type=int, default=0)
     p.set_defaults(func=_cmd_cost)
 
-    p = sub.add_parser("translate", help="translate a request/response body or a stream between formats")
+    p = sub.add_parser(
+        "translate", help="translate a request/response body or a stream between formats"
+    )
     p.add_argument("--from", dest="source", required=True, choices=_FORMATS)
     p.add_argument("--to", dest="target", required=True, choices=_FORMATS)
     p.add_argument("--kind", choices=["request", "response", "stream"], default="request")

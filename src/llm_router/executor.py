@@ -1,11 +1,24 @@
-"""The seam between the router and the resilience engine: run one call's attempts over routes."""
+"""The seam between the router and the resilience engine: one call's attempts over its routes.
+
+Holds the router-lifetime resilience state (budgets, breakers, latency windows, counters) and
+the policies chosen on the builder, and runs each call through `run_with_resilience`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from llm_router import errors
+from llm_router.resilience import (
+    AttemptContext,
+    AttemptRecord,
+    HedgePolicy,
+    Hooks,
+    ResilienceState,
+    RetryPolicy,
+    TimeoutPolicy,
+    run_with_resilience,
+)
 from llm_router.routing import Route
 
 __all__ = ["Executor"]
@@ -21,26 +34,70 @@ S = TypeVar("S", bound=_Closable)
 
 
 class Executor:
-    """Tries routes in order, failing over on errors a retry could fix."""
+    """Runs attempts with retries, hedging, failover and timeouts."""
 
-    connect_timeout = 10.0
-    idle_timeout = 300.0
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        hedge: HedgePolicy | None = None,
+        timeouts: TimeoutPolicy | None = None,
+        hooks: Hooks | None = None,
+        state: ResilienceState | None = None,
+    ) -> None:
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.hedge = hedge
+        self.timeouts = timeouts if timeouts is not None else TimeoutPolicy()
+        self.state = state if state is not None else ResilienceState(hooks=hooks or Hooks())
 
-    def __init__(self, *, retry: object = None, hedge: object = None, timeouts: object = None, hooks: object = None) -> None:
-        self._retry, self._hedge, self._timeouts, self._hooks = retry, hedge, timeouts, hooks
+    @property
+    def connect_timeout(self) -> float | None:
+        return self.timeouts.connect
 
-    async def run_complete(self, routes: Sequence[Route], attempt: Callable[[Route], Awaitable[T]]) -> tuple[T, Route, tuple[Any, ...]]:
-        last: BaseException | None = None
-        for route in routes:
-            try:
-                return await attempt(route), route, ()
-            except (errors.ProviderError, errors.NoRouteError) as exc:
-                last = exc
-        assert last is not None
-        raise last
+    @property
+    def idle_timeout(self) -> float | None:
+        return self.timeouts.idle
 
-    async def run_stream(self, routes: Sequence[Route], attempt: Callable[[Route], Awaitable[S]]) -> tuple[S, Route, tuple[Any, ...]]:
-        return await self.run_complete(routes, attempt)
+    async def run_complete(
+        self, routes: Sequence[Route], attempt: Callable[[Route], Awaitable[T]], *, label: str = ""
+    ) -> tuple[T, Route, tuple[AttemptRecord, ...]]:
+        async def run(route: Route, ctx: AttemptContext) -> T:
+            return await attempt(route)
+
+        result = await run_with_resilience(
+            routes,
+            run,
+            state=self.state,
+            retry=self.retry,
+            hedge=self.hedge,
+            timeouts=self.timeouts,
+            label=label,
+        )
+        return result.value, result.route, result.attempts
+
+    async def run_stream(
+        self, routes: Sequence[Route], attempt: Callable[[Route], Awaitable[S]], *, label: str = ""
+    ) -> tuple[S, Route, tuple[AttemptRecord, ...]]:
+        """Like `run_complete`; an attempt answers with its first event, and answers that lose
+        the race (or are orphaned by cancellation) are closed."""
+
+        async def run(route: Route, ctx: AttemptContext) -> S:
+            return await attempt(route)
+
+        async def release(value: S) -> None:
+            await value.aclose()
+
+        result = await run_with_resilience(
+            routes,
+            run,
+            state=self.state,
+            retry=self.retry,
+            hedge=self.hedge,
+            timeouts=self.timeouts,
+            release=release,
+            label=label,
+        )
+        return result.value, result.route, result.attempts
 
     def statistics(self) -> dict[str, Any]:
-        return {}
+        return self.state.statistics().as_dict()

@@ -76,7 +76,9 @@ class _Call:
             return self.raw
         body = self._bodies.get(route.format)
         if body is None:
-            body = translate_request(self.raw, self.format, route.format, default_max_tokens=self.default_max_tokens)
+            body = translate_request(
+                self.raw, self.format, route.format, default_max_tokens=self.default_max_tokens
+            )
             self._bodies[route.format] = body
         return body
 
@@ -88,7 +90,14 @@ class RouterStream:
     scope (idle timeout, router shutdown) and never yields while holding one.
     """
 
-    def __init__(self, router: Router, upstream: UpstreamStream, call: _Call, attempts: tuple[Any, ...], idle_timeout: float) -> None:
+    def __init__(
+        self,
+        router: Router,
+        upstream: UpstreamStream,
+        call: _Call,
+        attempts: tuple[Any, ...],
+        idle_timeout: float | None,
+    ) -> None:
         self._router = router
         self._upstream = upstream
         self._call = call
@@ -111,7 +120,9 @@ class RouterStream:
         event: StreamEvent | None = None
         with trio.CancelScope() as scope:
             self._scope = scope
-            with trio.move_on_after(self._idle_timeout) as idle:
+            with trio.move_on_after(
+                math.inf if self._idle_timeout is None else self._idle_timeout
+            ) as idle:
                 event = await self._upstream.next_event()
         self._scope = None
         if self._aborted:
@@ -166,7 +177,9 @@ class Router:
     # -- lifecycle --------------------------------------------------------------------------------
     async def __aenter__(self) -> Router:
         if self._client is not None:
-            raise errors.ConfigurationError("this router is already open; a router is entered once at a time")
+            raise errors.ConfigurationError(
+                "this router is already open; a router is entered once at a time"
+            )
         self._closing = False
         self._client = httpx.AsyncClient(
             transport=self._config.transport,
@@ -182,7 +195,10 @@ class Router:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> bool | None:
         self._closing = True
         for scope in list(self._scopes):
@@ -219,11 +235,20 @@ class Router:
         started = trio.current_time()
 
         async def attempt(route: Route) -> bytes:
-            response = await open_upstream(client, route, call.body_for(route), stream=False, headers=call.headers, auth=self._auth(route))
+            response = await open_upstream(
+                client,
+                route,
+                call.body_for(route),
+                stream=False,
+                headers=call.headers,
+                auth=self._auth(route),
+            )
             return await read_completion(response, route, call.format)
 
         with self._call_scope() as scope:
-            data, route, attempts = await self._config.executor.run_complete(call.routes, attempt)
+            data, route, attempts = await self._config.executor.run_complete(
+                call.routes, attempt, label=call.model
+            )
         self._check_closed(scope)
         return CompletionResult(
             body=data,
@@ -252,7 +277,14 @@ class Router:
         call = self._prepare(body, format, model, headers, stream=True)
 
         async def attempt(route: Route) -> UpstreamStream:
-            response = await open_upstream(client, route, call.body_for(route), stream=True, headers=call.headers, auth=self._auth(route))
+            response = await open_upstream(
+                client,
+                route,
+                call.body_for(route),
+                stream=True,
+                headers=call.headers,
+                auth=self._auth(route),
+            )
             upstream = UpstreamStream(response, route, call.format)
             try:
                 await upstream.wait_first_event()
@@ -262,7 +294,9 @@ class Router:
             return upstream
 
         with self._call_scope() as scope:
-            upstream, _route, attempts = await self._config.executor.run_stream(call.routes, attempt)
+            upstream, _route, attempts = await self._config.executor.run_stream(
+                call.routes, attempt, label=call.model
+            )
         if scope.cancelled_caught:
             raise RouterClosedError("the router was closed while this call was in flight")
         events = RouterStream(self, upstream, call, attempts, self._config.idle_timeout)
@@ -290,7 +324,9 @@ class Router:
         else:
             yield await self.complete(raw, format, model, headers=headers)
 
-    def resolve(self, model: str, format: ProviderFormat | str = ProviderFormat.OPENAI) -> list[Route]:
+    def resolve(
+        self, model: str, format: ProviderFormat | str = ProviderFormat.OPENAI
+    ) -> list[Route]:
         """The ordered routes a request for `model` would try (for inspection and debugging)."""
         return self._resolver.resolve(model, _parse_format(format))
 
@@ -352,7 +388,12 @@ class _TrackedScope:
         self._scope.__enter__()
         return self._scope
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
         self._registry.discard(self._scope)
         return bool(self._scope.__exit__(exc_type, exc, tb))
 
@@ -369,21 +410,27 @@ def _parse_body(body: bytes | Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]
         obj = dict(body)
         return orjson.dumps(obj), obj
     if not isinstance(body, bytes | bytearray | memoryview):
-        raise errors.InvalidRequestError(f"request body must be bytes or a mapping, got {type(body).__name__}")
+        raise errors.InvalidRequestError(
+            f"request body must be bytes or a mapping, got {type(body).__name__}"
+        )
     raw = bytes(body)
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise errors.InvalidRequestError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
-        raise errors.InvalidRequestError(f"request body must be a JSON object, got {_json_type(parsed)}")
+        raise errors.InvalidRequestError(
+            f"request body must be a JSON object, got {_json_type(parsed)}"
+        )
     return raw, parsed
 
 
 def _stream_flag(obj: Mapping[str, Any]) -> bool:
     value = obj.get("stream", False)
     if not isinstance(value, bool):
-        raise errors.InvalidRequestError(f'"stream" must be true or false, got {_json_type(value)}', path="stream")
+        raise errors.InvalidRequestError(
+            f'"stream" must be true or false, got {_json_type(value)}', path="stream"
+        )
     return value
 
 
@@ -392,10 +439,14 @@ def _body_model(obj: Mapping[str, Any], fmt: ProviderFormat) -> str:
         if key in obj:
             value = obj[key]
             if not isinstance(value, str) or not value.strip():
-                raise errors.InvalidRequestError(f'"{key}" must be a non-empty string, got {_json_type(value)}', path=key)
+                raise errors.InvalidRequestError(
+                    f'"{key}" must be a non-empty string, got {_json_type(value)}', path=key
+                )
             return value
     hint = " (Gemini requests carry the model in the URL)" if fmt is ProviderFormat.GOOGLE else ""
-    raise errors.InvalidRequestError(f'no model: the body has no "model" field{hint}; pass model=...', path="model")
+    raise errors.InvalidRequestError(
+        f'no model: the body has no "model" field{hint}; pass model=...', path="model"
+    )
 
 
 def _json_type(value: object) -> str:

@@ -1,0 +1,502 @@
+"""The Trio half of resilience: run one call's attempts over its routes until one answers.
+
+`run_with_resilience` retries with backoff, hedges slow attempts, fails over along the
+routes, skips routes whose circuit is open and enforces the first-byte and overall deadlines,
+all with cancel scopes on `trio.current_time()` (so `MockClock` drives it). Decisions come
+from the pure modules beside it; this module only waits, starts and cancels.
+
+Structured concurrency
+----------------------
+Attempts run as tasks in a nursery that lives inside `run_with_resilience`, each under its
+own cancel scope. The attempt callable returns once the attempt has *answered*: the whole
+answer of a plain request, or an open stream whose first event has been read. The first
+attempt to return is the winner; every other attempt is cancelled through its scope, and the
+nursery is only left once they have all unwound, so no attempt task outlives the call.
+
+The winner's value may hold an open resource (an HTTP response being streamed) that must
+outlive that nursery, so it may not depend on the attempt task staying alive: open it as an
+object with an ``aclose`` (``httpx.AsyncClient.send(..., stream=True)``), not inside an
+``async with`` in the attempt. Ownership is explicit:
+
+- an attempt that raises or is cancelled closes what it opened itself (``try/except
+  BaseException``, closing in a shielded scope);
+- an attempt that answers once another has won (in the same instant, or from a shielded
+  scope) hands its value to `release`, which the engine awaits in a shielded scope;
+- the winner belongs to the caller once `run_with_resilience` returns; if the call is
+  cancelled before it returns, the engine passes the winner to `release` as well.
+
+Nothing leaks: every value an attempt returns is either returned or released.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+import trio
+
+from llm_router import errors
+from llm_router.resilience.breaker import Permit
+from llm_router.resilience.classify import classify
+from llm_router.resilience.latency import hedge_delay
+from llm_router.resilience.log import (
+    AttemptKind,
+    AttemptOutcome,
+    AttemptRecord,
+    AttemptStarted,
+    RequestFinished,
+    RequestOutcome,
+    RequestStarted,
+    describe_error,
+    emit,
+)
+from llm_router.resilience.outcome import call_error, deadline_error
+from llm_router.resilience.policy import HedgePolicy, RetryPolicy, TimeoutPolicy
+from llm_router.resilience.schedule import Launch, Schedule
+from llm_router.resilience.state import ResilienceState
+
+__all__ = [
+    "AttemptContext",
+    "ResilientResult",
+    "RouteLike",
+    "run_with_resilience",
+]
+
+logger = logging.getLogger("llm_router.resilience")
+
+T = TypeVar("T")
+R = TypeVar("R", bound="RouteLike")
+
+#: How long releasing a surplus answer may take before it is abandoned.
+_RELEASE_TIMEOUT = 5.0
+
+
+class RouteLike(Protocol):
+    """Anything the engine can route to: hashable, with a stable `key` naming it in logs."""
+
+    @property
+    def key(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptContext:
+    """What an attempt knows about itself. `deadline` (Trio time) is when it must have answered."""
+
+    request_id: int
+    number: int  # 1-based within the call
+    route_attempt: int  # 1-based within the route
+    kind: AttemptKind
+    deadline: float
+    timeouts: TimeoutPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class ResilientResult(Generic[R, T]):
+    """The winning answer, where it came from, and every attempt of the call in start order.
+
+    `deadline` is the call's overall deadline in Trio time (inf without one): keep applying it
+    while reading the rest of a stream.
+    """
+
+    value: T
+    route: R
+    attempts: tuple[AttemptRecord, ...]
+    deadline: float
+    elapsed: float
+
+
+async def run_with_resilience(
+    routes: Sequence[R],
+    attempt: Callable[[R, AttemptContext], Awaitable[T]],
+    *,
+    state: ResilienceState,
+    retry: RetryPolicy | None = None,
+    hedge: HedgePolicy | None = None,
+    timeouts: TimeoutPolicy | None = None,
+    release: Callable[[T], Awaitable[None]] | None = None,
+    label: str = "",
+) -> ResilientResult[R, T]:
+    """Run `attempt` over `routes` (in preference order) until one answers.
+
+    `attempt(route, ctx)` returns the answer or raises: `llm_router.errors` provider errors
+    (with `.status` and `.headers`), `ConnectError` or `TimeoutError` for network failures.
+    `release(value)` closes an answer that lost the race (see the module docstring).
+    `hedge=None` disables hedging. `label` tags the hook records (e.g. the model name).
+
+    Raises the last attempt's typed error when every route failed, `RateLimitError` with
+    `retry_after` when the last route asked for a longer wait than allowed, `NoRouteError`
+    when routes were skipped (open circuit), and `TimeoutError` when the overall deadline
+    passed. An error a retry cannot fix (400, 422...) is raised as soon as no attempt is left
+    in flight that could still answer.
+    """
+    if not routes:
+        raise errors.NoRouteError("no route to send the request to")
+    call = _Call(
+        routes,
+        attempt,
+        state=state,
+        retry=retry or RetryPolicy(),
+        hedge=hedge,
+        timeouts=timeouts or TimeoutPolicy(),
+        release=release,
+        label=label,
+    )
+    return await call.run()
+
+
+@dataclass(slots=True)
+class _Running:
+    """One attempt in flight."""
+
+    number: int
+    route: int
+    route_attempt: int
+    kind: AttemptKind
+    started: float
+    permit: Permit | None
+    scope: trio.CancelScope
+
+
+@dataclass(frozen=True, slots=True)
+class _Winner(Generic[T]):
+    value: T
+    route: int
+    started: float
+
+
+class _Call(Generic[R, T]):
+    """The state of one `run_with_resilience` call."""
+
+    def __init__(
+        self,
+        routes: Sequence[R],
+        attempt: Callable[[R, AttemptContext], Awaitable[T]],
+        *,
+        state: ResilienceState,
+        retry: RetryPolicy,
+        hedge: HedgePolicy | None,
+        timeouts: TimeoutPolicy,
+        release: Callable[[T], Awaitable[None]] | None,
+        label: str,
+    ) -> None:
+        self.routes = list(routes)
+        self.attempt = attempt
+        self.state = state
+        self.hooks = state.hooks
+        self.hedge = hedge
+        self.timeouts = timeouts
+        self.release = release
+        self.label = label
+        self.start = trio.current_time()
+        self.deadline = self.start + timeouts.total if timeouts.total is not None else math.inf
+        self.request_id = state.new_request_id()
+        self.health = [state.route(route.key) for route in self.routes]
+        self.hedge_budget = None if hedge is None else state.hedge_budget(self.routes[0].key)
+        self.schedule = Schedule(
+            len(self.routes),
+            retry,
+            state.rng,
+            max_in_flight=1 if hedge is None else hedge.max_attempts,
+            deadline=self.deadline,
+        )
+        self.records: list[AttemptRecord] = []
+        self.running: dict[int, _Running] = {}
+        self.winner: _Winner[T] | None = None
+        self.timed_out = False
+        self.wakeup = trio.Event()
+        self.nursery: trio.Nursery | None = None
+
+    # ----------------------------------------------------------------- the call as a whole
+
+    async def run(self) -> ResilientResult[R, T]:
+        self.state.requests_in_flight += 1
+        emit(
+            self.hooks.on_request_start,
+            RequestStarted(self.request_id, self.label, tuple(r.key for r in self.routes)),
+        )
+        if self.hedge is not None and self.hedge_budget is not None:
+            self.hedge_budget.deposit(self.hedge.max_extra_load)
+        try:
+            result = await self._run()
+        except BaseException as exc:
+            if _is_cancellation(exc):
+                self._finish_request(RequestOutcome.CANCELLED, None)
+            else:
+                timed_out = self.timed_out and isinstance(exc, errors.TimeoutError)
+                outcome = RequestOutcome.TIMED_OUT if timed_out else RequestOutcome.FAILED
+                self._finish_request(outcome, exc)
+            raise
+        self._finish_request(RequestOutcome.SUCCEEDED, None)
+        return result
+
+    async def _run(self) -> ResilientResult[R, T]:
+        try:
+            with trio.CancelScope(deadline=self.deadline) as deadline_scope:
+                async with trio.open_nursery() as nursery:
+                    self.nursery = nursery
+                    await self._drive()
+        except BaseException:
+            # Cancelled from outside (or a bug): the caller will never see the winner.
+            if self.winner is not None:
+                await self._release(self.winner.value)
+                self.winner = None
+            raise
+        if self.winner is not None:
+            # Even if the deadline passed while losers unwound: the answer came in time.
+            return ResilientResult(
+                value=self.winner.value,
+                route=self.routes[self.winner.route],
+                attempts=tuple(sorted(self.records, key=lambda r: r.number)),
+                deadline=self.deadline,
+                elapsed=trio.current_time() - self.start,
+            )
+        if deadline_scope.cancelled_caught:
+            self.timed_out = True
+            raise deadline_error(self.schedule, self.timeouts.total)
+        raise call_error(
+            self.schedule,
+            [health.key for health in self.health],
+            [health.breaker for health in self.health],
+            trio.current_time(),
+        )
+
+    async def _drive(self) -> None:
+        """Start attempts when the schedule says so, until one wins or none is left."""
+        while self.winner is None:
+            self.wakeup = trio.Event()  # fresh before planning, so no ending goes unnoticed
+            now = trio.current_time()
+            launch = self.schedule.next_launch(now, functools.partial(self._usable, now))
+            if launch is None and self.schedule.in_flight == 0:
+                return
+            if launch is not None and launch.at <= now:
+                self._start(launch, now)
+                continue
+            with trio.move_on_at(math.inf if launch is None else launch.at):
+                await self.wakeup.wait()
+
+    def _usable(self, now: float, route: int, kind: AttemptKind) -> bool:
+        health = self.health[route]
+        if health.breaker is not None and not health.breaker.allows(now):
+            return False
+        if kind in (AttemptKind.RETRY, AttemptKind.HEDGE):
+            return health.budget.can_retry()
+        return True
+
+    def _start(self, launch: Launch, now: float) -> None:
+        assert self.nursery is not None
+        health = self.health[launch.route]
+        if launch.kind is AttemptKind.HEDGE:
+            assert self.hedge_budget is not None
+            if not self.hedge_budget.try_withdraw():
+                self.state.hedges_refused += 1
+                self.schedule.hedge_refused()
+                return
+        permit = None
+        if health.breaker is not None:
+            permit = health.breaker.try_acquire(now)
+            if permit is None:  # `_usable` said yes in this same instant; never expected
+                self.schedule.routes[launch.route].exhausted = True
+                return
+        delay = math.inf if self.hedge is None else hedge_delay(self.hedge, health.latency, now)
+        self.schedule.launched(launch, now, hedge_delay=delay)
+        run = _Running(
+            number=self.schedule.attempts,
+            route=launch.route,
+            route_attempt=self.schedule.routes[launch.route].attempts,
+            kind=launch.kind,
+            started=now,
+            permit=permit,
+            scope=trio.CancelScope(),
+        )
+        self.running[run.number] = run
+        health.count_start(launch.kind)
+        emit(
+            self.hooks.on_attempt_start,
+            AttemptStarted(
+                self.request_id,
+                health.key,
+                run.number,
+                run.route_attempt,
+                run.kind,
+                now - self.start,
+            ),
+        )
+        self.nursery.start_soon(self._attempt, run, name=f"attempt {run.number} ({health.key})")
+
+    # --------------------------------------------------------------------- one attempt
+
+    async def _attempt(self, run: _Running) -> None:
+        first_byte = self.timeouts.first_byte
+        answer_by = math.inf if first_byte is None else run.started + first_byte
+        context = AttemptContext(
+            request_id=self.request_id,
+            number=run.number,
+            route_attempt=run.route_attempt,
+            kind=run.kind,
+            deadline=min(answer_by, self.deadline),
+            timeouts=self.timeouts,
+        )
+        answered = too_slow = False
+        failure: Exception | None = None
+        try:
+            with run.scope:
+                try:
+                    with trio.CancelScope(deadline=answer_by):
+                        value = await self.attempt(self.routes[run.route], context)
+                        answered = True
+                except Exception as exc:
+                    failure = exc
+                if not answered and failure is None:  # only the first-byte deadline gets here
+                    too_slow = True
+                    key = self.health[run.route].key
+                    failure = errors.TimeoutError(
+                        f"{key}: no answer within {first_byte:g} s (first-byte timeout)",
+                        provider=key,
+                    )
+        except BaseException:  # the whole call is being cancelled: caller or deadline
+            self._end_cancelled(run, AttemptOutcome.CANCELLED)
+            raise
+        if answered:
+            await self._end_answered(run, value)
+        elif failure is not None and self.winner is None:
+            self._end_failed(run, failure, too_slow=too_slow)
+        else:
+            self._end_cancelled(run, AttemptOutcome.CANCELLED_HEDGE_LOSER, failure)
+
+    async def _end_answered(self, run: _Running, value: T) -> None:
+        now = trio.current_time()
+        health = self.health[run.route]
+        ttfb = now - run.started
+        health.successes += 1
+        health.budget.record_success()
+        if health.breaker is not None and run.permit is not None:
+            health.breaker.record_success(run.permit, now)
+        health.latency.record(ttfb, now)
+        self.schedule.ended(run.route)
+        if self.winner is None:
+            self.winner = _Winner(value, run.route, run.started)
+            if run.kind is AttemptKind.HEDGE:
+                health.hedges_won += 1
+            self._record(run, AttemptOutcome.WON, now, ttfb=ttfb)
+            for other in self.running.values():
+                other.scope.cancel()
+            self.wakeup.set()
+            return
+        # A sibling won in the same instant: this answer has no taker.
+        self._record(run, AttemptOutcome.CANCELLED_HEDGE_LOSER, now, ttfb=ttfb)
+        await self._release(value)
+
+    def _end_failed(self, run: _Running, failure: Exception, *, too_slow: bool) -> None:
+        now = trio.current_time()
+        health = self.health[run.route]
+        verdict = classify(failure, wall_now=self.state.wall_clock())
+        health.failures += 1
+        if verdict.route_fault:
+            health.budget.record_failure()
+            if health.breaker is not None and run.permit is not None:
+                health.breaker.record_failure(run.permit, now)
+        elif health.breaker is not None and run.permit is not None:
+            health.breaker.release(run.permit)
+        if too_slow:
+            health.latency.record(now - run.started, now)  # a slow answer, not a fast failure
+        self.schedule.failed(run.route, failure, verdict, now)
+        following = self.schedule.next_launch(now, functools.partial(self._usable, now))
+        if following is None:
+            outcome = AttemptOutcome.FAILED
+        elif following.route == run.route:
+            outcome = AttemptOutcome.RETRIED
+        else:
+            outcome = AttemptOutcome.FAILED_OVER
+        self._record(run, outcome, now, error=failure)
+        self.wakeup.set()
+
+    def _end_cancelled(
+        self, run: _Running, outcome: AttemptOutcome, error: BaseException | None = None
+    ) -> None:
+        now = trio.current_time()
+        health = self.health[run.route]
+        health.cancelled += 1
+        if health.breaker is not None and run.permit is not None:
+            health.breaker.release(run.permit)
+        winner = self.winner
+        if winner is not None and run.started < winner.started:
+            # An older attempt the hedge overtook: its elapsed time is a lower bound of its
+            # latency, and leaving it out would bias the percentile towards the fast ones.
+            health.latency.record(now - run.started, now)
+        self.schedule.ended(run.route)
+        self._record(run, outcome, now, error=error)
+
+    def _record(
+        self,
+        run: _Running,
+        outcome: AttemptOutcome,
+        now: float,
+        *,
+        ttfb: float | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        self.health[run.route].in_flight -= 1
+        del self.running[run.number]
+        status, name, message = describe_error(error) if error is not None else (None, None, None)
+        record = AttemptRecord(
+            request_id=self.request_id,
+            route=self.health[run.route].key,
+            number=run.number,
+            route_attempt=run.route_attempt,
+            kind=run.kind,
+            offset=run.started - self.start,
+            duration=now - run.started,
+            outcome=outcome,
+            ttfb=ttfb,
+            status=status,
+            error=name,
+            message=message,
+        )
+        self.records.append(record)
+        emit(self.hooks.on_attempt_end, record)
+
+    async def _release(self, value: T) -> None:
+        if self.release is None:
+            return
+        with trio.CancelScope(shield=True, relative_deadline=_RELEASE_TIMEOUT):
+            try:
+                await self.release(value)
+            except Exception:
+                logger.exception("releasing a surplus answer failed")
+
+    # ---------------------------------------------------------------------- the outcome
+
+    def _finish_request(self, outcome: RequestOutcome, error: BaseException | None) -> None:
+        state = self.state
+        state.requests_in_flight -= 1
+        if outcome is RequestOutcome.SUCCEEDED:
+            state.requests_succeeded += 1
+        else:
+            state.requests_failed += 1
+        status, name, message = describe_error(error) if error is not None else (None, None, None)
+        emit(
+            self.hooks.on_request_end,
+            RequestFinished(
+                request_id=self.request_id,
+                label=self.label,
+                outcome=outcome,
+                route=None if self.winner is None else self.health[self.winner.route].key,
+                attempts=tuple(sorted(self.records, key=lambda r: r.number)),
+                elapsed=trio.current_time() - self.start,
+                status=status,
+                error=name,
+                message=message,
+            ),
+        )
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    if isinstance(exc, trio.Cancelled):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return False
