@@ -331,9 +331,12 @@ class Router:
         return self._resolver.resolve(model, _parse_format(format))
 
     def statistics(self) -> dict[str, Any]:
+        """In-flight calls and streams, per-route counts, latency percentiles, budget levels,
+        breaker states, and the connection pool (must run inside Trio)."""
         stats = dict(self._config.executor.statistics())
         stats["open_streams"] = len(self._streams)
         stats["calls_in_flight"] = len(self._scopes)
+        stats["pool"] = _pool_statistics(self._client)
         return stats
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -374,6 +377,20 @@ class Router:
             routes=routes,
             default_max_tokens=max_tokens,
         )
+
+
+def _pool_statistics(client: httpx.AsyncClient | None) -> dict[str, int]:
+    """Connections of the default httpx transport: total, idle, and requests holding or
+    awaiting one (`in_use` must drop to 0 once every call has finished or been cancelled)."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    if pool is None:  # closed, or a custom transport without an httpcore pool
+        return {"connections": 0, "idle": 0, "in_use": 0}
+    connections = list(pool.connections)
+    return {
+        "connections": len(connections),
+        "idle": sum(1 for c in connections if c.is_idle()),
+        "in_use": len(pool._requests),
+    }
 
 
 class _TrackedScope:

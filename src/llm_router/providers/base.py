@@ -1,0 +1,271 @@
+"""The provider interface: what the router needs from one upstream service.
+
+A provider knows its own URLs, headers, default credentials and error bodies, and nothing about
+other providers or about retries. Bytes in, `httpx.Request` out; status + body in, typed error out.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import httpx
+import orjson
+
+from llm_router import errors
+from llm_router.auth import ApiKey, AuthConfig
+from llm_router.framing.sse import SSEDecoder
+from llm_router.resilience.backoff import parse_retry_after
+from llm_router.types import ProviderFormat, StreamEvent
+
+__all__ = [
+    "EventDecoder",
+    "Provider",
+    "SSEEventDecoder",
+    "UpstreamRequest",
+    "edit_json_body",
+    "error_from_response",
+    "patch_json_body",
+    "retry_after_seconds",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """One call to send: a body already in `format`, for the provider's model id."""
+
+    model: str
+    format: ProviderFormat
+    body: bytes
+    stream: bool
+    headers: Mapping[str, str]  # caller headers that passed the forwarding allowlist
+
+
+class EventDecoder(Protocol):
+    """Turns response bytes into the provider-format events they carry.
+
+    SSE events keep their `event:` name and raw `data:` bytes (OpenAI's `[DONE]` included, so a
+    passthrough stream ends exactly as the provider ended it); AWS event-stream frames become
+    `StreamEvent(event=<eventType>, data=<payload JSON>)`.
+    """
+
+    def feed(self, data: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class Provider(abc.ABC):
+    """Base class of every provider module."""
+
+    kind: ClassVar[str]
+    #: Formats this provider accepts natively; the first is its default.
+    native_formats: ClassVar[tuple[ProviderFormat, ...]]
+    default_base_url: ClassVar[str]
+    #: Environment variables consulted, in order, by `RouterBuilder.add_keys_from_env`.
+    env_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, base_url: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
+        url = base_url or self.default_base_url
+        if not url.startswith(("http://", "https://")):
+            raise errors.ConfigurationError(
+                f"{type(self).__name__}: base_url must start with http:// or https://, got {url!r}"
+            )
+        self.base_url = url.rstrip("/")
+        self.extra_headers = {k.lower(): v for k, v in (headers or {}).items()}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # -- choosing the wire format -------------------------------------------------------------
+    def format_for(
+        self, model_format: ProviderFormat | None, caller: ProviderFormat, *, model: str | None = None
+    ) -> ProviderFormat:
+        """Which format to speak for a model: the caller's when native (passthrough), else the
+        model's own when native, else this provider's default.
+
+        `model` is the provider's model id; providers hosting several model families (Vertex,
+        Bedrock) use it to decide when the catalog does not know the model (`model_format` None).
+        """
+        if caller in self.native_formats:
+            return caller
+        if model_format is not None and model_format in self.native_formats:
+            return model_format
+        return self.native_formats[0]
+
+    # -- credentials ----------------------------------------------------------------------------
+    def default_auth(self, key: str) -> AuthConfig:
+        """The provider's conventional way of sending an API key (Bearer unless overridden)."""
+        return ApiKey(key)
+
+    def auth_from_env(self, environ: Mapping[str, str]) -> AuthConfig | None:
+        for name in self.env_keys:
+            if environ.get(name):
+                return self.default_auth(environ[name])
+        return None
+
+    @property
+    def requires_auth(self) -> bool:
+        return True
+
+    # -- requests -------------------------------------------------------------------------------
+    def prepare_body(self, request: UpstreamRequest) -> bytes:
+        """Make the body carry the provider's model id and stream flag (untouched if it does)."""
+        updates: dict[str, Any] = {"model": request.model}
+        if request.stream:
+            updates["stream"] = True
+        return patch_json_body(request.body, updates, drop=() if request.stream else ("stream",))
+
+    @abc.abstractmethod
+    def build_request(self, request: UpstreamRequest) -> httpx.Request:
+        """The HTTP request to send, without credentials (auth is applied afterwards)."""
+
+    def base_headers(self, request: UpstreamRequest) -> dict[str, str]:
+        headers = dict(request.headers)
+        headers.update(self.extra_headers)
+        headers["content-type"] = "application/json"
+        headers["accept"] = "text/event-stream" if request.stream else "application/json"
+        return headers
+
+    # -- responses ------------------------------------------------------------------------------
+    def event_decoder(self, fmt: ProviderFormat) -> EventDecoder:
+        """A decoder for this provider's stream bytes (SSE unless overridden)."""
+        return SSEEventDecoder()
+
+    def map_error(self, status: int, headers: httpx.Headers, body: bytes, alias: str) -> errors.LLMRouterError:
+        """Map an error answer to a typed error."""
+        return error_from_response(status, headers, body, alias)
+
+
+class SSEEventDecoder:
+    """SSE bytes -> `StreamEvent`s carrying each event's name and raw data (comments dropped)."""
+
+    __slots__ = ("_sse",)
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        return [StreamEvent(m.event, m.data) for m in self._sse.feed(data) if m.data]
+
+    def finish(self) -> list[StreamEvent]:
+        return [StreamEvent(m.event, m.data) for m in self._sse.finish() if m.data]
+
+
+def patch_json_body(body: bytes, updates: Mapping[str, Any], drop: Sequence[str] = ()) -> bytes:
+    """Set top-level fields of a JSON object body, re-serialising only when something changes.
+
+    Passthrough calls keep the caller's exact bytes unless the model id or stream flag differs.
+    """
+    obj = orjson.loads(body)
+    if not isinstance(obj, dict):
+        raise errors.InvalidRequestError("request body must be a JSON object")
+    changed = False
+    for key, value in updates.items():
+        if obj.get(key, _MISSING) != value:
+            obj[key] = value
+            changed = True
+    for key in drop:
+        if key in obj and obj[key] is not False:
+            del obj[key]
+            changed = True
+    return orjson.dumps(obj) if changed else body
+
+
+_MISSING = object()
+
+
+def edit_json_body(body: bytes, updates: Mapping[str, Any] | None = None, remove: Sequence[str] = ()) -> bytes:
+    """Set and remove top-level fields of a JSON object body, whatever their values.
+
+    Unlike `patch_json_body`, a removed field goes even when it is `false`: for wires whose
+    body must not carry `model` or `stream` at all (Gemini, Vertex, Bedrock InvokeModel).
+    The caller's exact bytes come back when nothing changes.
+    """
+    obj = orjson.loads(body)
+    if not isinstance(obj, dict):
+        raise errors.InvalidRequestError("request body must be a JSON object")
+    changed = False
+    for key in remove:
+        if key in obj:
+            del obj[key]
+            changed = True
+    for key, value in (updates or {}).items():
+        if obj.get(key, _MISSING) != value:
+            obj[key] = value
+            changed = True
+    return orjson.dumps(obj) if changed else body
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The wait a provider asks for (`retry-after-ms`, `x-ms-retry-after-ms`, `retry-after`)."""
+    return parse_retry_after(headers, wall_now=time.time() if now is None else now)
+
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "maximum context",
+    "prompt is too long",
+    "input is too long",
+    "too many tokens",
+    "exceeds the maximum number of tokens",
+)
+_CONTENT_FILTER_MARKERS = ("content_filter", "content management policy", "content_policy", "safety")
+
+
+def _error_fields(body: bytes) -> tuple[str, str]:
+    """(message, type-or-code) from any provider's error body; best effort, never raises."""
+    try:
+        obj = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        text = body[:500].decode("utf-8", "replace").strip()
+        return text, ""
+    if isinstance(obj, list) and obj and isinstance(obj[0], dict):  # Gemini sometimes wraps in a list
+        obj = obj[0]
+    if not isinstance(obj, dict):
+        return "", ""
+    err = obj.get("error", obj)
+    if isinstance(err, str):
+        return err, str(obj.get("type", ""))
+    if not isinstance(err, dict):
+        return "", ""
+    message = err.get("message") or obj.get("message") or obj.get("detail") or ""
+    if not isinstance(message, str):
+        message = orjson.dumps(message).decode()
+    kind = err.get("type") or err.get("code") or err.get("status") or obj.get("type") or ""
+    return message, str(kind)
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, alias: str, *, kind_override: str = ""
+) -> errors.LLMRouterError:
+    """Map an HTTP error answer to the library's typed errors (shared by every provider)."""
+    message, kind = _error_fields(body)
+    kind = kind_override or kind
+    text = f"{alias}: HTTP {status}" + (f" {kind}" if kind else "") + (f": {message}" if message else "")
+    hdrs = {k.lower(): v for k, v in headers.items()}
+    kw: dict[str, Any] = {"status": status, "body": body, "provider": alias, "headers": hdrs}
+    lowered = f"{kind} {message}".lower()
+    if status == 429 or "throttl" in lowered or kind in ("rate_limit_error", "RESOURCE_EXHAUSTED"):
+        return errors.RateLimitError(text, retry_after=retry_after_seconds(hdrs), **kw)
+    if status == 529 or kind == "overloaded_error" or status == 503:
+        return errors.OverloadedError(text, **kw)
+    if status == 401:
+        return errors.AuthenticationError(text, **kw)
+    if status == 403:
+        return errors.PermissionError(text, **kw)
+    if status == 404:
+        return errors.NotFoundError(text, **kw)
+    if status in (408, 504):
+        return errors.TimeoutError(text, **kw)
+    if status in (400, 413, 422):
+        if any(m in lowered for m in _CONTEXT_MARKERS):
+            return errors.ContextWindowExceededError(text, **kw)
+        if any(m in lowered for m in _CONTENT_FILTER_MARKERS):
+            return errors.ContentFilterError(text, **kw)
+        return errors.InvalidRequestError(text, status=status, body=body, provider=alias)
+    return errors.UpstreamError(text, **kw)
