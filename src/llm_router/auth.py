@@ -8,6 +8,7 @@ decide which header carries it; signing variants (SigV4) need the final URL and 
 from __future__ import annotations
 
 import abc
+import datetime
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -365,22 +366,39 @@ class AwsSigV4(AuthConfig):
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        signed = {
+        timestamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        headers = {
             k: v
             for k, v in request.headers.items()
             if k in _SIGV4_SIGNED_HEADERS or k.startswith("x-amz")
         }
-        for stale in ("x-amz-date", "x-amz-security-token"):
-            signed.pop(stale, None)
-        aws_request = AWSRequest(
-            method=request.method, url=str(request.url), data=request.content, headers=signed
-        )
+        headers.pop("authorization", None)
+        headers["x-amz-date"] = timestamp
         token = None if self.session_token is None else self.session_token.reveal()
-        credentials = Credentials(self.access_key.reveal(), self.secret_key.reveal(), token)
-        SigV4Auth(credentials, self.service, self.region).add_auth(aws_request)
+        if token is not None:
+            headers["x-amz-security-token"] = token
+        else:
+            headers.pop("x-amz-security-token", None)
+        aws_request = AWSRequest(
+            method=request.method, url=str(request.url), data=request.content, headers=headers
+        )
+        aws_request.context["timestamp"] = timestamp
+        signer = SigV4Auth(
+            Credentials(self.access_key.reveal(), self.secret_key.reveal(), token),
+            self.service,
+            self.region,
+        )
+        # The steps of `SigV4Auth.add_auth`, which also logs the canonical request at DEBUG
+        # level: with a session token, that line would carry a credential into the logs.
+        canonical = signer.canonical_request(aws_request)
+        signature = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+        signed_names = signer.signed_headers(signer.headers_to_sign(aws_request))
         out = {
-            "authorization": aws_request.headers["Authorization"],
-            "x-amz-date": aws_request.headers["X-Amz-Date"],
+            "authorization": (
+                f"AWS4-HMAC-SHA256 Credential={signer.scope(aws_request)}, "
+                f"SignedHeaders={signed_names}, Signature={signature}"
+            ),
+            "x-amz-date": timestamp,
         }
         if token is not None:
             out["x-amz-security-token"] = token

@@ -15,7 +15,13 @@ from llm_router.catalog import Catalog, ModelSpec, strip_date_suffix
 from llm_router.providers.base import Provider
 from llm_router.types import ProviderFormat
 
-__all__ = ["DEFAULT_FORWARDED_HEADERS", "NEVER_FORWARDED", "Route", "Resolver", "forwardable_headers"]
+__all__ = [
+    "DEFAULT_FORWARDED_HEADERS",
+    "NEVER_FORWARDED",
+    "Route",
+    "Resolver",
+    "forwardable_headers",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,20 +124,28 @@ class Resolver:
             seen = {r.key for r in routes}
             for fallback in spec.fallback_models:
                 fb_spec = self._catalog.find(fallback)
-                for route in self._routes_for(fallback, fb_spec, caller):
+                for route in self._routes_for(fallback, fb_spec, caller, fallback=True):
                     if route.key not in seen:
                         seen.add(route.key)
                         routes.append(route)
         return routes
 
-    def _routes_for(self, model: str, spec: ModelSpec | None, caller: ProviderFormat) -> list[Route]:
+    def _routes_for(
+        self, model: str, spec: ModelSpec | None, caller: ProviderFormat, *, fallback: bool = False
+    ) -> list[Route]:
         routes: list[Route] = []
         seen: set[str] = set()
 
         def add(alias: str, provider_model: str) -> None:
             provider = self._providers[alias]
             model_format = spec.format if spec else None
-            route = Route(alias, provider, provider.format_for(model_format, caller), provider_model, spec.name if spec else None)
+            route = Route(
+                alias,
+                provider,
+                provider.format_for(model_format, caller, model=provider_model),
+                provider_model,
+                spec.name if spec else None,
+            )
             if route.key not in seen:
                 seen.add(route.key)
                 routes.append(route)
@@ -144,11 +158,15 @@ class Resolver:
             add(alias, provider_model or model)
         # A dated id is sent as asked; a lookup that stripped a provider or Bedrock prefix
         # ("openai/gpt-4o") sends the catalog's own name, which is what providers know.
-        wire_model = model if model == spec.name or strip_date_suffix(model) == spec.name else spec.name
+        wire_model = (
+            model if model == spec.name or strip_date_suffix(model) == spec.name else spec.name
+        )
         for alias in spec.available_providers:
             if alias in self._providers:
                 add(alias, wire_model)
-        if not routes:
+        # The "any provider speaking the format" rule serves names the caller asked for; a
+        # fallback name (often another provider's id for the model) only uses its own providers.
+        if not routes and not fallback:
             for alias in self._default_aliases(spec.format):
                 add(alias, wire_model)
                 break

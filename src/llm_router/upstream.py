@@ -50,9 +50,15 @@ async def open_upstream(
     try:
         response = await client.send(request, stream=True)
     except httpx.TimeoutException as exc:
-        failure = errors.TimeoutError(f"{route.alias}: {type(exc).__name__} talking to {request.url.host}", provider=route.alias)
+        failure = errors.TimeoutError(
+            f"{route.alias}: {type(exc).__name__} talking to {request.url.host}",
+            provider=route.alias,
+        )
     except httpx.TransportError as exc:
-        failure = errors.ConnectError(f"{route.alias}: {type(exc).__name__} talking to {request.url.host}", provider=route.alias)
+        failure = errors.ConnectError(
+            f"{route.alias}: {type(exc).__name__} talking to {request.url.host}",
+            provider=route.alias,
+        )
     if failure is not None:
         raise failure
     if response.status_code >= 400:
@@ -62,8 +68,30 @@ async def open_upstream(
             data = b""
         finally:
             await response.aclose()
+        data = _scrub_credentials(data, request)
         raise route.provider.map_error(response.status_code, response.headers, data, route.alias)
     return response
+
+
+_CREDENTIAL_HEADERS = (
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+    "x-amz-security-token",
+)
+
+
+def _scrub_credentials(data: bytes, request: httpx.Request) -> bytes:
+    """Remove our own credentials from an upstream error body (some providers echo the key)."""
+    for name in _CREDENTIAL_HEADERS:
+        value = request.headers.get(name)
+        if not value:
+            continue
+        token = value.split(" ", 1)[1] if value.lower().startswith(("bearer ", "token ")) else value
+        if len(token) >= 8 and token.encode() in data:
+            data = data.replace(token.encode(), b"[redacted]")
+    return data
 
 
 async def read_completion(response: httpx.Response, route: Route, caller: ProviderFormat) -> bytes:
@@ -71,7 +99,10 @@ async def read_completion(response: httpx.Response, route: Route, caller: Provid
     try:
         data = await response.aread()
     except httpx.TransportError as exc:
-        raise errors.ConnectError(f"{route.alias}: connection lost reading the answer ({type(exc).__name__})", provider=route.alias) from None
+        raise errors.ConnectError(
+            f"{route.alias}: connection lost reading the answer ({type(exc).__name__})",
+            provider=route.alias,
+        ) from None
     finally:
         await response.aclose()
     if route.format is caller:
@@ -87,7 +118,9 @@ class UpstreamStream:
         self._response = response
         self._chunks = response.aiter_raw()
         self._decoder: EventDecoder = route.provider.event_decoder(route.format)
-        self._translator = None if route.format is caller else StreamTranslator(route.format, caller)
+        self._translator = (
+            None if route.format is caller else StreamTranslator(route.format, caller)
+        )
         self._caller = caller
         self._pending: collections.deque[StreamEvent] = collections.deque()
         self._upstream_done = False
@@ -119,7 +152,13 @@ class UpstreamStream:
                 f"{self.route.alias}: stream interrupted after {self.events_received} events ({type(exc).__name__})",
                 provider=self.route.alias,
             ) from None
-        self._emit(self._decoder.feed(chunk), final=False)
+        try:
+            events = self._decoder.feed(chunk)
+        except errors.ProviderError as exc:  # in-band exception frames (Bedrock) name no route
+            if exc.provider is None:
+                exc.provider = self.route.alias
+            raise
+        self._emit(events, final=False)
 
     def _emit(self, events: list[StreamEvent], *, final: bool) -> None:
         self.events_received += len(events)

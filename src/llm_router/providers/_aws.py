@@ -1,0 +1,121 @@
+"""Bedrock wire details shared by the provider: HTTP error mapping and stream event decoding.
+
+HTTP errors name their exception in the `x-amzn-ErrorType` header (`ThrottlingException:http://...`)
+with `{"message": ...}` as body. Streams are AWS event-stream frames, decoded by
+`llm_router.framing.eventstream` and turned into `StreamEvent`s here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from llm_router import errors
+from llm_router.framing.eventstream import EventStreamDecoder
+from llm_router.providers.base import error_from_response, retry_after_seconds
+from llm_router.types import StreamEvent
+
+__all__ = ["BedrockEventDecoder", "aws_error_type", "bedrock_error"]
+
+_BY_TYPE: dict[str, type[errors.ProviderError]] = {
+    "ThrottlingException": errors.RateLimitError,
+    "ServiceQuotaExceededException": errors.RateLimitError,
+    "ModelNotReadyException": errors.OverloadedError,
+    "ServiceUnavailableException": errors.OverloadedError,
+    "ModelTimeoutException": errors.TimeoutError,
+    "AccessDeniedException": errors.PermissionError,
+    "ResourceNotFoundException": errors.NotFoundError,
+    # Credential problems reach Bedrock as 403s; they are authentication failures all the same.
+    "UnrecognizedClientException": errors.AuthenticationError,
+    "InvalidSignatureException": errors.AuthenticationError,
+    "IncompleteSignatureException": errors.AuthenticationError,
+    "MissingAuthenticationTokenException": errors.AuthenticationError,
+    "ExpiredTokenException": errors.AuthenticationError,
+    "ModelErrorException": errors.UpstreamError,
+    "ModelStreamErrorException": errors.UpstreamError,
+    "InternalServerException": errors.UpstreamError,
+}
+
+
+def aws_error_type(headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
+    """The exception name from `x-amzn-ErrorType`, else from the body's `__type`."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw = lowered.get("x-amzn-errortype") or str(body.get("__type", ""))
+    return raw.split(":", 1)[0].rsplit("#", 1)[-1].strip()
+
+
+def bedrock_error(
+    status: int, headers: Mapping[str, str], body: bytes, alias: str
+) -> errors.LLMRouterError:
+    """Map a Bedrock error answer to a typed error, keyed by its exception name."""
+    try:
+        parsed = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        parsed = {}
+    obj: Mapping[str, Any] = parsed if isinstance(parsed, dict) else {}
+    kind = aws_error_type(headers, obj)
+    cls = _BY_TYPE.get(kind)
+    if cls is None:  # ValidationException and unknown names: status and message decide
+        return error_from_response(status, headers, body, alias, kind_override=kind)
+    message = obj.get("message") or obj.get("Message") or ""
+    text = f"{alias}: HTTP {status} {kind}" + (f": {message}" if message else "")
+    hdrs = {k.lower(): v for k, v in headers.items()}
+    if cls is errors.RateLimitError:
+        return errors.RateLimitError(
+            text,
+            retry_after=retry_after_seconds(hdrs),
+            status=status,
+            body=body,
+            provider=alias,
+            headers=hdrs,
+        )
+    return cls(text, status=status, body=body, provider=alias, headers=hdrs)
+
+
+class BedrockEventDecoder:
+    """Event-stream bytes -> `StreamEvent`s.
+
+    ConverseStream frames become `StreamEvent(<eventType>, <payload JSON>)`. For
+    InvokeModelWithResponseStream (`invoke=True`) each `chunk` frame's base64 `bytes` hold one
+    Anthropic stream event, which becomes `StreamEvent(<its type>, <its JSON>)`. In-stream
+    exceptions raise typed errors (from the framing layer).
+    """
+
+    __slots__ = ("_frames", "_invoke")
+
+    def __init__(self, *, invoke: bool) -> None:
+        self._frames = EventStreamDecoder()
+        self._invoke = invoke
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for event in self._frames.feed(data):
+            for name, payload in event.items():
+                if self._invoke and name == "chunk":
+                    out.append(_invoke_chunk(payload))
+                else:
+                    out.append(StreamEvent(name, orjson.dumps(payload)))
+        return out
+
+    def finish(self) -> list[StreamEvent]:
+        self._frames.finish()
+        return []
+
+
+def _invoke_chunk(payload: object) -> StreamEvent:
+    encoded = payload.get("bytes") if isinstance(payload, dict) else None
+    if not isinstance(encoded, str):
+        raise errors.FramingError("Bedrock invoke stream: a chunk event without base64 `bytes`")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+        event = orjson.loads(raw)
+    except (binascii.Error, orjson.JSONDecodeError) as exc:
+        raise errors.FramingError(
+            f"Bedrock invoke stream: undecodable chunk ({type(exc).__name__})"
+        ) from None
+    kind = event.get("type") if isinstance(event, dict) else None
+    return StreamEvent(kind if isinstance(kind, str) else None, raw)
