@@ -49,8 +49,11 @@ async def run_demo(url: str, out: Any = sys.stdout) -> None:
         result = await router.complete(orjson.dumps(OPENAI_BODY), ProviderFormat.OPENAI)
         answer = result.json()["choices"][0]["message"]["content"]
         print("== complete (caller speaks OpenAI Chat Completions)", file=out)
-        print(f"   provider={result.provider} model={result.model} wire={result.provider_format} "
-              f"latency={result.latency * 1000:.1f} ms", file=out)
+        print(
+            f"   provider={result.provider} model={result.model} wire={result.provider_format} "
+            f"latency={result.latency * 1000:.1f} ms",
+            file=out,
+        )
         print(f"   answer: {answer}", file=out)
 
         # The caller speaks Anthropic Messages, but we ask for an OpenAI model: the router
@@ -68,8 +71,11 @@ async def run_demo(url: str, out: Any = sys.stdout) -> None:
                 if delta.get("type") == "text_delta":
                     texts.append(delta["text"])
             provider, model, wire = events.provider, events.model, events.provider_format
-        print(f"   provider={provider} model={model} wire={wire} "
-              f"latency={(trio.current_time() - started) * 1000:.1f} ms events={len(names)}", file=out)
+        print(
+            f"   provider={provider} model={model} wire={wire} "
+            f"latency={(trio.current_time() - started) * 1000:.1f} ms events={len(names)}",
+            file=out,
+        )
         print(f"   event names: {' '.join(dict.fromkeys(names))}", file=out)
         print(f"   answer: {''.join(texts)}", file=out)
 

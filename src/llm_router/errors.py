@@ -144,7 +144,7 @@ class AuthenticationError(ProviderError):
     default_status = 401
 
 
-class PermissionError(ProviderError):  # noqa: A001 - the public name the API promises
+class PermissionError(ProviderError):
     """403: the credential is valid but not allowed to do this."""
 
     default_status = 403
@@ -168,7 +168,7 @@ class ContentFilterError(ProviderError):
     default_status = 400
 
 
-class TimeoutError(ProviderError, builtins.TimeoutError):  # noqa: A001 - public name
+class TimeoutError(ProviderError, builtins.TimeoutError):
     """A connect, first-byte, idle or overall deadline passed (or the provider timed out)."""
 
     default_status = 504

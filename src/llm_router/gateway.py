@@ -43,14 +43,23 @@ _ROUTES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], _Endpoint]]] = [
     (re.compile(r"^/v1/chat/completions$"), lambda m: _Endpoint(ProviderFormat.OPENAI, None, None)),
     (re.compile(r"^/v1/responses$"), lambda m: _Endpoint(ProviderFormat.RESPONSES, None, None)),
     (re.compile(r"^/v1/messages$"), lambda m: _Endpoint(ProviderFormat.ANTHROPIC, None, None)),
-    (re.compile(r"^/mistral/v1/chat/completions$"), lambda m: _Endpoint(ProviderFormat.MISTRAL, None, None)),
     (
-        re.compile(r"^/v1(?:beta)?/models/(?P<model>[^/:]+):(?P<verb>generateContent|streamGenerateContent)$"),
-        lambda m: _Endpoint(ProviderFormat.GOOGLE, unquote(m["model"]), m["verb"] == "streamGenerateContent"),
+        re.compile(r"^/mistral/v1/chat/completions$"),
+        lambda m: _Endpoint(ProviderFormat.MISTRAL, None, None),
+    ),
+    (
+        re.compile(
+            r"^/v1(?:beta)?/models/(?P<model>[^/:]+):(?P<verb>generateContent|streamGenerateContent)$"
+        ),
+        lambda m: _Endpoint(
+            ProviderFormat.GOOGLE, unquote(m["model"]), m["verb"] == "streamGenerateContent"
+        ),
     ),
     (
         re.compile(r"^/model/(?P<model>[^/]+)/(?P<verb>converse|converse-stream)$"),
-        lambda m: _Endpoint(ProviderFormat.CONVERSE, unquote(m["model"]), m["verb"] == "converse-stream"),
+        lambda m: _Endpoint(
+            ProviderFormat.CONVERSE, unquote(m["model"]), m["verb"] == "converse-stream"
+        ),
     ),
 ]
 
@@ -69,7 +78,9 @@ _ERROR_TYPES: list[tuple[type[BaseException], ErrorType]] = [
 ]
 
 
-def render_error(exc: errors.LLMRouterError, fmt: ProviderFormat) -> tuple[int, bytes, dict[str, str]]:
+def render_error(
+    exc: errors.LLMRouterError, fmt: ProviderFormat
+) -> tuple[int, bytes, dict[str, str]]:
     """Status, body and headers for `exc` as a provider speaking `fmt` would send it."""
     kind = next((k for cls, k in _ERROR_TYPES if isinstance(exc, cls)), ErrorType.SERVER)
     status = getattr(exc, "status", None)
@@ -114,11 +125,18 @@ class Gateway:
             return
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         if scope["method"] == "GET" and path in ("/health", "/_gateway/health"):
-            await _respond(send, 200, orjson.dumps({"status": "ok"}), {"content-type": "application/json"})
+            await _respond(
+                send, 200, orjson.dumps({"status": "ok"}), {"content-type": "application/json"}
+            )
             return
         endpoint = _match(path)
         if endpoint is None or scope["method"] != "POST":
-            await _respond(send, 404, orjson.dumps({"error": {"message": f"no route for {scope['method']} {path}"}}), {"content-type": "application/json"})
+            await _respond(
+                send,
+                404,
+                orjson.dumps({"error": {"message": f"no route for {scope['method']} {path}"}}),
+                {"content-type": "application/json"},
+            )
             return
         body = await _read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -128,13 +146,22 @@ class Gateway:
             status, payload, extra = render_error(exc, endpoint.format)
             await _respond(send, status, payload, extra)
 
-    async def _serve(self, endpoint: _Endpoint, body: bytes, headers: dict[str, str], receive: Receive, send: Send) -> None:
+    async def _serve(
+        self,
+        endpoint: _Endpoint,
+        body: bytes,
+        headers: dict[str, str],
+        receive: Receive,
+        send: Send,
+    ) -> None:
         if endpoint.stream is None:
             request = self.router.handle(body, endpoint.format, endpoint.model, headers=headers)
         elif endpoint.stream:
             request = self.router.stream(body, endpoint.format, endpoint.model, headers=headers)
         else:
-            result = await self.router.complete(body, endpoint.format, endpoint.model, headers=headers)
+            result = await self.router.complete(
+                body, endpoint.format, endpoint.model, headers=headers
+            )
             await _respond(send, 200, result.body, _result_headers(result))
             return
         async with request as answer:
@@ -144,16 +171,23 @@ class Gateway:
             await _stream_out(answer, endpoint.format, receive, send)
 
 
-async def _stream_out(events: RouterStream, fmt: ProviderFormat, receive: Receive, send: Send) -> None:
+async def _stream_out(
+    events: RouterStream, fmt: ProviderFormat, receive: Receive, send: Send
+) -> None:
     """Write events as SSE (or event-stream frames for Converse) until done or the client leaves."""
     binary = fmt is ProviderFormat.CONVERSE
     content_type = "application/vnd.amazon.eventstream" if binary else "text/event-stream"
-    await send({
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [(b"content-type", content_type.encode()), (b"cache-control", b"no-cache"),
-                    (b"x-llm-router-provider", events.provider.encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"cache-control", b"no-cache"),
+                (b"x-llm-router-provider", events.provider.encode()),
+            ],
+        }
+    )
     async with trio.open_nursery() as nursery:
 
         async def watch_disconnect() -> None:
@@ -164,10 +198,14 @@ async def _stream_out(events: RouterStream, fmt: ProviderFormat, receive: Receiv
         nursery.start_soon(watch_disconnect)
         try:
             async for event in events:
-                await send({"type": "http.response.body", "body": _frame(event, binary), "more_body": True})
+                await send(
+                    {"type": "http.response.body", "body": _frame(event, binary), "more_body": True}
+                )
         except errors.LLMRouterError as exc:
             # Committed stream: report the failure in-band, in the caller's format.
-            await send({"type": "http.response.body", "body": _error_frame(exc, fmt), "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": _error_frame(exc, fmt), "more_body": True}
+            )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         nursery.cancel_scope.cancel()
 
@@ -182,7 +220,9 @@ def _error_frame(exc: errors.LLMRouterError, fmt: ProviderFormat) -> bytes:
     _, body, headers = render_error(exc, fmt)
     if fmt is ProviderFormat.CONVERSE:
         exception_type = headers["x-amzn-errortype"]
-        return encode_event(exception_type[0].lower() + exception_type[1:], body, message_type="exception")
+        return encode_event(
+            exception_type[0].lower() + exception_type[1:], body, message_type="exception"
+        )
     if fmt in (ProviderFormat.ANTHROPIC, ProviderFormat.RESPONSES):
         return StreamEvent("error", body).to_sse()
     return StreamEvent(None, body).to_sse()
@@ -213,11 +253,13 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 async def _respond(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        }
+    )
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
