@@ -68,6 +68,7 @@ class _Call:
     headers: dict[str, str]
     routes: list[Route]
     default_max_tokens: int | None
+    include_usage: bool = True
     _bodies: dict[ProviderFormat, bytes] = field(default_factory=dict)
 
     def body_for(self, route: Route) -> bytes:
@@ -285,7 +286,9 @@ class Router:
                 headers=call.headers,
                 auth=self._auth(route),
             )
-            upstream = UpstreamStream(response, route, call.format)
+            upstream = UpstreamStream(
+                response, route, call.format, include_usage=call.include_usage
+            )
             try:
                 await upstream.wait_first_event()
             except BaseException:
@@ -376,6 +379,7 @@ class Router:
             headers=forwardable_headers(headers, self._config.forwarded_headers),
             routes=routes,
             default_max_tokens=max_tokens,
+            include_usage=_wants_stream_usage(obj, fmt),
         )
 
 
@@ -464,6 +468,15 @@ def _body_model(obj: Mapping[str, Any], fmt: ProviderFormat) -> str:
     raise errors.InvalidRequestError(
         f'no model: the body has no "model" field{hint}; pass model=...', path="model"
     )
+
+
+def _wants_stream_usage(obj: Mapping[str, Any], fmt: ProviderFormat) -> bool:
+    """OpenAI Chat callers get a usage chunk only when they asked (`stream_options`), since
+    clients that read `choices[0]` of every chunk would trip over the extra one."""
+    if fmt is not ProviderFormat.OPENAI:
+        return True
+    options = obj.get("stream_options")
+    return isinstance(options, Mapping) and options.get("include_usage") is True
 
 
 def _json_type(value: object) -> str:

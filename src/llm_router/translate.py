@@ -16,6 +16,7 @@ from llm_router.errors import InvalidRequestError, LLMRouterError, TranslationEr
 from llm_router.formats import StreamParser as FormatStreamParser
 from llm_router.formats import StreamRenderer as FormatStreamRenderer
 from llm_router.formats import get_format
+from llm_router.formats import openai as openai_format
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, StreamErrorDelta
 
@@ -105,11 +106,16 @@ class StreamTranslator:
     ``[DONE]`` is accepted and swallowed) or, for Converse, ``{"<eventType>": payload}``. It
     returns the events to send in the target format; `finish` returns the closing ones.
     `fail` renders an error event in the target format (for a stream that broke mid-way).
+
+    `include_usage` matters for an OpenAI Chat target only: whether to send the final
+    usage-only chunk (``choices: []``). Set it from the caller's
+    ``stream_options.include_usage``, since naive clients index ``choices[0]`` of every chunk.
     """
 
     __slots__ = (
         "_done_sent",
         "_finished",
+        "_include_usage",
         "_parser",
         "_passthrough",
         "_renderer",
@@ -117,15 +123,22 @@ class StreamTranslator:
         "_target",
     )
 
-    def __init__(self, source: ProviderFormat | str, target: ProviderFormat | str) -> None:
+    def __init__(
+        self,
+        source: ProviderFormat | str,
+        target: ProviderFormat | str,
+        *,
+        include_usage: bool = True,
+    ) -> None:
         self._source = _format(source)
         self._target = _format(target)
         self._passthrough = self._source is self._target
+        self._include_usage = include_usage
         self._parser: FormatStreamParser | None = None
         self._renderer: FormatStreamRenderer | None = None
         if not self._passthrough:
             self._parser = get_format(self._source).StreamParser()
-            self._renderer = get_format(self._target).StreamRenderer()
+            self._renderer = self._new_renderer()
         self._done_sent = False
         self._finished = False
 
@@ -181,8 +194,13 @@ class StreamTranslator:
     def fail(self, error: ErrorInfo) -> list[StreamEvent]:
         """The target format's error event for a stream that failed after it started."""
         self._finished = True
-        renderer = self._renderer or get_format(self._target).StreamRenderer()
+        renderer = self._renderer or self._new_renderer()
         return _guard(renderer.feed, StreamErrorDelta(error))
+
+    def _new_renderer(self) -> FormatStreamRenderer:
+        if self._target is ProviderFormat.OPENAI:
+            return openai_format.StreamRenderer(include_usage=self._include_usage)
+        return get_format(self._target).StreamRenderer()
 
     def _forward(
         self, obj: Mapping[str, Any], original: bytes | str | Mapping[str, Any]
@@ -212,7 +230,7 @@ def _passthrough(body: Body) -> bytes:
         return bytes(body)
     if isinstance(body, str):
         return body.encode()
-    return orjson.dumps(body)
+    return orjson.dumps(body if isinstance(body, dict) else dict(body))
 
 
 def _load(body: Body, what: str) -> Mapping[str, Any]:

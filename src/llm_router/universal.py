@@ -4,14 +4,12 @@ Owns the value types only (requests, responses, content parts, stream deltas, er
 no wire format. Each `formats/<name>.py` module maps its JSON to and from these types.
 """
 
-# universal: ready
-
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias, TypeVar, dataclass_transform
 
 import orjson
 
@@ -67,6 +65,36 @@ __all__ = [
 JSONObject: TypeAlias = Mapping[str, Any]
 """A decoded JSON object, kept as received (never deep-copied)."""
 
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True)
+def _value(cls: type[_T]) -> type[_T]:
+    """A frozen, slotted dataclass with a cheaper `__init__`.
+
+    Every request builds one of these per message and content part, so construction is the
+    translation hot path. The `__init__` that `dataclasses` writes for frozen classes looks
+    up ``object.__setattr__`` once per field per call; this one binds it once, which halves
+    construction time. Behaviour is otherwise that of ``@dataclass(frozen=True, slots=True)``.
+    """
+    cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    namespace: dict[str, Any] = {"_set": object.__setattr__}
+    params: list[str] = []
+    body: list[str] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        body.append(f"_set(self, {f.name!r}, {f.name})")
+    source = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body)
+    exec(source, namespace)  # the same technique `dataclasses` itself uses
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
 
 # --------------------------------------------------------------------------- roles and parts
 
@@ -80,7 +108,7 @@ class Role(enum.StrEnum):
     """Messages carrying `ToolResultPart`s (plus, rarely, other parts sent alongside them)."""
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class TextPart:
     text: str
     cache_control: JSONObject | None = None
@@ -92,7 +120,7 @@ class TextPart:
     ``{"type": "url_citation", "url", "title", "start_index", "end_index"}``."""
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ImagePart:
     """An image by URL (`url`, may be a ``data:`` URL) or inline base64 (`data`)."""
 
@@ -106,7 +134,7 @@ class ImagePart:
     cache_control: JSONObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class AudioPart:
     data: str
     """Base64 text."""
@@ -115,7 +143,7 @@ class AudioPart:
     media_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class DocumentPart:
     """A document/file (PDF, text, video...) by URL, inline base64, plain text or file id."""
 
@@ -132,7 +160,7 @@ class DocumentPart:
     citations: JSONObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ToolCallPart:
     """A tool call made by the assistant.
 
@@ -152,7 +180,7 @@ class ToolCallPart:
     cache_control: JSONObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ToolResultPart:
     call_id: str
     content: tuple[ContentPart, ...] = ()
@@ -163,7 +191,7 @@ class ToolResultPart:
     cache_control: JSONObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ReasoningPart:
     """Model reasoning ("thinking"), plain or opaque.
 
@@ -184,12 +212,12 @@ class ReasoningPart:
     origin: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class RefusalPart:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ProviderPart:
     """A provider-native item with no universal meaning, kept as received.
 
@@ -214,7 +242,7 @@ ContentPart: TypeAlias = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class Message:
     """One conversation turn.
 
@@ -234,7 +262,7 @@ class Message:
 # --------------------------------------------------------------------------- tools and config
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class Tool:
     """A function tool; `parameters` is its JSON schema, kept as received."""
 
@@ -245,7 +273,7 @@ class Tool:
     cache_control: JSONObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ProviderTool:
     """A provider-native tool (web search, code interpreter...) passed through as-is.
 
@@ -265,7 +293,7 @@ class ToolChoiceMode(enum.StrEnum):
     """The model must call the tool `ToolChoice.name`."""
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ToolChoice:
     mode: ToolChoiceMode
     name: str | None = None
@@ -279,7 +307,7 @@ class ResponseFormatType(enum.StrEnum):
     JSON_SCHEMA = "json_schema"
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ResponseFormat:
     type: ResponseFormatType
     name: str | None = None
@@ -295,7 +323,7 @@ class ReasoningMode(enum.StrEnum):
     """The model decides how much to think (Anthropic `adaptive`, Gemini budget -1)."""
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ReasoningConfig:
     """Reasoning request knobs; None means "not specified, provider default".
 
@@ -313,7 +341,7 @@ class ReasoningConfig:
 # --------------------------------------------------------------------------- usage and finish
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class Usage:
     """Token counts; None means "not reported".
 
@@ -408,7 +436,7 @@ class FinishReasonMap:
 # --------------------------------------------------------------------------- request / response
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class Request:
     """A whole generation request.
 
@@ -445,7 +473,7 @@ class Request:
     extras_origin: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class Response:
     """A complete (non-streaming) answer: one assistant turn."""
 
@@ -514,7 +542,7 @@ _DEFAULT_STATUS: dict[ErrorType, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ErrorInfo:
     """An error body in universal form; `provider_type` keeps the wire's own type string."""
 
@@ -539,14 +567,14 @@ class ErrorInfo:
 # renderers must also close open blocks themselves on Finish or when a new block starts.
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class MessageStart:
     id: str | None = None
     model: str | None = None
     created: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class TextDelta:
     index: int
     text: str
@@ -554,13 +582,13 @@ class TextDelta:
     """Gemini `thoughtSignature` riding on this text chunk."""
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class RefusalDelta:
     index: int
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ReasoningDelta:
     index: int
     text: str
@@ -570,7 +598,7 @@ class ReasoningDelta:
     """Which summary paragraph the text belongs to (Responses `summary_index`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ReasoningSignatureDelta:
     """Opaque reasoning data for block `index`; see `ReasoningPart` for the fields."""
 
@@ -582,7 +610,7 @@ class ReasoningSignatureDelta:
     origin: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ToolCallStart:
     index: int
     id: str
@@ -591,32 +619,32 @@ class ToolCallStart:
     signature: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class ToolCallDelta:
     index: int
     arguments: str
     """A fragment of the arguments' JSON text; fragments concatenate."""
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class BlockStop:
     index: int
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class Finish:
     reason: FinishReason
     stop_sequence: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class UsageDelta:
     """Cumulative usage so far; merge into earlier reports with `Usage.merge`."""
 
     usage: Usage
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class StreamErrorDelta:
     """The upstream reported an error mid-stream; nothing follows it."""
 

@@ -113,13 +113,22 @@ async def read_completion(response: httpx.Response, route: Route, caller: Provid
 class UpstreamStream:
     """An open upstream stream, decoded and translated event by event into the caller's format."""
 
-    def __init__(self, response: httpx.Response, route: Route, caller: ProviderFormat) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        route: Route,
+        caller: ProviderFormat,
+        *,
+        include_usage: bool = True,
+    ) -> None:
         self.route = route
         self._response = response
         self._chunks = response.aiter_raw()
         self._decoder: EventDecoder = route.provider.event_decoder(route.format)
         self._translator = (
-            None if route.format is caller else StreamTranslator(route.format, caller)
+            None
+            if route.format is caller
+            else StreamTranslator(route.format, caller, include_usage=include_usage)
         )
         self._caller = caller
         self._pending: collections.deque[StreamEvent] = collections.deque()

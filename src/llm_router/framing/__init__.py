@@ -1,0 +1,1 @@
+"""Sans-IO byte framing for provider streams: SSE (`sse`) and AWS event-stream (`eventstream`)."""

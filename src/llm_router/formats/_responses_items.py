@@ -1,0 +1,438 @@
+"""OpenAI Responses items <-> universal parts: input/output items, content parts and usage.
+
+Shared by the Responses request, response and stream code. Item kinds with no universal
+meaning (`web_search_call`, `custom_tool_call`...) become `ProviderPart`s and are only
+re-emitted to Responses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from llm_router.errors import TranslationError
+from llm_router.formats import field_error, get_int, get_list, get_str, need_obj, need_str
+from llm_router.universal import (
+    AudioPart,
+    ContentPart,
+    DocumentPart,
+    FinishReason,
+    ImagePart,
+    Message,
+    ProviderPart,
+    ReasoningPart,
+    RefusalPart,
+    Role,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    Usage,
+    data_url,
+    split_data_url,
+)
+
+__all__ = [
+    "ORIGIN",
+    "new_id",
+    "parse_assistant_item",
+    "parse_input",
+    "parse_usage",
+    "render_assistant_items",
+    "render_input_content",
+    "render_reasoning_item",
+    "render_usage",
+    "finish_from_status",
+    "response_object",
+]
+
+ORIGIN = "responses"
+# Annotation kinds the Responses SDK types accept on `output_text`.
+_ANNOTATIONS = frozenset({"url_citation", "file_citation", "container_file_citation", "file_path"})
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+# --------------------------------------------------------------------------- parse
+
+
+def parse_input(value: Any) -> list[Message]:
+    """`input` (a string or a list of items) as messages.
+
+    Consecutive assistant-side items (reasoning, assistant messages, function calls, hosted
+    tool items) form one assistant turn; consecutive `function_call_output`s one tool turn.
+    """
+    if type(value) is str:
+        return [Message(Role.USER, (TextPart(value),))]
+    if value is None:
+        return []
+    if type(value) is not list:
+        raise field_error("", "input", "string or array", value)
+    messages: list[Message] = []
+    assistant: list[ContentPart] = []
+    assistant_id: str | None = None
+    results: list[ContentPart] = []
+
+    def flush() -> None:
+        nonlocal assistant_id
+        if assistant:
+            messages.append(Message(Role.ASSISTANT, tuple(assistant), id=assistant_id))
+            assistant.clear()
+            assistant_id = None
+        if results:
+            messages.append(Message(Role.TOOL, tuple(results)))
+            results.clear()
+
+    for i, raw in enumerate(value):
+        path = f"input[{i}]"
+        item = need_obj(raw, path)
+        kind = item.get("type")
+        role = item.get("role")
+        if kind == "function_call_output":
+            if assistant:
+                flush()
+            results.append(_parse_call_output(item, path))
+            continue
+        if (kind is None or kind == "message") and role != "assistant":
+            flush()
+            role_s = need_str(item, "role", path)
+            if role_s not in ("user", "system", "developer"):
+                raise TranslationError(
+                    f"{path}.role: unsupported role {role_s!r}", path=f"{path}.role"
+                )
+            parts = _parse_content(item.get("content"), path)
+            messages.append(Message(Role(role_s), parts, id=get_str(item, "id", path)))
+            continue
+        if results:
+            flush()
+        if kind is None or kind == "message":
+            assistant_id = assistant_id or get_str(item, "id", path)
+        assistant.extend(parse_assistant_item(item, path))
+    flush()
+    return messages
+
+
+def parse_assistant_item(item: Mapping[str, Any], path: str) -> list[ContentPart]:
+    """One output item (or an assistant-side input item) as universal parts."""
+    kind = item.get("type")
+    if kind is None or kind == "message":
+        content = item.get("content")
+        if type(content) is str:
+            return [TextPart(content)]
+        return list(_parse_content(content, path))
+    if kind == "function_call":
+        return [
+            ToolCallPart(
+                need_str(item, "call_id", path),
+                need_str(item, "name", path),
+                get_str(item, "arguments", path) or "",
+                item_id=get_str(item, "id", path),
+            )
+        ]
+    if kind == "reasoning":
+        summary = tuple(
+            need_str(need_obj(s, f"{path}.summary[{j}]"), "text", f"{path}.summary[{j}]")
+            for j, s in enumerate(get_list(item, "summary", path))
+        )
+        text = "".join(
+            get_str(need_obj(c, f"{path}.content[{j}]"), "text", f"{path}.content[{j}]") or ""
+            for j, c in enumerate(get_list(item, "content", path))
+        )
+        return [
+            ReasoningPart(
+                text=text,
+                summary=summary,
+                encrypted=get_str(item, "encrypted_content", path),
+                id=get_str(item, "id", path),
+                origin=ORIGIN,
+            )
+        ]
+    if type(kind) is not str:
+        raise field_error(path, "type", "string", kind)
+    return [ProviderPart(ORIGIN, item)]
+
+
+def _parse_call_output(item: Mapping[str, Any], path: str) -> ToolResultPart:
+    output = item.get("output")
+    if type(output) is str:
+        content: tuple[ContentPart, ...] = (TextPart(output),)
+    else:
+        content = _parse_content(output, path, key="output")
+    return ToolResultPart(need_str(item, "call_id", path), content)
+
+
+def _parse_content(content: Any, path: str, key: str = "content") -> tuple[ContentPart, ...]:
+    if type(content) is str:
+        return (TextPart(content),)
+    if content is None:
+        return ()
+    if type(content) is not list:
+        raise field_error(path, key, "string or array", content)
+    parts: list[ContentPart] = []
+    for j, raw in enumerate(content):
+        ppath = f"{path}.{key}[{j}]"
+        p = need_obj(raw, ppath)
+        kind = p.get("type")
+        if kind == "input_text" or kind == "output_text" or kind == "text":
+            annotations = p.get("annotations")
+            parts.append(
+                TextPart(
+                    need_str(p, "text", ppath),
+                    annotations=tuple(a for a in annotations if type(a) is dict)
+                    if type(annotations) is list
+                    else (),
+                )
+            )
+        elif kind == "refusal":
+            parts.append(RefusalPart(need_str(p, "refusal", ppath)))
+        elif kind == "input_image":
+            url = get_str(p, "image_url", ppath)
+            inline = split_data_url(url) if url else None
+            parts.append(
+                ImagePart(
+                    url=url if inline is None else None,
+                    data=inline[1] if inline else None,
+                    media_type=inline[0] if inline else None,
+                    detail=get_str(p, "detail", ppath),
+                    file_id=get_str(p, "file_id", ppath),
+                )
+            )
+        elif kind == "input_file":
+            raw_data = get_str(p, "file_data", ppath)
+            inline = split_data_url(raw_data) if raw_data else None
+            parts.append(
+                DocumentPart(
+                    url=get_str(p, "file_url", ppath),
+                    data=inline[1] if inline else raw_data,
+                    file_id=get_str(p, "file_id", ppath),
+                    media_type=inline[0] if inline else None,
+                    name=get_str(p, "filename", ppath),
+                )
+            )
+        elif kind == "input_audio":
+            audio = need_obj(p.get("input_audio"), f"{ppath}.input_audio")
+            parts.append(
+                AudioPart(
+                    need_str(audio, "data", f"{ppath}.input_audio"),
+                    get_str(audio, "format", f"{ppath}.input_audio"),
+                )
+            )
+        else:
+            raise TranslationError(
+                f"{ppath}.type: unsupported content part type {kind!r}", path=f"{ppath}.type"
+            )
+    return tuple(parts)
+
+
+def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
+    if u is None:
+        return None
+    inp = u.get("input_tokens_details")
+    out = u.get("output_tokens_details")
+    return Usage(
+        input_tokens=get_int(u, "input_tokens", "usage"),
+        output_tokens=get_int(u, "output_tokens", "usage"),
+        cache_read_tokens=get_int(inp, "cached_tokens", "usage.input_tokens_details")
+        if type(inp) is dict
+        else None,
+        cache_write_tokens=get_int(inp, "cache_write_tokens", "usage.input_tokens_details")
+        if type(inp) is dict
+        else None,
+        reasoning_tokens=get_int(out, "reasoning_tokens", "usage.output_tokens_details")
+        if type(out) is dict
+        else None,
+        total_tokens=get_int(u, "total_tokens", "usage"),
+    )
+
+
+# --------------------------------------------------------------------------- render
+
+
+def render_usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.input_tokens or 0,
+        "input_tokens_details": {
+            "cached_tokens": usage.cache_read_tokens or 0,
+            "cache_write_tokens": usage.cache_write_tokens or 0,
+        },
+        "output_tokens": usage.output_tokens or 0,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+        "total_tokens": usage.total,
+    }
+
+
+def render_input_content(parts: tuple[ContentPart, ...]) -> str | list[dict[str, Any]]:
+    """User/system content (and tool output) as a string or `input_*` parts."""
+    if len(parts) == 1 and isinstance(parts[0], TextPart):
+        return parts[0].text
+    out: list[dict[str, Any]] = []
+    for p in parts:
+        if isinstance(p, TextPart):
+            out.append({"type": "input_text", "text": p.text})
+        elif isinstance(p, ImagePart):
+            image: dict[str, Any] = {"type": "input_image", "detail": p.detail or "auto"}
+            if p.data is not None:
+                image["image_url"] = data_url(p.media_type or "image/jpeg", p.data)
+            elif p.url is not None:
+                image["image_url"] = p.url
+            if p.file_id is not None:
+                image["file_id"] = p.file_id
+            out.append(image)
+        elif isinstance(p, DocumentPart):
+            out.append(_render_file(p))
+        elif isinstance(p, AudioPart):
+            fmt = p.format or (p.media_type or "audio/wav").rpartition("/")[2]
+            out.append({"type": "input_audio", "input_audio": {"data": p.data, "format": fmt}})
+        elif isinstance(p, RefusalPart):
+            out.append({"type": "input_text", "text": p.text})
+    return out
+
+
+def _render_file(p: DocumentPart) -> dict[str, Any]:
+    if p.text is not None:
+        return {"type": "input_text", "text": p.text}
+    f: dict[str, Any] = {"type": "input_file"}
+    if p.data is not None:
+        f["file_data"] = data_url(p.media_type or "application/pdf", p.data)
+    elif p.url is not None:
+        f["file_url"] = p.url
+    if p.file_id is not None:
+        f["file_id"] = p.file_id
+    if p.name is not None:
+        f["filename"] = p.name
+    return f
+
+
+def render_assistant_items(
+    parts: tuple[ContentPart, ...], message_id: str | None, *, complete_ids: bool
+) -> list[dict[str, Any]]:
+    """Assistant parts as output items, in order; consecutive text/refusal share a message.
+
+    `complete_ids` invents the ids output items require (for responses); request input
+    keeps only real ids, because the API looks up the ids it is sent.
+    """
+    items: list[dict[str, Any]] = []
+    content: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal message_id
+        if not content:
+            return
+        item: dict[str, Any] = {"type": "message", "role": "assistant", "status": "completed"}
+        if message_id is not None or complete_ids:
+            item["id"] = message_id or new_id("msg")
+            message_id = None
+        item["content"] = list(content)
+        items.append(item)
+        content.clear()
+
+    for p in parts:
+        if isinstance(p, TextPart):
+            annotations = [a for a in p.annotations if a.get("type") in _ANNOTATIONS]
+            content.append({"type": "output_text", "text": p.text, "annotations": annotations})
+            continue
+        if isinstance(p, RefusalPart):
+            content.append({"type": "refusal", "refusal": p.text})
+            continue
+        flush()
+        if isinstance(p, ToolCallPart):
+            call: dict[str, Any] = {
+                "type": "function_call",
+                "call_id": p.id,
+                "name": p.name,
+                "arguments": p.arguments,
+                "status": "completed",
+            }
+            if p.item_id is not None or complete_ids:
+                call["id"] = p.item_id or new_id("fc")
+            items.append(call)
+        elif isinstance(p, ReasoningPart):
+            reasoning = render_reasoning_item(p, complete_ids=complete_ids)
+            if reasoning is not None:
+                items.append(reasoning)
+        elif isinstance(p, ProviderPart) and p.origin == ORIGIN:
+            items.append(dict(p.data))
+    flush()
+    return items
+
+
+def render_reasoning_item(p: ReasoningPart, *, complete_ids: bool) -> dict[str, Any] | None:
+    """A reasoning item; foreign opaque data is dropped, and so is foreign reasoning in input.
+
+    Reasoning text without summary paragraphs becomes one summary paragraph: summaries are
+    what Responses clients display.
+    """
+    own = p.origin == ORIGIN
+    if not own and not complete_ids:
+        return None  # OpenAI cannot replay another provider's reasoning
+    item: dict[str, Any] = {"type": "reasoning"}
+    if own and p.id is not None:
+        item["id"] = p.id
+    elif complete_ids:
+        item["id"] = new_id("rs")
+    summary = p.summary or ((p.text,) if p.text and not own else ())
+    item["summary"] = [{"type": "summary_text", "text": s} for s in summary]
+    if own and p.text:
+        item["content"] = [{"type": "reasoning_text", "text": p.text}]
+    if own and p.encrypted is not None:
+        item["encrypted_content"] = p.encrypted
+    return item
+
+
+def finish_from_status(
+    status: str | None, incomplete_reason: str | None, called_tools: bool
+) -> FinishReason | None:
+    """A response's `status` (and `incomplete_details.reason`) as a finish reason."""
+    if status == "completed":
+        return FinishReason.TOOL_CALLS if called_tools else FinishReason.STOP
+    if status == "incomplete":
+        if incomplete_reason == "content_filter":
+            return FinishReason.CONTENT_FILTER
+        return FinishReason.LENGTH
+    if status == "failed":
+        return FinishReason.ERROR
+    if status in ("cancelled", "canceled"):
+        return FinishReason.OTHER
+    return None
+
+
+def response_object(
+    response_id: str,
+    model: str,
+    created: int,
+    output: list[dict[str, Any]],
+    reason: FinishReason | None,
+    usage: Usage | None,
+    *,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """A complete `response` object as the SDK's `Response` type requires it."""
+    incomplete = None
+    error = None
+    if status is None:
+        status = "completed"
+        if reason in (FinishReason.LENGTH, FinishReason.CONTEXT_WINDOW):
+            status, incomplete = "incomplete", {"reason": "max_output_tokens"}
+        elif reason is FinishReason.CONTENT_FILTER:
+            status, incomplete = "incomplete", {"reason": "content_filter"}
+        elif reason is FinishReason.ERROR:
+            status = "failed"
+            error = {"code": "server_error", "message": "the model stopped with an error"}
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "error": error,
+        "incomplete_details": incomplete,
+        "instructions": None,
+        "metadata": {},
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": None if usage is None else render_usage(usage),
+    }

@@ -1,0 +1,357 @@
+"""OpenAI Responses <-> universal: requests, responses, stream events and error bodies.
+
+Wire facts: `instructions` is the system prompt; `input` is a string or a list of items
+(messages, `function_call`, `function_call_output`, `reasoning` with `encrypted_content`);
+tools are flat (`{"type": "function", "name", "parameters", "strict"}`, strict by default);
+structured output lives in `text.format`. Streams are named events with a monotonically
+increasing `sequence_number` (see `_responses_stream`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from llm_router.errors import TranslationError
+from llm_router.formats import get_bool, get_float, get_int, get_list, get_obj, get_str, need_obj
+from llm_router.formats._responses_items import (
+    ORIGIN,
+    finish_from_status,
+    new_id,
+    parse_assistant_item,
+    parse_input,
+    parse_usage,
+    render_assistant_items,
+    render_input_content,
+    response_object,
+)
+from llm_router.formats._responses_stream import StreamParser, StreamRenderer
+from llm_router.formats.openai import error_from_body
+from llm_router.formats.openai import render_error as render_openai_error
+from llm_router.universal import (
+    ContentPart,
+    ErrorInfo,
+    Message,
+    ProviderTool,
+    ReasoningConfig,
+    ReasoningMode,
+    Request,
+    Response,
+    ResponseFormat,
+    ResponseFormatType,
+    Role,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolChoiceMode,
+    ToolResultPart,
+    effort_for_budget,
+)
+
+__all__ = [
+    "StreamParser",
+    "StreamRenderer",
+    "parse_error",
+    "parse_request",
+    "parse_response",
+    "render_error",
+    "render_request",
+    "render_response",
+]
+
+_KNOWN = frozenset(
+    {
+        "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "text",
+        "reasoning", "max_output_tokens", "temperature", "top_p", "top_logprobs", "user",
+        "metadata", "store", "service_tier", "prompt_cache_key", "stream",
+    }
+)  # fmt: skip
+_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def parse_request(obj: Mapping[str, Any]) -> Request:
+    obj = need_obj(obj, "")
+    messages = parse_input(obj.get("input"))
+    instructions = obj.get("instructions")
+    if type(instructions) is str:
+        messages.insert(0, Message(Role.SYSTEM, (TextPart(instructions),)))
+    elif instructions is not None:
+        messages[0:0] = parse_input(instructions)
+    extras = {k: v for k, v in obj.items() if k not in _KNOWN}
+    tool_choice = _parse_tool_choice(obj.get("tool_choice"))
+    if tool_choice is None and obj.get("tool_choice") is not None:
+        extras["tool_choice"] = obj["tool_choice"]  # a hosted-tool choice: Responses only
+    text = get_obj(obj, "text", "")
+    response_format = None
+    if text is not None:
+        fmt = get_obj(text, "format", "text")
+        response_format = None if fmt is None else _parse_format(fmt)
+        rest = {k: v for k, v in text.items() if k != "format"}
+        if rest:
+            extras["text"] = rest
+    reasoning = get_obj(obj, "reasoning", "")
+    return Request(
+        messages=tuple(messages),
+        model=get_str(obj, "model", ""),
+        tools=tuple(_parse_tool(t, i) for i, t in enumerate(get_list(obj, "tools", ""))),
+        tool_choice=tool_choice,
+        parallel_tool_calls=get_bool(obj, "parallel_tool_calls", ""),
+        response_format=response_format,
+        reasoning=None if reasoning is None else _parse_reasoning(reasoning),
+        max_tokens=get_int(obj, "max_output_tokens", ""),
+        temperature=get_float(obj, "temperature", ""),
+        top_p=get_float(obj, "top_p", ""),
+        top_logprobs=get_int(obj, "top_logprobs", ""),
+        user=get_str(obj, "user", ""),
+        metadata=get_obj(obj, "metadata", ""),
+        store=get_bool(obj, "store", ""),
+        service_tier=get_str(obj, "service_tier", ""),
+        prompt_cache_key=get_str(obj, "prompt_cache_key", ""),
+        stream=bool(get_bool(obj, "stream", "")),
+        extras=extras or None,
+        extras_origin=ORIGIN if extras else None,
+    )
+
+
+def _parse_tool(raw: Any, i: int) -> Tool | ProviderTool:
+    path = f"tools[{i}]"
+    t = need_obj(raw, path)
+    if t.get("type") != "function":
+        return ProviderTool(ORIGIN, t)
+    return Tool(
+        get_str(t, "name", path) or "",
+        get_str(t, "description", path),
+        get_obj(t, "parameters", path),
+        get_bool(t, "strict", path),
+    )
+
+
+def _parse_tool_choice(choice: Any) -> ToolChoice | None:
+    if choice is None:
+        return None
+    if type(choice) is str:
+        try:
+            return ToolChoice(ToolChoiceMode(choice))
+        except ValueError:
+            raise TranslationError(
+                f"tool_choice: unsupported value {choice!r}", path="tool_choice"
+            ) from None
+    c = need_obj(choice, "tool_choice")
+    kind = c.get("type")
+    if kind == "function":
+        return ToolChoice(ToolChoiceMode.NAMED, get_str(c, "name", "tool_choice"))
+    if kind == "allowed_tools":
+        names = tuple(
+            name
+            for t in get_list(c, "tools", "tool_choice")
+            if type(t) is dict and type(name := t.get("name")) is str
+        )
+        mode = ToolChoiceMode.REQUIRED if c.get("mode") == "required" else ToolChoiceMode.AUTO
+        return ToolChoice(mode, allowed=names)
+    return None
+
+
+def _parse_format(fmt: Mapping[str, Any]) -> ResponseFormat:
+    path = "text.format"
+    kind = get_str(fmt, "type", path)
+    if kind == "json_schema":
+        return ResponseFormat(
+            ResponseFormatType.JSON_SCHEMA,
+            get_str(fmt, "name", path),
+            get_obj(fmt, "schema", path),
+            get_bool(fmt, "strict", path),
+            get_str(fmt, "description", path),
+        )
+    if kind == "json_object":
+        return ResponseFormat(ResponseFormatType.JSON_OBJECT)
+    if kind == "text":
+        return ResponseFormat(ResponseFormatType.TEXT)
+    raise TranslationError(f"{path}.type: unsupported value {kind!r}", path=f"{path}.type")
+
+
+def _parse_reasoning(r: Mapping[str, Any]) -> ReasoningConfig:
+    effort = get_str(r, "effort", "reasoning")
+    summary = get_str(r, "summary", "reasoning") or get_str(r, "generate_summary", "reasoning")
+    mode = None
+    if effort is not None:
+        mode = ReasoningMode.DISABLED if effort == "none" else ReasoningMode.ENABLED
+    return ReasoningConfig(mode=mode, effort=effort, summary=summary)
+
+
+def render_request(req: Request, *, default_max_tokens: int | None = None) -> dict[str, Any]:
+    del default_max_tokens  # Responses needs no max-tokens field
+    out: dict[str, Any] = {}
+    if req.model is not None:
+        out["model"] = req.model
+    messages = req.messages
+    instructions: list[str] = []
+    while messages and messages[0].role is Role.SYSTEM:
+        instructions.extend(p.text for p in messages[0].content if isinstance(p, TextPart))
+        messages = messages[1:]
+    if instructions:
+        out["instructions"] = "\n\n".join(instructions)
+    out["input"] = _render_input(messages)
+    tools: list[Mapping[str, Any]] = []
+    for t in req.tools:
+        if isinstance(t, Tool):
+            tools.append(
+                {
+                    "type": "function",
+                    "name": t.name,
+                    **({"description": t.description} if t.description is not None else {}),
+                    "parameters": t.parameters if t.parameters is not None else {"type": "object"},
+                    # Responses defaults to strict; other formats do not.
+                    "strict": bool(t.strict),
+                }
+            )
+        elif t.origin == ORIGIN:
+            tools.append(t.spec)
+    if tools:
+        out["tools"] = tools
+        if req.parallel_tool_calls is not None:
+            out["parallel_tool_calls"] = req.parallel_tool_calls
+    if req.tool_choice is not None and (tools or req.tool_choice.mode is ToolChoiceMode.NONE):
+        out["tool_choice"] = _render_tool_choice(req.tool_choice)
+    if req.response_format is not None:
+        out["text"] = {"format": _render_format(req.response_format)}
+    if req.reasoning is not None:
+        reasoning = _render_reasoning(req.reasoning)
+        if reasoning:
+            out["reasoning"] = reasoning
+    for key, value in (
+        ("max_output_tokens", req.max_tokens),
+        ("temperature", req.temperature),
+        ("top_p", req.top_p),
+        ("top_logprobs", req.top_logprobs),
+        ("user", req.user),
+        ("metadata", req.metadata),
+        ("store", req.store),
+        ("service_tier", req.service_tier),
+        ("prompt_cache_key", req.prompt_cache_key),
+    ):
+        if value is not None:
+            out[key] = value
+    if req.stream:
+        out["stream"] = True
+    if req.extras and req.extras_origin == ORIGIN:
+        for key, value in req.extras.items():
+            if key == "text" and "text" in out:
+                out["text"] = {**value, **out["text"]}
+            else:
+                out.setdefault(key, value)
+    return out
+
+
+def _render_input(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role is Role.ASSISTANT:
+            items.extend(render_assistant_items(m.content, m.id, complete_ids=False))
+        elif m.role is Role.TOOL:
+            others: list[ContentPart] = []
+            for p in m.content:
+                if isinstance(p, ToolResultPart):
+                    output = render_input_content(p.content) if p.content else ""
+                    items.append(
+                        {"type": "function_call_output", "call_id": p.call_id, "output": output}
+                    )
+                else:
+                    others.append(p)
+            if others:
+                items.append({"role": "user", "content": render_input_content(tuple(others))})
+        else:
+            items.append({"role": m.role.value, "content": render_input_content(m.content)})
+    return items
+
+
+def _render_tool_choice(c: ToolChoice) -> Any:
+    if c.mode is ToolChoiceMode.NAMED and c.name is not None:
+        return {"type": "function", "name": c.name}
+    if c.allowed and c.mode is not ToolChoiceMode.NONE:
+        mode = "required" if c.mode is ToolChoiceMode.REQUIRED else "auto"
+        tools = [{"type": "function", "name": n} for n in c.allowed]
+        return {"type": "allowed_tools", "mode": mode, "tools": tools}
+    return c.mode.value if c.mode is not ToolChoiceMode.NAMED else "required"
+
+
+def _render_format(rf: ResponseFormat) -> dict[str, Any]:
+    if rf.type is not ResponseFormatType.JSON_SCHEMA:
+        return {"type": rf.type.value}
+    out: dict[str, Any] = {
+        "type": "json_schema",
+        "name": rf.name or "response",
+        "schema": rf.schema or {},
+    }
+    if rf.strict is not None:
+        out["strict"] = rf.strict
+    if rf.description is not None:
+        out["description"] = rf.description
+    return out
+
+
+def _render_reasoning(r: ReasoningConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if r.effort is not None:
+        effort: str | None = r.effort if r.effort in _EFFORTS else None
+    elif r.mode is ReasoningMode.ENABLED and r.budget_tokens is not None:
+        effort = effort_for_budget(r.budget_tokens)
+    else:
+        effort = None
+    if effort is not None:
+        out["effort"] = effort
+    if r.summary is not None:
+        out["summary"] = r.summary
+    return out
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def parse_response(obj: Mapping[str, Any]) -> Response:
+    obj = need_obj(obj, "")
+    parts: list[ContentPart] = []
+    for i, raw in enumerate(get_list(obj, "output", "")):
+        path = f"output[{i}]"
+        parts.extend(parse_assistant_item(need_obj(raw, path), path))
+    details = get_obj(obj, "incomplete_details", "")
+    reason = finish_from_status(
+        get_str(obj, "status", ""),
+        None if details is None else get_str(details, "reason", "incomplete_details"),
+        any(isinstance(p, ToolCallPart) for p in parts),
+    )
+    created = obj.get("created_at")
+    return Response(
+        tuple(parts),
+        id=get_str(obj, "id", ""),
+        model=get_str(obj, "model", ""),
+        created=int(created) if isinstance(created, int | float) else None,
+        finish_reason=reason,
+        usage=parse_usage(get_obj(obj, "usage", "")),
+    )
+
+
+def render_response(resp: Response) -> dict[str, Any]:
+    return response_object(
+        resp.id or new_id("resp"),
+        resp.model or "",
+        resp.created if resp.created is not None else int(time.time()),
+        render_assistant_items(resp.content, None, complete_ids=True),
+        resp.finish_reason,
+        resp.usage,
+    )
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def parse_error(status: int, obj: Any) -> ErrorInfo:
+    return error_from_body(status, obj)
+
+
+def render_error(err: ErrorInfo) -> tuple[int, dict[str, Any]]:
+    return render_openai_error(err)
