@@ -1,0 +1,431 @@
+"""Anthropic Messages <-> universal: requests, responses, SSE stream events and error bodies.
+
+Also the Messages bodies that Bedrock InvokeModel and Vertex rawPredict carry (no `model`,
+plus `anthropic_version`): see `to_bedrock_invoke_body`, `to_vertex_body`, `unwrap_invoke_chunk`.
+Wire facts: `max_tokens` is required; tool results ride in user turns and must come first
+there; `input_tokens` excludes prompt-cache reads and writes (universal counts them).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from llm_router.errors import TranslationError
+from llm_router.formats import (
+    field_error,
+    get_bool,
+    get_float,
+    get_int,
+    get_list,
+    get_obj,
+    get_str,
+    need_obj,
+    need_str,
+)
+from llm_router.formats._anthropic_stream import StreamParser, StreamRenderer
+from llm_router.formats._anthropic_wire import (
+    DEFAULT_MAX_TOKENS,
+    FINISH,
+    ORIGIN,
+    new_message_id,
+    parse_block,
+    parse_error,
+    parse_usage,
+    render_block,
+    render_error,
+    render_text,
+    render_usage,
+    thinking_config,
+)
+from llm_router.universal import (
+    ContentPart,
+    Message,
+    ProviderTool,
+    ReasoningConfig,
+    ReasoningMode,
+    Request,
+    Response,
+    ResponseFormat,
+    ResponseFormatType,
+    Role,
+    TextPart,
+    Tool,
+    ToolChoice,
+    ToolChoiceMode,
+    ToolResultPart,
+    Usage,
+)
+
+__all__ = [
+    "BEDROCK_ANTHROPIC_VERSION",
+    "DEFAULT_MAX_TOKENS",
+    "VERTEX_ANTHROPIC_VERSION",
+    "StreamParser",
+    "StreamRenderer",
+    "parse_error",
+    "parse_request",
+    "parse_response",
+    "render_error",
+    "render_request",
+    "render_response",
+    "to_bedrock_invoke_body",
+    "to_vertex_body",
+    "unwrap_invoke_chunk",
+]
+
+BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
+VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
+
+_KNOWN_FIELDS = frozenset(
+    {
+        "model", "messages", "system", "max_tokens", "tools", "tool_choice", "temperature",
+        "top_p", "top_k", "stop_sequences", "metadata", "thinking", "output_config",
+        "output_format", "service_tier", "stream", "anthropic_version",
+    }
+)  # fmt: skip
+_SERVICE_TIERS = frozenset({"auto", "standard_only"})
+_ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
+
+
+# --------------------------------------------------------------------------- request: parse
+
+
+def parse_request(obj: Mapping[str, Any]) -> Request:
+    obj = need_obj(obj, "")
+    messages: list[Message] = []
+    system = obj.get("system")
+    if type(system) is str:
+        messages.append(Message(Role.SYSTEM, (TextPart(system),)))
+    elif type(system) is list:
+        parts = tuple(parse_block(b, f"system[{i}]") for i, b in enumerate(system))
+        messages.append(Message(Role.SYSTEM, parts))
+    elif system is not None:
+        raise field_error("", "system", "string or array", system)
+    for i, raw in enumerate(get_list(obj, "messages", "")):
+        _parse_message(need_obj(raw, f"messages[{i}]"), f"messages[{i}]", messages)
+
+    tools = tuple(
+        _parse_tool(need_obj(t, f"tools[{i}]"), f"tools[{i}]")
+        for i, t in enumerate(get_list(obj, "tools", ""))
+    )
+    tool_choice, parallel = _parse_tool_choice(get_obj(obj, "tool_choice", ""))
+    output_config = get_obj(obj, "output_config", "") or {}
+    out_format = get_obj(output_config, "format", "output_config")
+    if out_format is None:  # the pre-GA spelling of the same field
+        out_format = get_obj(obj, "output_format", "")
+    metadata = get_obj(obj, "metadata", "")
+    extras = {k: v for k, v in obj.items() if k not in _KNOWN_FIELDS}
+    return Request(
+        messages=tuple(messages),
+        model=get_str(obj, "model", ""),
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
+        response_format=_parse_output_format(out_format),
+        reasoning=_parse_reasoning(get_obj(obj, "thinking", ""), output_config),
+        max_tokens=get_int(obj, "max_tokens", ""),
+        temperature=get_float(obj, "temperature", ""),
+        top_p=get_float(obj, "top_p", ""),
+        top_k=get_int(obj, "top_k", ""),
+        stop=tuple(_str_list(obj, "stop_sequences", "")),
+        user=None if metadata is None else get_str(metadata, "user_id", "metadata"),
+        service_tier=get_str(obj, "service_tier", ""),
+        stream=bool(get_bool(obj, "stream", "")),
+        extras=extras or None,
+        extras_origin=ORIGIN if extras else None,
+    )
+
+
+def _str_list(obj: Mapping[str, Any], key: str, path: str) -> list[str]:
+    values = get_list(obj, key, path)
+    for i, v in enumerate(values):
+        if type(v) is not str:
+            raise field_error(f"{path}.{key}" if path else key, i, "string", v)
+    return values
+
+
+def _parse_message(m: Mapping[str, Any], path: str, out: list[Message]) -> None:
+    wire_role = m.get("role")
+    role = _ROLES.get(wire_role) if type(wire_role) is str else None
+    if role is None:
+        raise TranslationError(
+            f"{path}.role: expected 'user', 'assistant' or 'system', got {wire_role!r}",
+            path=f"{path}.role",
+        )
+    content = m.get("content")
+    if type(content) is str:
+        out.append(Message(role, (TextPart(content),)))
+        return
+    if type(content) is not list:
+        raise field_error(path, "content", "string or array", content)
+    parts = [parse_block(b, f"{path}.content[{j}]") for j, b in enumerate(content)]
+    if role is not Role.USER:
+        out.append(Message(role, tuple(parts)))
+        return
+    # Universal keeps tool results in their own turns: split runs of them out of the user turn.
+    run: list[ContentPart] = []
+    run_is_tool = False
+    for part in parts:
+        is_tool = type(part) is ToolResultPart
+        if run and is_tool != run_is_tool:
+            out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
+            run = []
+        run.append(part)
+        run_is_tool = is_tool
+    out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
+
+
+def _parse_tool(t: Mapping[str, Any], path: str) -> Tool | ProviderTool:
+    kind = get_str(t, "type", path)
+    if kind not in (None, "custom"):
+        return ProviderTool(ORIGIN, t)  # web_search_20250305, bash_20250124, ...
+    return Tool(
+        name=need_str(t, "name", path),
+        description=get_str(t, "description", path),
+        parameters=get_obj(t, "input_schema", path),
+        strict=get_bool(t, "strict", path),
+        cache_control=get_obj(t, "cache_control", path),
+    )
+
+
+def _parse_tool_choice(tc: Mapping[str, Any] | None) -> tuple[ToolChoice | None, bool | None]:
+    if tc is None:
+        return None, None
+    kind = need_str(tc, "type", "tool_choice")
+    disable = get_bool(tc, "disable_parallel_tool_use", "tool_choice")
+    parallel = None if disable is None else not disable
+    if kind == "auto":
+        return ToolChoice(ToolChoiceMode.AUTO), parallel
+    if kind == "any":
+        return ToolChoice(ToolChoiceMode.REQUIRED), parallel
+    if kind == "none":
+        return ToolChoice(ToolChoiceMode.NONE), parallel
+    if kind == "tool":
+        return ToolChoice(ToolChoiceMode.NAMED, name=need_str(tc, "name", "tool_choice")), parallel
+    raise TranslationError(f"tool_choice.type: unknown value {kind!r}", path="tool_choice.type")
+
+
+def _parse_reasoning(
+    thinking: Mapping[str, Any] | None, output_config: Mapping[str, Any]
+) -> ReasoningConfig | None:
+    effort = get_str(output_config, "effort", "output_config")
+    if thinking is None:
+        return None if effort is None else ReasoningConfig(effort=effort)
+    kind = need_str(thinking, "type", "thinking")
+    try:
+        mode = ReasoningMode(kind)
+    except ValueError:
+        raise TranslationError(
+            f"thinking.type: unknown value {kind!r}", path="thinking.type"
+        ) from None
+    return ReasoningConfig(
+        mode=mode, effort=effort, budget_tokens=get_int(thinking, "budget_tokens", "thinking")
+    )
+
+
+def _parse_output_format(fmt: Mapping[str, Any] | None) -> ResponseFormat | None:
+    if fmt is None:
+        return None
+    if get_str(fmt, "type", "output_config.format") != "json_schema":
+        return None
+    return ResponseFormat(
+        ResponseFormatType.JSON_SCHEMA, schema=get_obj(fmt, "schema", "output_config.format")
+    )
+
+
+# --------------------------------------------------------------------------- request: render
+
+
+def render_request(req: Request, *, default_max_tokens: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if req.model is not None:
+        body["model"] = req.model
+    system: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    for i, m in enumerate(req.messages):
+        if m.role in (Role.SYSTEM, Role.DEVELOPER):
+            system += (render_text(p) for p in m.content if type(p) is TextPart and p.text)
+            continue
+        role = "assistant" if m.role is Role.ASSISTANT else "user"
+        blocks = _render_blocks(m.content, i)
+        if not blocks:
+            continue  # the API rejects empty turns
+        if not messages or messages[-1]["role"] != role:
+            messages.append({"role": role, "content": blocks})
+        elif m.role is Role.TOOL:
+            # The API wants a user turn's tool results before anything else in it.
+            turn = messages[-1]["content"]
+            first_other = next(
+                (k for k, b in enumerate(turn) if b["type"] != "tool_result"), len(turn)
+            )
+            turn[first_other:first_other] = blocks
+        else:
+            messages[-1]["content"] += blocks
+    for msg in messages:
+        blocks = msg["content"]
+        if len(blocks) == 1 and blocks[0]["type"] == "text" and len(blocks[0]) == 2:
+            msg["content"] = blocks[0]["text"]  # the short form for a lone plain text
+    max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens
+    if system:
+        body["system"] = system[0]["text"] if len(system) == 1 and len(system[0]) == 2 else system
+    body["messages"] = messages
+    if req.reasoning is not None:
+        thinking, max_tokens, effort = thinking_config(req.reasoning, max_tokens)
+        if thinking is not None:
+            body["thinking"] = thinking
+        if effort is not None:
+            body["output_config"] = {"effort": effort}
+    body["max_tokens"] = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+    tools = [
+        _render_tool(t)
+        for t in req.tools
+        if type(t) is Tool or (type(t) is ProviderTool and t.origin == ORIGIN)
+    ]
+    if tools:
+        body["tools"] = tools
+    tool_choice = _render_tool_choice(req.tool_choice, req.parallel_tool_calls)
+    if tool_choice is not None and tools:  # the API refuses a tool_choice without tools
+        body["tool_choice"] = tool_choice
+    if req.temperature is not None:
+        body["temperature"] = req.temperature
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.top_k is not None:
+        body["top_k"] = req.top_k
+    if req.stop:
+        body["stop_sequences"] = list(req.stop)
+    if req.user is not None:
+        body["metadata"] = {"user_id": req.user}
+    if req.service_tier in _SERVICE_TIERS:
+        body["service_tier"] = req.service_tier
+    fmt = req.response_format
+    if fmt is not None and fmt.type is ResponseFormatType.JSON_SCHEMA and fmt.schema is not None:
+        body.setdefault("output_config", {})["format"] = {
+            "type": "json_schema",
+            "schema": fmt.schema,
+        }
+    if req.stream:
+        body["stream"] = True
+    if req.extras and req.extras_origin == ORIGIN:
+        for key, value in req.extras.items():
+            body.setdefault(key, value)
+    return body
+
+
+def _render_blocks(parts: tuple[ContentPart, ...], message: int) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for j, part in enumerate(parts):
+        try:
+            block = render_block(part, request=True)
+        except TranslationError as exc:
+            path = f"messages[{message}].content[{j}]"
+            raise TranslationError(f"{path}: {exc.message}", path=path) from None
+        if block is not None:
+            blocks.append(block)
+    return blocks
+
+
+def _render_tool(t: Tool | ProviderTool) -> dict[str, Any]:
+    if isinstance(t, ProviderTool):
+        return dict(t.spec)
+    tool: dict[str, Any] = {"name": t.name}
+    if t.description:
+        tool["description"] = t.description
+    tool["input_schema"] = (
+        t.parameters if t.parameters is not None else {"type": "object", "properties": {}}
+    )
+    if t.strict is not None:
+        tool["strict"] = t.strict
+    if t.cache_control is not None:
+        tool["cache_control"] = t.cache_control
+    return tool
+
+
+def _render_tool_choice(tc: ToolChoice | None, parallel: bool | None) -> dict[str, Any] | None:
+    if tc is None:
+        choice: dict[str, Any] | None = None if parallel is not False else {"type": "auto"}
+    elif tc.mode is ToolChoiceMode.NAMED and tc.name:
+        choice = {"type": "tool", "name": tc.name}
+    elif tc.mode is ToolChoiceMode.REQUIRED:
+        choice = {"type": "any"}
+    elif tc.mode is ToolChoiceMode.NONE:
+        choice = {"type": "none"}
+    else:
+        choice = {"type": "auto"}
+    if choice is not None and parallel is not None and choice["type"] != "none":
+        choice["disable_parallel_tool_use"] = not parallel
+    return choice
+
+
+# --------------------------------------------------------------------------- response
+
+
+def parse_response(obj: Mapping[str, Any]) -> Response:
+    obj = need_obj(obj, "")
+    content = tuple(
+        parse_block(b, f"content[{i}]") for i, b in enumerate(get_list(obj, "content", ""))
+    )
+    usage = get_obj(obj, "usage", "")
+    return Response(
+        content=content,
+        id=get_str(obj, "id", ""),
+        model=get_str(obj, "model", ""),
+        finish_reason=FINISH.parse(get_str(obj, "stop_reason", "")),
+        stop_sequence=get_str(obj, "stop_sequence", ""),
+        usage=None if usage is None else parse_usage(usage, "usage"),
+    )
+
+
+def render_response(resp: Response) -> dict[str, Any]:
+    content = [b for p in resp.content if (b := render_block(p, request=False)) is not None]
+    return {
+        "id": resp.id or new_message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": resp.model or "unknown",
+        "content": content,
+        "stop_reason": FINISH.render(resp.finish_reason),
+        "stop_sequence": resp.stop_sequence,
+        "usage": render_usage(resp.usage or Usage()),
+    }
+
+
+# --------------------------------------------------------------------------- Bedrock / Vertex bodies
+
+
+def to_bedrock_invoke_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A rendered Messages body as Bedrock InvokeModel takes it (model and stream in the URL)."""
+    out = {k: v for k, v in body.items() if k not in ("model", "stream")}
+    out["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
+    return out
+
+
+def to_vertex_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A rendered Messages body as Vertex rawPredict / streamRawPredict takes it."""
+    out = {k: v for k, v in body.items() if k != "model"}
+    out["anthropic_version"] = VERTEX_ANTHROPIC_VERSION
+    return out
+
+
+def unwrap_invoke_chunk(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Messages stream event inside a Bedrock InvokeModelWithResponseStream `chunk` event.
+
+    `event` is one decoded event-stream event, ``{"chunk": {"bytes": "<base64 JSON>"}}``.
+    """
+    chunk = event.get("chunk")
+    raw = chunk.get("bytes") if isinstance(chunk, dict) else None
+    if not isinstance(raw, str):
+        raise TranslationError(
+            "expected a Bedrock `chunk` event with base64 `bytes`", path="chunk.bytes"
+        )
+    try:
+        inner = orjson.loads(base64.b64decode(raw))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise TranslationError(
+            f"chunk.bytes: not base64-encoded JSON ({exc})", path="chunk.bytes"
+        ) from None
+    return need_obj(inner, "chunk.bytes")
