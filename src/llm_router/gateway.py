@@ -19,13 +19,14 @@ import orjson
 import trio
 
 from llm_router import errors
-from llm_router.formats import get_format
-from llm_router.framing.eventstream import encode_event
+from llm_router.formats import converse, get_format
+from llm_router.framing.eventstream import encode_stream_event
 from llm_router.router import CompletionResult, Router, RouterStream
+from llm_router.translate import StreamTranslator
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, ErrorType
 
-__all__ = ["Gateway", "render_error"]
+__all__ = ["Gateway", "error_info", "render_error"]
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -78,15 +79,20 @@ _ERROR_TYPES: list[tuple[type[BaseException], ErrorType]] = [
 ]
 
 
-def render_error(
-    exc: errors.LLMRouterError, fmt: ProviderFormat
-) -> tuple[int, bytes, dict[str, str]]:
-    """Status, body and headers for `exc` as a provider speaking `fmt` would send it."""
+def error_info(exc: errors.LLMRouterError) -> ErrorInfo:
+    """The universal form of a router error (kind, message, the upstream status if any)."""
     kind = next((k for cls, k in _ERROR_TYPES if isinstance(exc, cls)), ErrorType.SERVER)
     status = getattr(exc, "status", None)
     if not isinstance(status, int) or status < 400:
         status = None
-    info = ErrorInfo(type=kind, message=str(exc), status=status)
+    return ErrorInfo(type=kind, message=str(exc), status=status)
+
+
+def render_error(
+    exc: errors.LLMRouterError, fmt: ProviderFormat
+) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and headers for `exc` as a provider speaking `fmt` would send it."""
+    info = error_info(exc)
     out_status, body = get_format(fmt).render_error(info)
     headers = {"content-type": "application/json"}
     retry_after = getattr(exc, "retry_after", None)
@@ -94,21 +100,8 @@ def render_error(
         headers["retry-after"] = f"{max(0, round(retry_after))}"
         headers["retry-after-ms"] = f"{max(0, round(retry_after * 1000))}"
     if fmt is ProviderFormat.CONVERSE:
-        headers["x-amzn-errortype"] = _AWS_TYPES.get(kind, "InternalServerException")
+        headers["x-amzn-errortype"] = converse.error_type_header(info)
     return out_status, orjson.dumps(body), headers
-
-
-_AWS_TYPES = {
-    ErrorType.RATE_LIMIT: "ThrottlingException",
-    ErrorType.OVERLOADED: "ServiceUnavailableException",
-    ErrorType.AUTHENTICATION: "UnrecognizedClientException",
-    ErrorType.PERMISSION: "AccessDeniedException",
-    ErrorType.NOT_FOUND: "ResourceNotFoundException",
-    ErrorType.INVALID_REQUEST: "ValidationException",
-    ErrorType.CONTEXT_WINDOW: "ValidationException",
-    ErrorType.CONTENT_FILTER: "ValidationException",
-    ErrorType.TIMEOUT: "ModelTimeoutException",
-}
 
 
 class Gateway:
@@ -204,28 +197,20 @@ async def _stream_out(
         except errors.LLMRouterError as exc:
             # Committed stream: report the failure in-band, in the caller's format.
             await send(
-                {"type": "http.response.body", "body": _error_frame(exc, fmt), "more_body": True}
+                {"type": "http.response.body", "body": _error_frames(exc, fmt), "more_body": True}
             )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         nursery.cancel_scope.cancel()
 
 
 def _frame(event: StreamEvent, binary: bool) -> bytes:
-    if binary:
-        return encode_event(event.event or "chunk", event.data)
-    return event.to_sse()
+    return encode_stream_event(event) if binary else event.to_sse()
 
 
-def _error_frame(exc: errors.LLMRouterError, fmt: ProviderFormat) -> bytes:
-    _, body, headers = render_error(exc, fmt)
-    if fmt is ProviderFormat.CONVERSE:
-        exception_type = headers["x-amzn-errortype"]
-        return encode_event(
-            exception_type[0].lower() + exception_type[1:], body, message_type="exception"
-        )
-    if fmt in (ProviderFormat.ANTHROPIC, ProviderFormat.RESPONSES):
-        return StreamEvent("error", body).to_sse()
-    return StreamEvent(None, body).to_sse()
+def _error_frames(exc: errors.LLMRouterError, fmt: ProviderFormat) -> bytes:
+    """The caller format's own in-stream error event(s) for a failure after commit."""
+    events = StreamTranslator(fmt, fmt).fail(error_info(exc))
+    return b"".join(_frame(e, fmt is ProviderFormat.CONVERSE) for e in events)
 
 
 def _result_headers(result: CompletionResult) -> dict[str, str]:

@@ -15,6 +15,7 @@ import orjson
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from llm_router.errors import (
+    AuthenticationError,
     FramingError,
     InvalidRequestError,
     NotFoundError,
@@ -27,7 +28,13 @@ from llm_router.errors import (
 )
 from llm_router.types import StreamEvent
 
-__all__ = ["EventStreamDecoder", "encode_event", "encode_stream_event", "error_for_aws_exception"]
+__all__ = [
+    "EventStreamDecoder",
+    "aws_error_class",
+    "encode_event",
+    "encode_stream_event",
+    "error_for_aws_exception",
+]
 
 _MIN_FRAME_LEN = 16  # prelude (12 bytes) + message CRC, with no headers and no payload
 
@@ -45,7 +52,21 @@ _AWS_ERRORS: dict[str, tuple[_ErrorClass, int]] = {
     "internalServerException": (UpstreamError, 500),
     "modelStreamErrorException": (UpstreamError, 424),
     "modelErrorException": (UpstreamError, 424),
+    "serviceQuotaExceededException": (RateLimitError, 429),
+    # Credential problems reach Bedrock as 403s; they are authentication failures all the same.
+    "unrecognizedClientException": (AuthenticationError, 403),
+    "invalidSignatureException": (AuthenticationError, 403),
+    "incompleteSignatureException": (AuthenticationError, 403),
+    "missingAuthenticationTokenException": (AuthenticationError, 403),
+    "expiredTokenException": (AuthenticationError, 403),
 }
+
+
+def aws_error_class(exception_type: str) -> tuple[_ErrorClass, int] | None:
+    """The typed error and default status of a Bedrock exception name (either spelling,
+    with or without the header's `:http://...` suffix); None for names without one."""
+    name = exception_type.split(":", 1)[0].strip()
+    return _AWS_ERRORS.get(name[:1].lower() + name[1:])
 
 
 def error_for_aws_exception(
@@ -57,8 +78,7 @@ def error_for_aws_exception(
     `status` overrides the status the exception type implies (unknown types default to 502).
     """
     name = exception_type.split(":", 1)[0].strip()
-    key = name[:1].lower() + name[1:]
-    error_cls, default_status = _AWS_ERRORS.get(key, (UpstreamError, 502))
+    error_cls, default_status = aws_error_class(name) or (UpstreamError, 502)
     text = f"bedrock {name or 'unknown exception'}: {message}"
     return error_cls(text, status=default_status if status is None else status, body=body)
 

@@ -15,30 +15,11 @@ from typing import Any
 import orjson
 
 from llm_router import errors
-from llm_router.framing.eventstream import EventStreamDecoder
+from llm_router.framing.eventstream import EventStreamDecoder, aws_error_class
 from llm_router.providers.base import error_from_response, retry_after_seconds
 from llm_router.types import StreamEvent
 
 __all__ = ["BedrockEventDecoder", "aws_error_type", "bedrock_error"]
-
-_BY_TYPE: dict[str, type[errors.ProviderError]] = {
-    "ThrottlingException": errors.RateLimitError,
-    "ServiceQuotaExceededException": errors.RateLimitError,
-    "ModelNotReadyException": errors.OverloadedError,
-    "ServiceUnavailableException": errors.OverloadedError,
-    "ModelTimeoutException": errors.TimeoutError,
-    "AccessDeniedException": errors.PermissionError,
-    "ResourceNotFoundException": errors.NotFoundError,
-    # Credential problems reach Bedrock as 403s; they are authentication failures all the same.
-    "UnrecognizedClientException": errors.AuthenticationError,
-    "InvalidSignatureException": errors.AuthenticationError,
-    "IncompleteSignatureException": errors.AuthenticationError,
-    "MissingAuthenticationTokenException": errors.AuthenticationError,
-    "ExpiredTokenException": errors.AuthenticationError,
-    "ModelErrorException": errors.UpstreamError,
-    "ModelStreamErrorException": errors.UpstreamError,
-    "InternalServerException": errors.UpstreamError,
-}
 
 
 def aws_error_type(headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
@@ -58,8 +39,11 @@ def bedrock_error(
         parsed = {}
     obj: Mapping[str, Any] = parsed if isinstance(parsed, dict) else {}
     kind = aws_error_type(headers, obj)
-    cls = _BY_TYPE.get(kind)
-    if cls is None:  # ValidationException and unknown names: status and message decide
+    known = aws_error_class(kind)
+    cls = known[0] if known else None
+    if cls is None or not issubclass(cls, errors.ProviderError):
+        # ValidationException and unknown names: the status and message decide (context
+        # window and content-filter messages hide behind ValidationException).
         return error_from_response(status, headers, body, alias, kind_override=kind)
     message = obj.get("message") or obj.get("Message") or ""
     text = f"{alias}: HTTP {status} {kind}" + (f": {message}" if message else "")
