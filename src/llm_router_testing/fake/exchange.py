@@ -1,0 +1,375 @@
+"""One provider request on the fake server: route, authenticate, apply faults, answer.
+
+The order follows real providers: unknown path, then credentials, then injected faults
+(latency, error status), then body validation, then the answer (a fixture when one matches,
+else the canonical answer rendered in the route's format, streamed with stream faults).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+import trio
+
+from llm_router.types import ProviderFormat, StreamEvent
+
+from . import bedrock
+from .answers import derive_answer
+from .auth import AuthFailure, SignedRequest, check
+from .dialects import count_tokens_body, dialect_for, error_reply, models_body
+from .faults import Fault, FaultSpecError
+from .fixtures import FixtureResponse
+from .journal import JournalEntry, redact_headers
+from .routes import Route, resolve
+from .state import FakeState
+from .wire import ErrorReply, RejectedRequest, RenderContext, as_dict, default_message
+
+__all__ = ["ProviderExchange"]
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+JSON = b"application/json"
+SSE = b"text/event-stream; charset=utf-8"
+MALFORMED_JSON = b'{"truncated":'
+STREAM_ERROR_MESSAGE = "The stream was interrupted (injected by the fake provider)."
+_BATCH = 256  # events coalesced into one write when no delay separates them
+
+
+class ProviderExchange:
+    """Answers one request to a provider path; the journal entry records how it went."""
+
+    def __init__(
+        self,
+        state: FakeState,
+        scope: dict[str, Any],
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> None:
+        self.state = state
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.headers = headers
+        self.body = body
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query_string: str = scope["query_string"].decode("latin-1")
+        self.query = dict(parse_qsl(self.query_string)) if self.query_string else {}
+        self.route: Route | None = None
+        self.complete = False  # the whole answer was handed to the server
+        self.entry: JournalEntry = state.journal.new_entry(
+            method=self.method,
+            path=self.path,
+            query=self.query_string,
+            headers=redact_headers(headers),
+            body=body,
+            started_at=trio.current_time(),
+        )
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except Exception as error:  # a bug here must still answer, and be visible in the journal
+            self.entry.error = f"fake server error: {error!r}"
+            if self.entry.first_byte_at is None:
+                provider = self.route.provider if self.route else None
+                await self._reply_error(error_reply(provider, 500, "fake server error"))
+        finally:
+            self.entry.ended_at = trio.current_time()
+            self.state.journal.notify()
+
+    async def _run(self) -> None:
+        state, entry = self.state, self.entry
+        route = resolve(
+            self.method,
+            self.path,
+            self.query,
+            self.headers,
+            mistral_key=state.credentials.mistral,
+            body=self.body,
+        )
+        if route is None:
+            message = f"Unknown request URL: {self.method} {self.path}"
+            await self._reply_error(error_reply(None, 404, message))
+            return
+        self.route = route
+        entry.provider, entry.format = route.provider, route.format.value
+        parsed = _parse_json(self.body) if self.method == "POST" else {}
+        model = route.model or str(as_dict(parsed).get("model") or "")
+        entry.model = model or None
+        stream = route.stream if route.stream is not None else as_dict(parsed).get("stream") is True
+        entry.stream = stream
+
+        if state.require_auth:
+            failure = self._check_auth(route)
+            if failure is not None:
+                entry.error = failure.message
+                await self._reply_error(
+                    error_reply(
+                        route.provider,
+                        failure.status,
+                        failure.message,
+                        reason=failure.reason,
+                        error_type=failure.error_type,
+                    )
+                )
+                return
+        if route.rejection is not None:
+            await self._reply_error(error_reply(route.provider, *route.rejection))
+            return
+        if route.provider == "anthropic" and "anthropic-version" not in self.headers:
+            await self._reply_error(
+                error_reply("anthropic", 400, "anthropic-version: header is required")
+            )
+            return
+
+        try:
+            header_fault = Fault.from_headers(self.headers)
+        except FaultSpecError as error:
+            await self._reply_error(error_reply(route.provider, 400, f"x-fake-*: {error}"))
+            return
+        fault, entry.attempt = state.fault_for(
+            method=self.method,
+            path=self.path,
+            provider=route.provider,
+            model=model,
+            headers=self.headers,
+            body=self.body,
+            header_fault=header_fault,
+        )
+        if fault is None and not stream:
+            await self._answer(route, parsed, None, stream)
+            return
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch_disconnect, nursery.cancel_scope)
+            await self._answer(route, parsed, fault, stream)
+            nursery.cancel_scope.cancel()
+
+    def _check_auth(self, route: Route) -> AuthFailure | None:
+        signed = None
+        if route.provider == "bedrock":
+            host = self.headers.get("host", "localhost")
+            raw_path = self.scope.get("raw_path") or self.path.encode()
+            url = f"http://{host}{raw_path.decode('latin-1')}"
+            if self.query_string:
+                url += f"?{self.query_string}"
+            signed = SignedRequest(self.method, url, self.headers, self.body)
+        return check(route.provider, self.headers, self.query, self.state.credentials, signed)
+
+    async def _watch_disconnect(self, scope: trio.CancelScope) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                if not self.complete:
+                    self.entry.disconnected = True
+                    self.state.journal.notify()
+                scope.cancel()
+                return
+
+    async def _answer(self, route: Route, parsed: Any, fault: Fault | None, stream: bool) -> None:
+        entry = self.entry
+        if fault is not None:
+            entry.faults = _fault_names(fault)
+            if fault.latency is not None:
+                await trio.sleep(fault.latency.draw(self.state.rng))
+            if fault.status is not None and not 200 <= fault.status < 300:
+                reply = error_reply(route.provider, fault.status, default_message(fault.status))
+                await self._reply_error(reply, fault)
+                return
+        if route.operation == "models":
+            body = models_body(route, self.state.models, int(time.time()))
+            await self._reply(200, JSON, body, fault)
+            return
+        if not isinstance(parsed, dict):
+            message = "We could not parse the JSON body of your request."
+            await self._reply_error(error_reply(route.provider, 400, message))
+            return
+        fixture = self.state.fixtures.match(self.method, self.path, self.body)
+        if fixture is not None:
+            await self._serve_fixture(fixture, fault)
+            return
+        dialect = dialect_for(route)
+        try:
+            prompt = dialect.read_prompt(parsed, route)
+        except RejectedRequest as rejected:
+            await self._reply_error(error_reply(route.provider, rejected.status, rejected.message))
+            return
+        if route.operation == "count_tokens":
+            await self._reply(200, JSON, count_tokens_body(route, prompt), fault)
+            return
+        answer = derive_answer(prompt, forced_text=fault.answer if fault else None)
+        provider = "bedrock" if route.invoke else route.provider
+        ctx = RenderContext(model=prompt.model, provider=provider, request=parsed)
+        if not stream:
+            await self._reply(200, JSON, dialect.render_body(answer, ctx), fault)
+            return
+        events = dialect.render_events(answer, ctx)
+        if route.format is ProviderFormat.GOOGLE and not route.sse:
+            array = b"[" + b",\r\n".join(event.data for event in events) + b"]"
+            await self._reply(200, JSON, array, fault)
+            return
+        await self._stream(route, events, fault)
+
+    async def _stream(self, route: Route, events: list[StreamEvent], fault: Fault | None) -> None:
+        bedrock_stream = route.provider == "bedrock"
+        if route.invoke:
+            encode: Callable[..., bytes] = bedrock.frame_invoke
+        elif bedrock_stream:
+            encode = bedrock.frame_converse
+        else:
+            encode = _sse
+        frames = [encode(event) for event in events]
+        abort = False
+        if fault is not None:
+            count = len(frames)
+            if fault.malformed_event is not None and fault.malformed_event < count:
+                broken = events[fault.malformed_event]
+                frames[fault.malformed_event] = encode(StreamEvent(broken.event, MALFORMED_JSON))
+            if bedrock_stream and fault.bad_crc is not None and fault.bad_crc < count:
+                frames[fault.bad_crc] = encode(events[fault.bad_crc], corrupt_crc=True)
+            if fault.stream_error is not None and fault.stream_error < count:
+                at = fault.stream_error
+                if bedrock_stream:
+                    error_frame = bedrock.stream_error_frame(STREAM_ERROR_MESSAGE)
+                else:
+                    error_frame = dialect_for(route).stream_error(STREAM_ERROR_MESSAGE, at).to_sse()
+                frames = [*frames[:at], error_frame]
+            if fault.drop_after_events is not None and fault.drop_after_events < len(frames):
+                frames = frames[: fault.drop_after_events]
+                abort = True
+        content_type = bedrock.EVENTSTREAM_CONTENT_TYPE.encode() if bedrock_stream else SSE
+        await self._start(200, content_type, None)
+        ttfb = fault.ttfb if fault else None
+        delay = fault.inter_event_delay if fault else None
+        if ttfb:
+            await trio.sleep(ttfb)
+        if delay:
+            for index, frame in enumerate(frames):
+                if index:
+                    await trio.sleep(delay)
+                await self._events([frame], last=not abort and index == len(frames) - 1)
+        else:
+            for start in range(0, len(frames), _BATCH):
+                batch = frames[start : start + _BATCH]
+                await self._events(batch, last=not abort and start + _BATCH >= len(frames))
+        if not frames and not abort:
+            await self._events([], last=True)
+        # Returning without the final body message makes the server cut the connection.
+
+    async def _serve_fixture(self, fixture: FixtureResponse, fault: Fault | None) -> None:
+        headers = [(name.encode(), value.encode()) for name, value in fixture.headers]
+        if fixture.body is not None:
+            headers.append((b"content-length", str(len(fixture.body)).encode()))
+        await self.send(
+            {"type": "http.response.start", "status": fixture.status, "headers": headers}
+        )
+        self._started(fixture.status)
+        if fault is not None and fault.ttfb:
+            await trio.sleep(fault.ttfb)
+        if fixture.body is not None:
+            self.complete = True
+            await self.send({"type": "http.response.body", "body": fixture.body})
+            return
+        for index, (delay, frame) in enumerate(fixture.frames):
+            if delay:
+                await trio.sleep(delay)
+            await self._events([frame], last=index == len(fixture.frames) - 1)
+        if not fixture.frames:
+            await self._events([], last=True)
+
+    async def _start(
+        self,
+        status: int,
+        content_type: bytes,
+        length: int | None,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        headers = [
+            (b"content-type", content_type),
+            (b"x-request-id", f"req_fake_{self.entry.id}".encode()),
+        ]
+        if length is not None:
+            headers.append((b"content-length", str(length).encode()))
+        headers.extend((name.encode(), value.encode()) for name, value in extra)
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        self._started(status)
+
+    def _started(self, status: int) -> None:
+        self.entry.status = status
+        self.entry.first_byte_at = trio.current_time()
+
+    async def _events(self, frames: list[bytes], *, last: bool) -> None:
+        if last:
+            self.complete = True
+        if frames and self.entry.first_event_at is None:
+            self.entry.first_event_at = trio.current_time()
+        self.entry.events_sent += len(frames)
+        await self.send(
+            {"type": "http.response.body", "body": b"".join(frames), "more_body": not last}
+        )
+
+    async def _reply(
+        self,
+        status: int,
+        content_type: bytes,
+        body: bytes,
+        fault: Fault | None,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        if fault is not None and fault.malformed_event is not None:
+            body = body[: len(body) // 2]
+        await self._start(status, content_type, len(body), extra)
+        if fault is not None:
+            if fault.ttfb:
+                await trio.sleep(fault.ttfb)
+            if fault.drop_after_events is not None:
+                return
+        self.complete = True
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def _reply_error(self, reply: ErrorReply, fault: Fault | None = None) -> None:
+        extra = list(reply.headers)
+        if fault is not None:
+            if fault.retry_after is not None:
+                extra.append(("retry-after", fault.retry_after))
+            if fault.retry_after_ms is not None:
+                extra.append(("retry-after-ms", str(fault.retry_after_ms)))
+                extra.append(("x-ms-retry-after-ms", str(fault.retry_after_ms)))
+            if fault.should_retry is not None:
+                extra.append(("x-should-retry", "true" if fault.should_retry else "false"))
+        await self._start(reply.status, JSON, len(reply.body), tuple(extra))
+        self.complete = True
+        await self.send({"type": "http.response.body", "body": reply.body})
+
+
+def _sse(event: StreamEvent, *, corrupt_crc: bool = False) -> bytes:
+    return event.to_sse()
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _fault_names(fault: Fault) -> tuple[str, ...]:
+    names = (
+        "status",
+        "latency",
+        "ttfb",
+        "inter_event_delay",
+        "drop_after_events",
+        "malformed_event",
+        "bad_crc",
+        "stream_error",
+        "answer",
+    )
+    return tuple(name for name in names if getattr(fault, name) is not None)

@@ -1,0 +1,243 @@
+"""Fault specifications for the fake server: parsing `x-fake-*` headers, durations, latency mixtures.
+
+Every fault has one name used three ways: as a header (`x-fake-drop-after-events: 3`), as a
+scenario key (`"drop_after_events": 3`, dashes also accepted) and as a `Fault` field.
+
+| header / key            | effect                                                               |
+|-------------------------|----------------------------------------------------------------------|
+| status                  | answer with this HTTP status and the provider's error body           |
+| retry-after             | send `retry-after: <value>` with the error (seconds or HTTP date)     |
+| retry-after-ms          | send `retry-after-ms` (and Azure's `x-ms-retry-after-ms`)            |
+| should-retry            | send `x-should-retry: true|false`                                    |
+| latency                 | delay before the response starts, a mixture drawn per attempt        |
+| ttfb                    | further delay between the response headers and the first body byte  |
+| inter-event-delay       | delay between stream events (`tokens-per-second: N` sets 1/N s)      |
+| drop-after-events       | send N stream events (or no body, when N = 0) then cut the connection |
+| malformed-event         | the event after the first N is replaced by one with broken JSON      |
+| bad-crc                 | (Bedrock) the frame after the first N has a wrong message CRC        |
+| stream-error            | after N events, send the provider's in-stream error and end          |
+| fail-times              | only the first N attempts fail (status defaults to 500); then succeed |
+| answer                  | the answer text, instead of "You said: ..."                          |
+
+Durations are `250us`, `50ms`, `1.5s` or `2m`; a bare number means seconds. A latency mixture
+is `50ms:0.97,3s:0.03`: comma-separated components `duration[:weight]` or `low-high[:weight]`
+(uniform between the two); a missing weight counts as 1 and weights are normalised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Fault",
+    "FaultSpecError",
+    "LatencyMixture",
+    "parse_duration",
+]
+
+HEADER_PREFIX = "x-fake-"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s|m)?\s*$")
+_UNITS = {None: 1.0, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+class FaultSpecError(ValueError):
+    """A fault header or scenario value could not be parsed; the message names it."""
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `text` (`50ms`, `1.5s`, `2m`, `250us`, or bare seconds)."""
+    found = _DURATION.match(text)
+    if found is None:
+        raise FaultSpecError(f"not a duration: {text!r} (use e.g. 50ms, 1.5s, 2m)")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyMixture:
+    """A mixture of fixed or uniform delays; `components` are (low, high, probability)."""
+
+    components: tuple[tuple[float, float, float], ...]
+
+    @classmethod
+    def parse(cls, spec: str) -> LatencyMixture:
+        parts = [part.strip() for part in spec.split(",") if part.strip()]
+        if not parts:
+            raise FaultSpecError("empty latency specification")
+        raw: list[tuple[float, float, float]] = []
+        for part in parts:
+            duration, _, weight_text = part.partition(":")
+            low_text, dash, high_text = duration.partition("-")
+            low = parse_duration(low_text)
+            high = parse_duration(high_text) if dash else low
+            try:
+                weight = float(weight_text) if weight_text else 1.0
+            except ValueError:
+                raise FaultSpecError(f"not a weight: {weight_text!r} in {spec!r}") from None
+            if weight < 0 or high < low:
+                raise FaultSpecError(f"bad latency component {part!r}")
+            raw.append((low, high, weight))
+        total = sum(weight for _, _, weight in raw)
+        if total <= 0:
+            raise FaultSpecError(f"latency weights of {spec!r} sum to zero")
+        return cls(tuple((low, high, weight / total) for low, high, weight in raw))
+
+    def draw(self, rng: random.Random) -> float:
+        """One delay in seconds, drawn with `rng` (seed it for reproducible runs)."""
+        point = rng.random()
+        for low, high, probability in self.components:
+            point -= probability
+            if point < 0:
+                return low if low == high else rng.uniform(low, high)
+        low, high, _ = self.components[-1]
+        return low if low == high else rng.uniform(low, high)
+
+    @property
+    def mean(self) -> float:
+        return sum((low + high) / 2 * p for low, high, p in self.components)
+
+
+_FAILING = ("status", "drop_after_events", "malformed_event", "bad_crc", "stream_error")
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """What to do to one response; None means "not set" so layers can be merged."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    retry_after_ms: int | None = None
+    should_retry: bool | None = None
+    latency: LatencyMixture | None = None
+    ttfb: float | None = None
+    inter_event_delay: float | None = None
+    drop_after_events: int | None = None
+    malformed_event: int | None = None
+    bad_crc: int | None = None
+    stream_error: int | None = None
+    fail_times: int | None = None
+    answer: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Fault:
+        """Build from scenario keys or header names (`x-fake-` prefix optional)."""
+        fields: dict[str, Any] = {}
+        for key, value in values.items():
+            name = key.lower().removeprefix(HEADER_PREFIX).replace("-", "_")
+            if name == "request_id":
+                continue
+            parser = _PARSERS.get(name)
+            if parser is None:
+                raise FaultSpecError(f"unknown fault {key!r}")
+            target, parsed = parser(
+                str(value) if not isinstance(value, bool) else str(value).lower()
+            )
+            fields[target] = parsed
+        return cls(**fields)
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Fault | None:
+        """The fault asked for by a request's `x-fake-*` headers, or None when there is none."""
+        chosen = {k: v for k, v in headers.items() if k.startswith(HEADER_PREFIX)}
+        if not chosen:
+            return None
+        if "x-fake-answer" in chosen:  # header values arrive as latin-1; answers may be UTF-8
+            chosen["x-fake-answer"] = (
+                chosen["x-fake-answer"].encode("latin-1").decode("utf-8", "replace")
+            )
+        return cls.from_mapping(chosen)
+
+    def over(self, base: Fault | None) -> Fault:
+        """This fault with unset fields taken from `base`."""
+        if base is None:
+            return self
+        changes = {
+            field.name: getattr(base, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is None and getattr(base, field.name) is not None
+        }
+        return dataclasses.replace(self, **changes) if changes else self
+
+    @property
+    def is_failing(self) -> bool:
+        """Whether this fault makes the attempt fail (not only slow it down)."""
+        if self.status is not None and not 200 <= self.status < 300:
+            return True
+        return any(getattr(self, name) is not None for name in _FAILING[1:])
+
+    def succeeding(self) -> Fault:
+        """This fault without its failures: what attempts after `fail_times` get."""
+        return dataclasses.replace(self, **dict.fromkeys(_FAILING), fail_times=None)
+
+    def failing(self) -> Fault:
+        """This fault as a failed attempt: status 500 unless another failure is set."""
+        if self.is_failing:
+            return self
+        return dataclasses.replace(self, status=500)
+
+
+def _int(name: str) -> Any:
+    def parse(text: str) -> tuple[str, int]:
+        try:
+            value = int(text)
+        except ValueError:
+            raise FaultSpecError(f"{name}: expected an integer, got {text!r}") from None
+        if value < 0:
+            raise FaultSpecError(f"{name}: must not be negative, got {value}")
+        return name, value
+
+    return parse
+
+
+def _status(text: str) -> tuple[str, int]:
+    _, value = _int("status")(text)
+    if not 100 <= value <= 599:
+        raise FaultSpecError(f"status: not an HTTP status: {value}")
+    return "status", value
+
+
+def _bool(text: str) -> tuple[str, bool]:
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise FaultSpecError(f"should_retry: expected true or false, got {text!r}")
+    return "should_retry", text.lower() in ("true", "1")
+
+
+def _duration(name: str) -> Any:
+    return lambda text: (name, parse_duration(text))
+
+
+def _tokens_per_second(text: str) -> tuple[str, float]:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise FaultSpecError(f"tokens_per_second: expected a number, got {text!r}") from None
+    if rate <= 0:
+        raise FaultSpecError("tokens_per_second: must be positive")
+    return "inter_event_delay", 1.0 / rate
+
+
+def _bad_crc(text: str) -> tuple[str, int]:
+    # A bare flag (`x-fake-bad-crc: true`) corrupts the very first frame.
+    return ("bad_crc", 0) if text.lower() in ("", "true") else _int("bad_crc")(text)
+
+
+_PARSERS: dict[str, Any] = {
+    "status": _status,
+    "retry_after": lambda text: ("retry_after", text.strip()),
+    "retry_after_ms": _int("retry_after_ms"),
+    "should_retry": _bool,
+    "latency": lambda text: ("latency", LatencyMixture.parse(text)),
+    "ttfb": _duration("ttfb"),
+    "inter_event_delay": _duration("inter_event_delay"),
+    "tokens_per_second": _tokens_per_second,
+    "drop_after_events": _int("drop_after_events"),
+    "malformed_event": _int("malformed_event"),
+    "bad_crc": _bad_crc,
+    "stream_error": _int("stream_error"),
+    "fail_times": _int("fail_times"),
+    "answer": lambda text: ("answer", text),
+}

@@ -1,0 +1,158 @@
+"""URL routing of the fake server: which provider surface and wire format a request is for.
+
+Every provider's real paths are served under one root. OpenAI and Mistral share
+`/v1/chat/completions`: a request there is Mistral's when its Bearer key is the configured
+Mistral key or its body uses Mistral-only fields (`random_seed`, `safe_prompt`);
+`/mistral/v1/chat/completions` is always Mistral. Azure deployment paths need `api-version`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from llm_router.types import ProviderFormat
+
+__all__ = ["Route", "resolve"]
+
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a request path means.
+
+    `provider` picks the credential check and error style (openai, azure, mistral, anthropic,
+    vertex-anthropic, google, vertex-google, bedrock); `format` the body's wire format;
+    `operation` is generate, count_tokens or models. `model` and `stream` are set when the path
+    decides them; `invoke` marks Bedrock InvokeModel (Anthropic bodies); `sse` is False for a
+    Gemini stream asked without `alt=sse` (answered as one JSON array).
+    """
+
+    provider: str
+    format: ProviderFormat
+    operation: str = "generate"
+    model: str | None = None
+    stream: bool | None = None
+    invoke: bool = False
+    sse: bool = True
+    rejection: tuple[int, str] | None = None
+
+
+_GEMINI = re.compile(
+    r"^/(?:v1|v1beta|v1alpha)/models/(?P<model>[^/:]+)"
+    r":(?P<op>generateContent|streamGenerateContent|countTokens)$"
+)
+_VERTEX = re.compile(
+    r"^/(?:v1|v1beta1)/projects/[^/]+/locations/[^/]+/publishers/(?P<publisher>google|anthropic)"
+    r"/models/(?P<model>[^/:]+)"
+    r":(?P<op>generateContent|streamGenerateContent|countTokens|rawPredict|streamRawPredict)$"
+)
+_BEDROCK = re.compile(
+    r"^/model/(?P<model>.+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
+)
+_AZURE_DEPLOYMENT = re.compile(
+    r"^/openai/deployments/(?P<deployment>[^/]+)/(?P<op>chat/completions|responses)$"
+)
+
+
+def resolve(
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    *,
+    mistral_key: str | None = None,
+    body: bytes = b"",
+) -> Route | None:
+    """The route of a request, or None for a path no provider serves."""
+    if method == "GET":
+        if path == "/v1/models":
+            anthropic = "anthropic-version" in headers
+            provider = "anthropic" if anthropic else "openai"
+            fmt = ProviderFormat.ANTHROPIC if anthropic else ProviderFormat.OPENAI
+            return Route(provider, fmt, operation="models")
+        return None
+    if method != "POST":
+        return None
+    if path == "/v1/chat/completions":
+        if _is_mistral(headers, body, mistral_key):
+            return Route("mistral", ProviderFormat.MISTRAL)
+        return Route("openai", ProviderFormat.OPENAI)
+    if path == "/mistral/v1/chat/completions":
+        return Route("mistral", ProviderFormat.MISTRAL)
+    if path == "/v1/responses":
+        return Route("openai", ProviderFormat.RESPONSES)
+    if path == "/v1/messages":
+        return Route("anthropic", ProviderFormat.ANTHROPIC)
+    if path == "/v1/messages/count_tokens":
+        return Route("anthropic", ProviderFormat.ANTHROPIC, operation="count_tokens", stream=False)
+    if path.startswith("/openai/"):
+        return _azure(path, query)
+    if path.startswith("/model/"):
+        found = _BEDROCK.match(path)
+        if found is None:
+            return None
+        op = found["op"]
+        invoke = op.startswith("invoke")
+        return Route(
+            "bedrock",
+            ProviderFormat.ANTHROPIC if invoke else ProviderFormat.CONVERSE,
+            model=found["model"],
+            stream=op.endswith("stream"),
+            invoke=invoke,
+        )
+    found = _GEMINI.match(path)
+    if found is not None:
+        return _google("google", found["model"], found["op"], query)
+    found = _VERTEX.match(path)
+    if found is not None:
+        if found["publisher"] == "google":
+            return _google("vertex-google", found["model"], found["op"], query)
+        if found["op"] not in ("rawPredict", "streamRawPredict"):
+            return None
+        stream = found["op"] == "streamRawPredict"
+        return Route(
+            "vertex-anthropic", ProviderFormat.ANTHROPIC, model=found["model"], stream=stream
+        )
+    return None
+
+
+def _is_mistral(headers: Mapping[str, str], body: bytes, mistral_key: str | None) -> bool:
+    if mistral_key and headers.get("authorization") == f"Bearer {mistral_key}":
+        return True
+    return b'"random_seed"' in body or b'"safe_prompt"' in body
+
+
+def _google(provider: str, model: str, op: str, query: Mapping[str, str]) -> Route:
+    if op == "countTokens":
+        return Route(provider, ProviderFormat.GOOGLE, "count_tokens", model, stream=False)
+    stream = op == "streamGenerateContent"
+    return Route(
+        provider, ProviderFormat.GOOGLE, model=model, stream=stream, sse=query.get("alt") == "sse"
+    )
+
+
+def _azure(path: str, query: Mapping[str, str]) -> Route | None:
+    if path in ("/openai/v1/chat/completions", "/openai/v1/responses"):
+        fmt = ProviderFormat.OPENAI if path.endswith("completions") else ProviderFormat.RESPONSES
+        return Route("azure", fmt)
+    deployment: str | None = None
+    if path == "/openai/responses":
+        fmt = ProviderFormat.RESPONSES
+    else:
+        found = _AZURE_DEPLOYMENT.match(path)
+        if found is None:
+            return None
+        deployment = found["deployment"]
+        fmt = (
+            ProviderFormat.OPENAI if found["op"] == "chat/completions" else ProviderFormat.RESPONSES
+        )
+    version = query.get("api-version")
+    rejection = None
+    if version is None:
+        rejection = (404, "Resource not found")
+    elif not _API_VERSION.match(version):
+        rejection = (400, f"API version not supported: {version}")
+    return Route("azure", fmt, model=deployment, rejection=rejection)

@@ -1,0 +1,181 @@
+"""Server-wide fault scenarios: defaults plus rules that pick requests and say what to do.
+
+A scenario is JSON (a file for `--scenario`, the body of `POST /_fake/scenario`, or a mapping
+given to `FakeProvider.set_scenario`)::
+
+    {
+      "defaults": {"latency": "50ms:0.97,3s:0.03"},
+      "rules": [
+        {"match": {"path": "/v1/messages$", "model": "^claude-", "method": "POST",
+                   "provider": "anthropic", "headers": {"x-tenant": "^blue$"}},
+         "status": 529, "times": 2},
+        {"match": {"provider": "bedrock"}, "stream_error": 3, "probability": 0.1}
+      ]
+    }
+
+Every key of a rule other than `match`, `times`, `probability` and `name` is a fault (see
+`faults.py`); so are the keys of `defaults`. `match` patterns are regular expressions searched
+in the request path, model and header values; `method` and `provider` (openai, azure,
+mistral, anthropic, vertex-anthropic, google, vertex-google, bedrock) compare exactly; an empty
+`match` matches everything. The first rule that matches and is not exhausted applies: `times`
+limits a rule to its first N matching requests (counted from the last reset), `probability`
+applies it to that share of them (drawn from the server's seeded generator).
+
+Precedence, field by field: `x-fake-*` request headers, then the matching rule, then
+`defaults`, then the server options (`--latency`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import orjson
+
+from .faults import Fault, FaultSpecError
+
+__all__ = ["Match", "Rule", "Scenario", "ScenarioSource"]
+
+_RULE_KEYS = {"match", "times", "probability", "name"}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which requests a rule applies to; unset parts match anything."""
+
+    path: re.Pattern[str] | None = None
+    model: re.Pattern[str] | None = None
+    method: str | None = None
+    provider: str | None = None
+    headers: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Match:
+        unknown = set(values) - {"path", "model", "method", "provider", "headers", "header"}
+        if unknown:
+            raise FaultSpecError(f"unknown match keys: {sorted(unknown)}")
+        headers = values.get("headers") or values.get("header") or {}
+        if not isinstance(headers, Mapping):
+            raise FaultSpecError("match.headers must be an object of header: pattern")
+        return cls(
+            path=_compile(values.get("path"), "match.path"),
+            model=_compile(values.get("model"), "match.model"),
+            method=str(values["method"]).upper() if values.get("method") else None,
+            provider=str(values["provider"]) if values.get("provider") else None,
+            headers=tuple(
+                (str(name).lower(), _compile(pattern, f"match.headers.{name}") or re.compile(""))
+                for name, pattern in headers.items()
+            ),
+        )
+
+    def matches(
+        self, *, method: str, path: str, provider: str, model: str, headers: Mapping[str, str]
+    ) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        if self.provider is not None and self.provider != provider:
+            return False
+        if self.path is not None and not self.path.search(path):
+            return False
+        if self.model is not None and not self.model.search(model):
+            return False
+        return all(
+            name in headers and pattern.search(headers[name]) for name, pattern in self.headers
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    match: Match
+    fault: Fault
+    times: int | None = None
+    probability: float | None = None
+    name: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Rule:
+        match = values.get("match") or {}
+        if not isinstance(match, Mapping):
+            raise FaultSpecError("a rule's match must be an object")
+        times = values.get("times")
+        probability = values.get("probability")
+        if times is not None and (not isinstance(times, int) or times < 0):
+            raise FaultSpecError(f"times must be a non-negative integer, got {times!r}")
+        if probability is not None and not (
+            isinstance(probability, int | float) and 0 <= probability <= 1
+        ):
+            raise FaultSpecError(f"probability must be between 0 and 1, got {probability!r}")
+        return cls(
+            match=Match.from_mapping(match),
+            fault=Fault.from_mapping({k: v for k, v in values.items() if k not in _RULE_KEYS}),
+            times=times,
+            probability=float(probability) if probability is not None else None,
+            name=str(values["name"]) if values.get("name") else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Defaults and ordered rules; `Scenario()` injects nothing."""
+
+    defaults: Fault = field(default_factory=Fault)
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.rules and self.defaults == Fault()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Scenario:
+        unknown = set(values) - {"defaults", "rules", "description"}
+        if unknown:
+            raise FaultSpecError(f"unknown scenario keys: {sorted(unknown)}")
+        defaults = values.get("defaults") or {}
+        rules = values.get("rules") or []
+        if not isinstance(defaults, Mapping) or not isinstance(rules, list):
+            raise FaultSpecError("scenario: defaults must be an object and rules a list")
+        for rule in rules:
+            if not isinstance(rule, Mapping):
+                raise FaultSpecError("scenario: each rule must be an object")
+        return cls(Fault.from_mapping(defaults), tuple(Rule.from_mapping(r) for r in rules))
+
+    @classmethod
+    def load(cls, source: ScenarioSource) -> Scenario:
+        """From a Scenario, a mapping, JSON text or bytes, a file path, or None (empty)."""
+        if source is None:
+            return cls()
+        if isinstance(source, Scenario):
+            return source
+        if isinstance(source, Mapping):
+            return cls.from_mapping(source)
+        if isinstance(source, str) and not source.lstrip().startswith(("{", "[")):
+            source = Path(source)
+        if isinstance(source, Path):
+            try:
+                source = source.read_bytes()
+            except OSError as error:
+                raise FaultSpecError(
+                    f"cannot read scenario file {str(source)!r}: {error}"
+                ) from None
+        try:
+            data = orjson.loads(source)
+        except orjson.JSONDecodeError as error:
+            raise FaultSpecError(f"scenario is not valid JSON: {error}") from None
+        if not isinstance(data, Mapping):
+            raise FaultSpecError("a scenario must be a JSON object")
+        return cls.from_mapping(data)
+
+
+ScenarioSource: TypeAlias = Scenario | Mapping[str, Any] | str | bytes | Path | None
+
+
+def _compile(pattern: object, where: str) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    try:
+        return re.compile(str(pattern))
+    except re.error as error:
+        raise FaultSpecError(f"{where}: bad regular expression {pattern!r}: {error}") from None
