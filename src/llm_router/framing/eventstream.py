@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -32,6 +33,7 @@ __all__ = [
     "EventStreamDecoder",
     "aws_error_class",
     "encode_event",
+    "encode_frame",
     "encode_stream_event",
     "error_for_aws_exception",
 ]
@@ -83,6 +85,21 @@ def error_for_aws_exception(
     return error_cls(text, status=default_status if status is None else status, body=body)
 
 
+def encode_frame(headers: Sequence[tuple[str, str]], payload: bytes) -> bytes:
+    """Encode one event-stream frame with string headers (botocore decodes but cannot encode).
+
+    Layout, integers big-endian: total length u32, headers length u32, prelude CRC32 u32,
+    headers (name length u8, name, type u8 = 7 for string, value length u16, value), payload,
+    message CRC32 of everything before it.
+    """
+    encoded = b"".join(_encode_string_header(name, value) for name, value in headers)
+    total_len = _MIN_FRAME_LEN + len(encoded) + len(payload)
+    prelude = struct.pack("!II", total_len, len(encoded))
+    prelude += struct.pack("!I", zlib.crc32(prelude))
+    body = prelude + encoded + payload
+    return body + struct.pack("!I", zlib.crc32(body))
+
+
 def encode_event(
     event_type: str,
     payload: bytes,
@@ -90,7 +107,7 @@ def encode_event(
     message_type: str = "event",
     content_type: str = "application/json",
 ) -> bytes:
-    """Encode one event-stream frame (what Bedrock sends); for fake servers and tests.
+    """Encode one Bedrock-style frame; for gateways, fake servers and tests.
 
     `message_type` "event" sets `:event-type`, "exception" sets `:exception-type`, and
     "error" sets `:error-code` (with `payload` decoded as the `:error-message`).
@@ -104,13 +121,9 @@ def encode_event(
         payload = b""
     else:
         raise ValueError(f"unknown event-stream message type {message_type!r}")
-    headers = [(":message-type", message_type), *headers, (":content-type", content_type)]
-    encoded = b"".join(_encode_string_header(name, value) for name, value in headers)
-    total_len = _MIN_FRAME_LEN + len(encoded) + len(payload)
-    prelude = struct.pack("!II", total_len, len(encoded))
-    prelude += struct.pack("!I", zlib.crc32(prelude))
-    body = prelude + encoded + payload
-    return body + struct.pack("!I", zlib.crc32(body))
+    return encode_frame(
+        [(":message-type", message_type), *headers, (":content-type", content_type)], payload
+    )
 
 
 def encode_stream_event(event: StreamEvent) -> bytes:
