@@ -31,64 +31,57 @@ ANTHROPIC = {"x-api-key": "sk-ant-fake", "anthropic-version": "2023-06-01"}
 
 
 def _cassette(directory: Path) -> Path:
+    def interaction(url: str, body: object, response: dict[str, object]) -> dict[str, object]:
+        request = {"method": "POST", "url": url, "headers": {}, "body": body}
+        return {"request": request, "response": response, "recorded_at": "2026-01-01T00:00:00Z"}
+
+    json_headers = {"content-type": "application/json"}
+    frame = base64.b64encode(event_frame("messageStart", b"{}")).decode()
     interactions = [
-        {
-            "request": {
-                "method": "POST",
-                "url": "https://api.openai.com/v1/chat/completions",
-                "headers": {},
-                "body": orjson.dumps(CHAT).decode(),
-            },
-            "response": {
-                "status": 200,
-                "headers": {"content-type": "application/json"},
-                "body": {"recorded": 1},
-            },
-        },
-        {
-            "request": {
-                "method": "POST",
-                "url": "https://api.openai.com/v1/chat/completions",
-                "body": CHAT,
-            },
-            "response": {
-                "status": 200,
-                "headers": {"content-type": "application/json"},
-                "body": {"recorded": 2},
-            },
-        },
-        {
-            "request": {
-                "method": "POST",
-                "url": "https://api.anthropic.com/v1/messages",
-                "body": CLAUDE,
-            },
-            "response": {
+        interaction(
+            "https://api.openai.com/v1/chat/completions",
+            CHAT,
+            {"status": 200, "headers": json_headers, "body": {"recorded": 1}},
+        ),
+        interaction(
+            "https://api.openai.com/v1/chat/completions",
+            CHAT,
+            {"status": 200, "headers": json_headers, "body_text": '{"recorded": 2}'},
+        ),
+        interaction(
+            "https://api.anthropic.com/v1/messages",
+            CLAUDE,
+            {
                 "status": 200,
                 "headers": {"content-type": "text/event-stream", "content-length": "999"},
-                "events": [
-                    {"event": "message_start", "data": '{"type": "message_start"}'},
-                    {"event": "message_stop", "data": {"type": "message_stop"}, "delay": 0.01},
-                ],
+                "stream": {
+                    "kind": "sse",
+                    "events": [
+                        {
+                            "t": 0.0,
+                            "data": 'event: message_start\ndata: {"type": "message_start"}\n\n',
+                        },
+                        {
+                            "t": 0.01,
+                            "data": 'event: message_stop\ndata: {"type": "message_stop"}\n\n',
+                        },
+                    ],
+                },
             },
-        },
-        {
-            "request": {
-                "method": "POST",
-                "url": "https://bedrock/model/m/converse-stream",
-                "body": {"messages": []},
-            },
-            "response": {
+        ),
+        interaction(
+            "https://bedrock/model/m/converse-stream",
+            {"messages": []},
+            {
                 "status": 200,
-                "events": [
-                    {"data_b64": base64.b64encode(event_frame("messageStart", b"{}")).decode()}
-                ],
+                "headers": {},
+                "stream": {"kind": "bytes", "events": [{"t": 0.0, "data_b64": frame}]},
             },
-        },
+        ),
     ]
     path = directory / "nested" / "openai.json"
     path.parent.mkdir()
-    path.write_bytes(orjson.dumps({"interactions": interactions}))
+    path.write_bytes(orjson.dumps({"version": 1, "interactions": interactions}))
     return directory
 
 
@@ -127,8 +120,8 @@ async def test_fixtures_are_served_in_turn_and_faults_still_apply(tmp_path: Path
 
 
 def test_bad_cassettes_name_the_file(tmp_path: Path) -> None:
-    (tmp_path / "broken.json").write_text('[{"request": {}}]')
-    with pytest.raises(FixtureError, match=r"broken\.json: interaction 0"):
+    (tmp_path / "broken.json").write_text('{"version": 1, "interactions": [{"request": {}}]}')
+    with pytest.raises(FixtureError, match=r"broken\.json: interactions\[0\]"):
         Fixtures.load(tmp_path)
     with pytest.raises(FixtureError, match="not found"):
         Fixtures.load(tmp_path / "missing")

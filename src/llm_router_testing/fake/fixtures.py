@@ -1,33 +1,27 @@
-"""Recorded exchanges (cassettes) served by the fake server instead of synthesized answers.
+"""Recorded exchanges (cassettes, `docs/cassettes.md`) served instead of synthesized answers.
 
-A cassette is a JSON file holding a list of interactions (or `{"interactions": [...]}`)::
-
-    {"request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
-                 "headers": {...}, "body": {...} | "<text>"},
-     "response": {"status": 200, "headers": {...},
-                  "body": {...} | "<text>"  |  "body_b64": "<base64>"  |
-                  "events": [{"event": "message_start", "data": "{...}", "delay": 0.01},
-                             {"data_b64": "<base64 of raw bytes>"}]}}
-
-A request matches an interaction on method, URL path and body, JSON bodies compared after
-normalisation (key order and whitespace ignored). When several interactions match, they are
-served in turn and the last one repeats. An event with `data` is written as an SSE frame
-(`event:` line when named); one with `data_b64` is written raw (e.g. Bedrock event-stream
-frames); `delay` is the pause in seconds before the event. Faults still apply to fixtures.
+Files are read with the cassette loader, so whatever `Cassette` records the fake server can
+serve. A request matches an interaction on method, URL path and body, JSON bodies compared
+after normalisation (key order and whitespace ignored). When several interactions match, they
+are served in turn and the last one repeats. A recorded stream is replayed chunk by chunk
+with its recorded pacing (the gaps between the chunks' `t`). Faults still apply to fixtures.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from llm_router.types import StreamEvent
+from llm_router_testing.cassette_format import (
+    CassetteError,
+    Interaction,
+    body_bytes,
+    chunk_bytes,
+    load_cassette,
+)
 
 __all__ = ["FixtureError", "FixtureResponse", "Fixtures"]
 
@@ -35,12 +29,12 @@ _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "
 
 
 class FixtureError(ValueError):
-    """A cassette file is not in the documented format; the message names file and entry."""
+    """A fixtures directory or cassette cannot be served; the message names file and entry."""
 
 
 @dataclass(frozen=True, slots=True)
 class FixtureResponse:
-    """A recorded answer: a body, or timed raw frames for a stream."""
+    """A recorded answer: a body, or raw chunks each with the pause before it."""
 
     status: int
     headers: tuple[tuple[str, str], ...]
@@ -48,17 +42,12 @@ class FixtureResponse:
     frames: tuple[tuple[float, bytes], ...] = ()
 
 
-def normalise_body(body: object) -> bytes:
+def normalise_body(raw: bytes) -> bytes:
     """Canonical bytes of a request body: sorted compact JSON when it is JSON, else as given."""
-    if isinstance(body, bytes | str):
-        raw = body.encode() if isinstance(body, str) else body
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return raw
-    if body is None:
-        return b""
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    try:
+        return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS) if raw else b""
+    except orjson.JSONDecodeError:
+        return raw
 
 
 class Fixtures:
@@ -80,27 +69,39 @@ class Fixtures:
             raise FixtureError(f"fixtures directory not found: {root}")
         for file in sorted(root.rglob("*.json")):
             try:
-                data = orjson.loads(file.read_bytes())
-            except orjson.JSONDecodeError as error:
-                raise FixtureError(f"{file}: not valid JSON: {error}") from None
-            interactions = data.get("interactions") if isinstance(data, dict) else data
-            if not isinstance(interactions, list):
-                raise FixtureError(f"{file}: expected a list of interactions")
-            for index, interaction in enumerate(interactions):
-                try:
-                    fixtures.add(interaction)
-                except (KeyError, TypeError, ValueError) as error:
-                    raise FixtureError(f"{file}: interaction {index}: {error}") from None
+                interactions = load_cassette(file)
+            except CassetteError as error:
+                raise FixtureError(str(error)) from None
+            for interaction in interactions:
+                fixtures.add(interaction)
         return fixtures
 
-    def add(self, interaction: Mapping[str, Any]) -> None:
-        request, response = interaction["request"], interaction["response"]
+    def add(self, interaction: Interaction) -> None:
+        """Index one interaction; one recorded as a transport failure has nothing to serve."""
+        response = interaction.get("response")
+        if response is None:
+            return
+        request = interaction["request"]
         key = (
-            str(request.get("method", "POST")).upper(),
-            urlsplit(str(request["url"])).path,
-            normalise_body(request.get("body")),
+            request["method"].upper(),
+            urlsplit(request["url"]).path,
+            normalise_body(body_bytes(request)),
         )
-        self._by_key.setdefault(key, []).append(_response(response))
+        headers = tuple(
+            (name.lower(), value)
+            for name, value in response["headers"].items()
+            if name.lower() not in _HOP_HEADERS
+        )
+        stream = response.get("stream")
+        if stream is None:
+            answer = FixtureResponse(response["status"], headers, body_bytes(response))
+        else:
+            frames, previous = [], 0.0
+            for event in stream["events"]:
+                frames.append((max(0.0, event["t"] - previous), chunk_bytes(event)))
+                previous = event["t"]
+            answer = FixtureResponse(response["status"], headers, None, tuple(frames))
+        self._by_key.setdefault(key, []).append(answer)
 
     def match(self, method: str, path: str, body: bytes) -> FixtureResponse | None:
         if not self._by_key:
@@ -115,29 +116,3 @@ class Fixtures:
 
     def rewind(self) -> None:
         self._served.clear()
-
-
-def _response(response: Mapping[str, Any]) -> FixtureResponse:
-    headers = tuple(
-        (str(name).lower(), str(value))
-        for name, value in (response.get("headers") or {}).items()
-        if str(name).lower() not in _HOP_HEADERS
-    )
-    status = int(response.get("status", 200))
-    events: Sequence[Mapping[str, Any]] | None = response.get("events")
-    if events is not None:
-        frames = tuple((float(event.get("delay") or 0), _frame(event)) for event in events)
-        return FixtureResponse(status, headers, None, frames)
-    if "body_b64" in response:
-        return FixtureResponse(status, headers, base64.b64decode(response["body_b64"]))
-    body = response.get("body")
-    raw = body.encode() if isinstance(body, str) else b"" if body is None else orjson.dumps(body)
-    return FixtureResponse(status, headers, raw)
-
-
-def _frame(event: Mapping[str, Any]) -> bytes:
-    if "data_b64" in event:
-        return base64.b64decode(event["data_b64"])
-    data = event["data"]
-    raw = data.encode() if isinstance(data, str) else orjson.dumps(data)
-    return StreamEvent(event.get("event"), raw).to_sse()
