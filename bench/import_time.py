@@ -35,7 +35,9 @@ def main() -> None:
         if seconds is None:
             print(f"{peer:<14} {'not installed':>14}")
         else:
-            print(f"{peer:<14} {seconds * 1000:>11.1f} ms  (llm_router / {peer} = {ours / seconds:.2f}x)")
+            print(
+                f"{peer:<14} {seconds * 1000:>11.1f} ms  (llm_router / {peer} = {ours / seconds:.2f}x)"
+            )
 
 
 if __name__ == "__main__":

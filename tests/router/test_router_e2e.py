@@ -114,26 +114,35 @@ async def test_cancelling_the_caller_mid_stream_releases_the_connection(
         )
 
 
-async def test_closing_the_router_cancels_in_flight_calls(
-    fake: FakeProvider, make_router: MakeRouter
-) -> None:
-    slow = {"x-fake-ttfb": "5s"}
+async def test_closing_the_router_cancels_in_flight_calls(fake: FakeProvider) -> None:
+    from llm_router import OpenAIProvider
+    from llm_router.resilience import Hooks
+    from llm_router_testing.fake import FAKE_KEYS
+
+    started = trio.Event()
+    router = (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .forward_headers("x-fake-")
+        .with_hooks(Hooks(on_attempt_start=lambda record: started.set()))
+        .build()
+    )
     outcome: list[BaseException] = []
-    router = make_router(fake)
 
     async def caller() -> None:
         try:
-            await router.complete(CHAT, "openai", headers=slow)
+            await router.complete(CHAT, "openai", headers={"x-fake-ttfb": "5s"})
         except RouterClosedError as exc:
             outcome.append(exc)
 
     async with trio.open_nursery() as nursery, router:
         nursery.start_soon(caller)
-        while router.statistics()["calls_in_flight"] == 0:
-            await trio.sleep(0.01)
+        await started.wait()
         await trio.sleep(0.1)  # let the request reach the server
-        # leaving `async with router` cancelled the call
+        # leaving `async with router` cancels the call
     assert len(outcome) == 1 and "closed while this call was in flight" in str(outcome[0])
+    assert (await fake.journal.wait_for_disconnect()).disconnected
 
 
 async def test_open_stream_fails_cleanly_when_the_router_closes(

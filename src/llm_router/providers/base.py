@@ -67,7 +67,9 @@ class Provider(abc.ABC):
     #: Environment variables consulted, in order, by `RouterBuilder.add_keys_from_env`.
     env_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, base_url: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, base_url: str | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         url = base_url or self.default_base_url
         if not url.startswith(("http://", "https://")):
             raise errors.ConfigurationError(
@@ -81,7 +83,11 @@ class Provider(abc.ABC):
 
     # -- choosing the wire format -------------------------------------------------------------
     def format_for(
-        self, model_format: ProviderFormat | None, caller: ProviderFormat, *, model: str | None = None
+        self,
+        model_format: ProviderFormat | None,
+        caller: ProviderFormat,
+        *,
+        model: str | None = None,
     ) -> ProviderFormat:
         """Which format to speak for a model: the caller's when native (passthrough), else the
         model's own when native, else this provider's default.
@@ -134,7 +140,9 @@ class Provider(abc.ABC):
         """A decoder for this provider's stream bytes (SSE unless overridden)."""
         return SSEEventDecoder()
 
-    def map_error(self, status: int, headers: httpx.Headers, body: bytes, alias: str) -> errors.LLMRouterError:
+    def map_error(
+        self, status: int, headers: httpx.Headers, body: bytes, alias: str
+    ) -> errors.LLMRouterError:
         """Map an error answer to a typed error."""
         return error_from_response(status, headers, body, alias)
 
@@ -177,7 +185,9 @@ def patch_json_body(body: bytes, updates: Mapping[str, Any], drop: Sequence[str]
 _MISSING = object()
 
 
-def edit_json_body(body: bytes, updates: Mapping[str, Any] | None = None, remove: Sequence[str] = ()) -> bytes:
+def edit_json_body(
+    body: bytes, updates: Mapping[str, Any] | None = None, remove: Sequence[str] = ()
+) -> bytes:
     """Set and remove top-level fields of a JSON object body, whatever their values.
 
     Unlike `patch_json_body`, a removed field goes even when it is `false`: for wires whose
@@ -214,7 +224,12 @@ _CONTEXT_MARKERS = (
     "too many tokens",
     "exceeds the maximum number of tokens",
 )
-_CONTENT_FILTER_MARKERS = ("content_filter", "content management policy", "content_policy", "safety")
+_CONTENT_FILTER_MARKERS = (
+    "content_filter",
+    "content management policy",
+    "content_policy",
+    "safety",
+)
 
 
 def _error_fields(body: bytes) -> tuple[str, str]:
@@ -224,7 +239,9 @@ def _error_fields(body: bytes) -> tuple[str, str]:
     except orjson.JSONDecodeError:
         text = body[:500].decode("utf-8", "replace").strip()
         return text, ""
-    if isinstance(obj, list) and obj and isinstance(obj[0], dict):  # Gemini sometimes wraps in a list
+    if (
+        isinstance(obj, list) and obj and isinstance(obj[0], dict)
+    ):  # Gemini sometimes wraps in a list
         obj = obj[0]
     if not isinstance(obj, dict):
         return "", ""
@@ -246,7 +263,11 @@ def error_from_response(
     """Map an HTTP error answer to the library's typed errors (shared by every provider)."""
     message, kind = _error_fields(body)
     kind = kind_override or kind
-    text = f"{alias}: HTTP {status}" + (f" {kind}" if kind else "") + (f": {message}" if message else "")
+    text = (
+        f"{alias}: HTTP {status}"
+        + (f" {kind}" if kind else "")
+        + (f": {message}" if message else "")
+    )
     hdrs = {k.lower(): v for k, v in headers.items()}
     kw: dict[str, Any] = {"status": status, "body": body, "provider": alias, "headers": hdrs}
     lowered = f"{kind} {message}".lower()

@@ -35,7 +35,11 @@ class OpenAIProvider(Provider):
             self.extra_headers["openai-project"] = project
 
     def format_for(
-        self, model_format: ProviderFormat | None, caller: ProviderFormat, *, model: str | None = None
+        self,
+        model_format: ProviderFormat | None,
+        caller: ProviderFormat,
+        *,
+        model: str | None = None,
     ) -> ProviderFormat:
         if model_format is ProviderFormat.RESPONSES:  # Responses-only models (e.g. o1-pro, codex)
             return ProviderFormat.RESPONSES

@@ -1,0 +1,98 @@
+"""The contract suite: checks a downstream team runs against its own LLM gateway.
+
+Put the gateway in front of the fake provider server (``llm-router-fake serve --port 8123``;
+point every provider the gateway uses at it) and run::
+
+    llm-router-contract --base-url http://127.0.0.1:8080 --format all \\
+        --fake-url http://127.0.0.1:8123
+
+Requirement: the gateway must forward request headers starting with ``x-fake-`` to its
+upstream unchanged; they carry the faults the error checks inject (``x-fake-status``,
+``x-fake-retry-after``, ...). For ``llm-router serve`` that is ``--forward x-fake-``.
+
+Checks, for every format (OpenAI chat, Responses, Anthropic, Gemini, Converse, Mistral), each
+over real HTTP in that format's client wire format:
+
+================== =======================================================================
+sync_text          the answer parses and is the fake's echo ``"You said: <prompt>"``
+stream_text        the stream's framing is right (OpenAI/Mistral ``[DONE]``, Anthropic
+                   ``message_start`` .. ``message_stop``, Responses increasing
+                   ``sequence_number``, Gemini ``data:`` lines, Converse event-stream
+                   frames) and it reassembles the same echo
+tool_call          tools with a required tool choice yield a call of that tool, JSON arguments
+structured_output  a JSON schema yields JSON that follows it
+error_429          an upstream 429 reaches the client as 429, in the client's error format,
+                   with a ``retry-after`` header
+error_400          an upstream 400 reaches the client as 400, in the client's error format
+error_overloaded   an upstream 529 reaches the client as 503 or 529 (overloaded)
+retry_after        (needs --fake-url) after a 429 with ``retry-after: 1`` the gateway either
+                   retries no earlier than 1 s later (on the same route), or passes the 429
+                   on with its ``retry-after``; the detail says which
+disconnect         (needs --fake-url) a client leaving mid-stream closes the upstream
+                   stream: the fake's journal shows it disconnected early
+================== =======================================================================
+
+The error checks send ``x-fake-should-retry: false`` (as OpenAI and Anthropic do) so that a
+retrying gateway answers quickly. They make the upstream fail on purpose: a gateway with
+circuit breakers should tolerate about five consecutive failures per route. Default models
+per format are in `dialects` (``--model FORMAT=MODEL`` overrides); ``--api-key`` is sent in
+each format's usual header. ``--format all`` skips formats whose path the gateway does not
+serve (404/405); a format named explicitly must be served.
+
+As pytest tests, one per format and check, in a test module of your own::
+
+    import pytest
+    from llm_router_testing.contract import contract_tests
+
+    @pytest.fixture(scope="session")
+    def gateway_url() -> str:
+        return "http://127.0.0.1:8080"
+
+    @pytest.fixture(scope="session")
+    def contract_fake_url() -> str:  # optional; without it the journal checks are skipped
+        return "http://127.0.0.1:8123"
+
+    test_gateway_contract = contract_tests(formats=["openai", "anthropic"])
+
+From Trio code: ``report = await run_contract(ContractConfig(base_url=...))``, then
+``report.ok``, ``report.results`` and ``render_table(report)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .checks import CHECKS, Check, CheckContext
+from .dialects import DIALECTS, ContractViolation, Dialect, dialect_for
+from .report import render_table
+from .runner import CheckResult, ContractConfig, ContractReport, Verdict, run_check, run_contract
+
+if TYPE_CHECKING:
+    from .pytest_suite import contract_tests
+
+__all__ = [
+    "CHECKS",
+    "DIALECTS",
+    "Check",
+    "CheckContext",
+    "CheckResult",
+    "ContractConfig",
+    "ContractReport",
+    "ContractViolation",
+    "Dialect",
+    "Verdict",
+    "contract_tests",
+    "dialect_for",
+    "render_table",
+    "run_check",
+    "run_contract",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # pytest is imported only by those who ask for the pytest entry point.
+    if name == "contract_tests":
+        from .pytest_suite import contract_tests
+
+        return contract_tests
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
