@@ -134,6 +134,7 @@ class UpstreamStream:
         self._pending: collections.deque[StreamEvent] = collections.deque()
         self._upstream_done = False
         self._closed = False
+        self._committed = False  # an event went to the caller: no retry may happen any more
         self.events_received = 0
 
     async def next_event(self) -> StreamEvent | None:
@@ -142,6 +143,7 @@ class UpstreamStream:
             if self._upstream_done:
                 return None
             await self._pump()
+        self._committed = True
         return self._pending.popleft()
 
     async def wait_first_event(self) -> None:
@@ -157,6 +159,11 @@ class UpstreamStream:
             self._emit(self._decoder.finish(), final=True)
             return
         except httpx.TransportError as exc:
+            if not self._committed:  # nothing reached the caller: the attempt may be retried
+                raise errors.ConnectError(
+                    f"{self.route.alias}: connection lost before the first stream event ({type(exc).__name__})",
+                    provider=self.route.alias,
+                ) from None
             raise errors.StreamError(
                 f"{self.route.alias}: stream interrupted after {self.events_received} events ({type(exc).__name__})",
                 provider=self.route.alias,

@@ -304,6 +304,7 @@ class ProviderExchange:
     def _started(self, status: int) -> None:
         self.entry.status = status
         self.entry.first_byte_at = trio.current_time()
+        self.state.journal.notify()
 
     async def _events(self, frames: list[bytes], *, last: bool) -> None:
         if last:

@@ -147,6 +147,7 @@ class Journal(Sequence[JournalEntry]):
             entry = JournalEntry(id=self._next_id, **fields)
             self._next_id += 1
             self._entries.append(entry)
+        self.notify()
         return entry
 
     def clear(self) -> None:

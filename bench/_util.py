@@ -1,0 +1,72 @@
+"""Helpers shared by the benchmarks: percentiles, tables (terminal and Markdown), CDF plots."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["markdown_table", "percentile", "save_cdf_plot", "text_table"]
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """The nearest-rank `p`-th percentile (0 < p <= 100) of already sorted values."""
+    if not sorted_values:
+        raise ValueError("no values")
+    if not 0 < p <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {p!r}")
+    rank = math.ceil(p / 100 * len(sorted_values))
+    return sorted_values[max(rank, 1) - 1]
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell; the first column left-aligned, the rest right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            cell.ljust(width) if index == 0 else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded)
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table; numeric columns (all but the first) right-aligned."""
+    align = [":---", *["---:"] * (len(headers) - 1)]
+    lines = [headers, align, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def save_cdf_plot(
+    panels: Mapping[str, Mapping[str, Sequence[float]]], path: Path, *, title: str, xlabel: str
+) -> None:
+    """Empirical CDFs on a log x axis, as a PNG: one panel per entry of `panels`, one line
+    per named series of sorted values in it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: write files only
+    import matplotlib.pyplot as plt
+
+    figure, axes_row = plt.subplots(
+        1, len(panels), figsize=(7 * len(panels), 5), dpi=120, sharex=True, squeeze=False
+    )
+    for axes, (panel, series) in zip(axes_row[0], panels.items(), strict=True):
+        for name, values in series.items():
+            count = len(values)
+            axes.step(values, [(i + 1) / count for i in range(count)], where="post", label=name)
+        axes.set_xscale("log")
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel("fraction of requests")
+        axes.set_title(panel)
+        axes.set_ylim(0, 1.005)
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(loc="lower right")
+    figure.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
