@@ -1,7 +1,7 @@
 """Hedged requests against a heavy latency tail: tail latency gained, upstream load paid.
 
-The fake provider runs in-process with the latency mixture 50ms:0.97,3s:0.03 (seeded), and
-two provider aliases point at it, so a hedge goes to the second alias and draws a fresh
+The fake provider runs in a process of its own (`llm-router-fake serve`) with the latency
+mixture 50ms:0.97,3s:0.03 (seeded), and two provider aliases point at it, so a hedge goes to the second alias and draws a fresh
 latency. Each strategy (no hedging, a fixed delay, the adaptive p95 delay) gets its own
 freshly seeded server, the same warm-up (not measured: it fills the latency window the
 adaptive delay needs and the hedge budget) and then the same measured load. Extra upstream
@@ -9,9 +9,9 @@ requests are counted from the fake's journal: every request that reached the ser
 
     .venv/bin/python bench/hedging.py [--requests 2000] [--concurrency 50 [10 ...]] [--seed 7]
 
-Router and fake share one process and one core: when the offered load (concurrency / 50 ms)
-exceeds what that core serves, latencies measure CPU queueing and the bench says so; give
-several concurrency levels to see both regimes. Writes bench/results/hedging.md (one table
+The router's process has one core: when the offered load (concurrency / 50 ms) exceeds what
+it serves, latencies measure CPU queueing and the bench says so; give several concurrency
+levels to see both regimes. CPU ms/req counts the router's process only. Writes bench/results/hedging.md (one table
 per level) and bench/results/hedging.png (latency CDFs, one panel per level).
 Not run by the test suite.
 """
@@ -19,6 +19,7 @@ Not run by the test suite.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from _util import markdown_table, percentile, save_cdf_plot, text_table
 
 from llm_router import OpenAIProvider, Router
 from llm_router.resilience import HedgePolicy
-from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
+from llm_router_testing.fake import FAKE_KEYS
 
 LATENCY = "50ms:0.97,3s:0.03"
 #: The mixture's common case: a median far above it means the process itself is the bottleneck.
@@ -93,10 +94,55 @@ def strategies(fixed_delay: float) -> list[Strategy]:
     ]
 
 
-def build(fake: FakeProvider, hedge: HedgePolicy | None) -> Router:
+class FakeProcess:
+    """`llm-router-fake serve` in a process of its own, so the router's process measures only
+    the router (on 2 cores, one process serving both sides saturates long before concurrency 50)."""
+
+    def __init__(self, seed: int) -> None:
+        self._args = [
+            sys.executable,
+            "-m",
+            "llm_router_testing.cli",
+            "serve",
+            "--latency",
+            LATENCY,
+            "--seed",
+            str(seed),
+        ]
+        self.url = ""
+        self._process: trio.Process | None = None
+
+    async def __aenter__(self) -> FakeProcess:
+        self._process = await trio.lowlevel.open_process(self._args, stdout=subprocess.PIPE)
+        assert self._process.stdout is not None
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = await self._process.stdout.receive_some(1)
+            if not chunk:
+                raise RuntimeError("llm-router-fake exited before listening")
+            line += chunk
+        self.url = line.decode().rsplit(" ", 1)[-1].strip()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._process is not None
+        self._process.terminate()
+        with trio.CancelScope(shield=True):
+            await self._process.wait()
+
+    async def reset(self, client: httpx.AsyncClient) -> None:
+        (await client.post(self.url + "/_fake/reset")).raise_for_status()
+
+    async def requests_seen(self, client: httpx.AsyncClient) -> int:
+        response = await client.get(self.url + "/_fake/journal")
+        response.raise_for_status()
+        return len(response.json())
+
+
+def build(url: str, hedge: HedgePolicy | None) -> Router:
     builder = Router.builder().with_limits(LIMITS).with_hedge_policy(hedge)
     for alias in ("primary", "secondary"):
-        builder.add_provider(alias, OpenAIProvider(base_url=fake.url + "/v1"))
+        builder.add_provider(alias, OpenAIProvider(base_url=url + "/v1"))
         builder.add_api_key(alias, FAKE_KEYS["openai"])
         builder.add_model_route(MODEL, alias, "gpt-4o-mini")
     return builder.build()
@@ -130,17 +176,20 @@ def _counters(router: Router) -> tuple[int, int, int]:
 
 
 async def measure(strategy: Strategy, concurrency: int, args: argparse.Namespace) -> Run:
-    fake_cm = open_fake_provider(latency=LATENCY, seed=args.seed, journal_limit=1_000_000)
-    async with fake_cm as fake, build(fake, strategy.hedge) as router:
+    async with (
+        FakeProcess(args.seed) as fake,
+        httpx.AsyncClient() as control,
+        build(fake.url, strategy.hedge) as router,
+    ):
         await load(router, args.warmup, concurrency)
-        fake.reset()
+        await fake.reset(control)
         before = _counters(router)
         started, cpu_started = time.perf_counter(), time.process_time()
         latencies = await load(router, args.requests, concurrency)
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
         after = _counters(router)
-        upstream = len(fake.journal)
+        upstream = await fake.requests_seen(control)
     hedges, won, refused = (a - b for a, b in zip(after, before, strict=True))
     return Run(strategy, sorted(latencies), upstream, hedges, won, refused, seconds, cpu_seconds)
 
@@ -189,8 +238,8 @@ def verdicts(runs: list[Run], concurrency: int) -> list[str]:
     if base.p(50) > SATURATED * BASE_LATENCY:
         lines.append(
             f"WARNING: without hedging the median is {_ms(base.p(50))} ms for a "
-            f"{_ms(BASE_LATENCY)} ms upstream: this process (router and fake server together, "
-            f"{base.cpu_per_request * 1000:.1f} ms CPU per request) cannot keep up with "
+            f"{_ms(BASE_LATENCY)} ms upstream: the router process or the fake server process ("
+            f"{base.cpu_per_request * 1000:.1f} ms router CPU per request) cannot keep up with "
             f"concurrency {concurrency}, so latencies measure CPU queueing, not "
             "the upstream; lower --concurrency to measure hedging"
         )
@@ -213,7 +262,7 @@ def write_results(results: dict[int, list[Run]], args: argparse.Namespace) -> No
         f"`bench/hedging.py --requests {args.requests} --concurrency {' '.join(map(str, results))} "
         f"--warmup {args.warmup} --seed {args.seed}`: {args.requests:,} non-streamed requests "
         f"per strategy at concurrency {levels}, after {args.warmup:,} unmeasured warm-up "
-        f"requests; fake upstream latency `{LATENCY}` in the same process, two provider "
+        f"requests; fake upstream latency `{LATENCY}` in its own process, two provider "
         "aliases on it. HedgePolicy defaults otherwise (max_extra_load 0.1; adaptive: the "
         "route's p95, 20 samples minimum). Extra = upstream requests the fake received / "
         "requests - 1. A hedge cancelled before its request reached the fake (the first "
