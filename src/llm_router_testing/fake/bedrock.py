@@ -90,7 +90,22 @@ def read_prompt(body: Mapping[str, Any], *, model: str) -> Prompt:
         tools=tools,
         tool_choice=_tool_choice(as_dict(tool_config.get("toolChoice"))),
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        json_schema=_json_schema(as_dict(body.get("outputConfig"))),
     )
+
+
+def _json_schema(output_config: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """`outputConfig.textFormat.structure.jsonSchema.schema`: the schema as a JSON string."""
+    text_format = as_dict(output_config.get("textFormat"))
+    schema = as_dict(as_dict(text_format.get("structure")).get("jsonSchema")).get("schema")
+    if isinstance(schema, str):
+        try:
+            schema = orjson.loads(schema)
+        except orjson.JSONDecodeError:
+            raise RejectedRequest(
+                "outputConfig.textFormat.structure.jsonSchema.schema is not valid JSON"
+            ) from None
+    return schema if isinstance(schema, dict) else None
 
 
 def _tool_choice(choice: Mapping[str, Any]) -> ToolChoice:

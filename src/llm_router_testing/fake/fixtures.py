@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -82,11 +82,10 @@ class Fixtures:
         if response is None:
             return
         request = interaction["request"]
-        key = (
-            request["method"].upper(),
-            urlsplit(request["url"]).path,
-            normalise_body(body_bytes(request)),
-        )
+        # Requests are matched on the decoded path (`...v1:0/converse`), so decode the recorded
+        # one too (Bedrock ids are sent percent-encoded: `...v1%3A0/converse`).
+        path = unquote(urlsplit(request["url"]).path)
+        key = (request["method"].upper(), path, normalise_body(body_bytes(request)))
         headers = tuple(
             (name.lower(), value)
             for name, value in response["headers"].items()

@@ -1,0 +1,76 @@
+"""The contract checks as pytest tests, one per format and check (see the package docstring).
+
+`contract_tests()` builds a parametrised test function; assign it to a `test_*` name in a test
+module. It asks pytest for a `gateway_url` fixture (required) and `contract_fake_url`
+(optional: without it the journal checks are skipped). Each test runs in its own `trio.run`,
+so it is a plain synchronous test and needs no async plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+
+import pytest
+import trio
+
+from llm_router.types import ProviderFormat
+
+from .checks import CHECKS, check_named
+from .runner import ContractConfig, Verdict, run_check
+
+__all__ = ["contract_tests"]
+
+
+def contract_tests(
+    formats: Iterable[ProviderFormat | str] | None = None,
+    checks: Iterable[str] | None = None,
+    *,
+    models: Mapping[ProviderFormat | str, str] | None = None,
+    api_keys: Mapping[ProviderFormat | str, str] | None = None,
+    timeout: float = 30.0,
+) -> Callable[..., None]:
+    """A test function running every (format, check) pair as its own test case.
+
+    `formats` None means every format, skipping those the gateway does not serve; named
+    formats must be served. `checks` None means every check, in the suite's order.
+    """
+    chosen_formats = None if formats is None else tuple(ProviderFormat.parse(f) for f in formats)
+    names = tuple(checks) if checks is not None else tuple(check.name for check in CHECKS)
+    for name in names:
+        check_named(name)
+    model_map = {ProviderFormat.parse(k): v for k, v in (models or {}).items()}
+    key_map = {ProviderFormat.parse(k): v for k, v in (api_keys or {}).items()}
+    cases = [(fmt, name) for fmt in chosen_formats or tuple(ProviderFormat) for name in names]
+    probes: dict[tuple[str, ProviderFormat], str | None] = {}
+
+    @pytest.mark.parametrize(
+        "contract_case", cases, ids=[f"{fmt.value}-{name}" for fmt, name in cases]
+    )
+    def test_gateway_contract(
+        contract_case: tuple[ProviderFormat, str], request: pytest.FixtureRequest
+    ) -> None:
+        fmt, name = contract_case
+        config = ContractConfig(
+            base_url=str(request.getfixturevalue("gateway_url")),
+            formats=chosen_formats,
+            fake_url=_optional_fixture(request, "contract_fake_url"),
+            models=model_map,
+            api_keys=key_map,
+            timeout=timeout,
+        )
+        result = trio.run(partial(run_check, config, fmt, name, probes))
+        if result.verdict is Verdict.SKIP:
+            pytest.skip(result.detail)
+        if result.verdict is Verdict.FAIL:
+            pytest.fail(f"{result.name}: {result.detail}", pytrace=False)
+
+    return test_gateway_contract
+
+
+def _optional_fixture(request: pytest.FixtureRequest, name: str) -> str | None:
+    try:
+        value = request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        return None
+    return None if value is None else str(value)

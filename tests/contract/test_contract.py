@@ -1,0 +1,181 @@
+"""The whole contract suite against the project's gateway, the fake server itself, and broken gateways."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from _contract_support import (
+    DIRECT_KEYS,
+    NaiveProxy,
+    not_found_everywhere,
+    openai_everywhere,
+    serve_app,
+)
+
+from llm_router.serve import gateway_router, open_gateway
+from llm_router.types import ProviderFormat
+from llm_router_testing.contract import (
+    CHECKS,
+    ContractConfig,
+    ContractReport,
+    Verdict,
+    render_table,
+    run_contract,
+)
+from llm_router_testing.fake import FAKE_KEYS, FakeProvider
+
+EVERY_CASE = {f"{fmt.value}/{check.name}" for fmt in ProviderFormat for check in CHECKS}
+
+
+def _verdicts(report: ContractReport) -> Mapping[str, Verdict]:
+    return {result.name: result.verdict for result in report.results}
+
+
+def _details(report: ContractReport) -> Mapping[str, str]:
+    return {result.name: result.detail for result in report.results}
+
+
+def _assert_all_pass(report: ContractReport) -> None:
+    verdicts = _verdicts(report)
+    assert set(verdicts) == EVERY_CASE, render_table(report)
+    not_passed = {name: v for name, v in verdicts.items() if v is not Verdict.PASS}
+    assert not_passed == {}, render_table(report)
+    assert report.ok
+
+
+async def test_every_check_passes_against_the_project_gateway(
+    fake: FakeProvider, gateway: str
+) -> None:
+    report = await run_contract(ContractConfig(base_url=gateway, fake_url=fake.url))
+
+    _assert_all_pass(report)
+    details = _details(report)
+    # The router honours retry-after on the same route rather than passing the 429 on.
+    for fmt in ProviderFormat:
+        assert details[f"{fmt.value}/retry_after"].startswith("retried "), details
+        assert details[f"{fmt.value}/disconnect"].startswith("upstream closed after ")
+
+
+async def test_every_check_passes_against_the_fake_server_directly(fake: FakeProvider) -> None:
+    config = ContractConfig(base_url=fake.url, fake_url=fake.url, api_keys=DIRECT_KEYS)
+
+    report = await run_contract(config)
+
+    _assert_all_pass(report)
+    # The fake never retries, so the 429 reaches the client with its retry-after.
+    assert _details(report)["openai/retry_after"] == (
+        "not retried: 429 passed on with retry-after: 1"
+    )
+
+
+async def test_journal_checks_are_skipped_without_the_fake_url(gateway: str) -> None:
+    config = ContractConfig(
+        base_url=gateway,
+        formats=(ProviderFormat.ANTHROPIC,),
+        only=("sync_text", "retry_after", "disconnect"),
+    )
+
+    report = await run_contract(config)
+
+    assert _verdicts(report) == {
+        "anthropic/sync_text": Verdict.PASS,
+        "anthropic/retry_after": Verdict.SKIP,
+        "anthropic/disconnect": Verdict.SKIP,
+    }
+    assert "--fake-url" in _details(report)["anthropic/disconnect"]
+    assert report.ok
+
+
+async def test_a_gateway_answering_openai_everywhere_fails_with_clear_details() -> None:
+    only = ("sync_text", "stream_text", "error_429")
+    async with serve_app(openai_everywhere) as url:
+        report = await run_contract(ContractConfig(base_url=url, only=only))
+
+    assert not report.ok
+    failed = {result.name for result in report.failures}
+    assert failed == {f"{fmt.value}/{name}" for fmt in ProviderFormat for name in only}
+    details = _details(report)
+    assert "expected the fake's echo 'You said: Contract check sync " in details["openai/sync_text"]
+    assert details["openai/stream_text"] == (
+        "content-type 'application/json', expected text/event-stream"
+    )
+    assert details["openai/error_429"].startswith("answered 200, so the upstream fault never")
+    assert "forward x-fake-* request headers" in details["openai/error_429"]
+    assert details["anthropic/sync_text"].startswith('expected "type": "message", got {')
+    assert details["google/sync_text"] == "response.candidates is missing"
+    assert details["converse/sync_text"] == "response.output is missing"
+    assert "FAILED" in render_table(report)
+
+
+async def test_a_gateway_that_does_not_forward_fault_headers_fails_the_fault_checks(
+    fake: FakeProvider,
+) -> None:
+    router = gateway_router(fake.url, FAKE_KEYS)  # x-fake-* headers are not forwarded
+    async with open_gateway(router) as url:
+        report = await run_contract(
+            ContractConfig(
+                base_url=url,
+                formats=(ProviderFormat.OPENAI,),
+                fake_url=fake.url,
+                only=("sync_text", "error_400", "retry_after", "disconnect"),
+            )
+        )
+
+    verdicts, details = _verdicts(report), _details(report)
+    assert verdicts == {
+        "openai/sync_text": Verdict.PASS,
+        "openai/error_400": Verdict.FAIL,
+        "openai/retry_after": Verdict.FAIL,
+        "openai/disconnect": Verdict.FAIL,
+    }
+    for name in ("openai/error_400", "openai/retry_after", "openai/disconnect"):
+        assert "forward x-fake-* request headers" in details[name]
+    assert not report.ok
+
+
+async def test_a_buffering_gateway_that_retries_at_once_fails_retry_and_disconnect(
+    fake: FakeProvider,
+) -> None:
+    async with serve_app(NaiveProxy(fake.url)) as url:
+        report = await run_contract(
+            ContractConfig(
+                base_url=url,
+                formats=(ProviderFormat.ANTHROPIC,),
+                fake_url=fake.url,
+                api_keys={ProviderFormat.ANTHROPIC: FAKE_KEYS["anthropic"]},
+                only=("sync_text", "retry_after", "disconnect"),
+            )
+        )
+
+    details = _details(report)
+    assert _verdicts(report)["anthropic/sync_text"] is Verdict.PASS
+    assert details["anthropic/retry_after"].startswith("retried /v1/messages 0.")
+    assert details["anthropic/retry_after"].endswith("after a 429 with retry-after: 1")
+    assert details["anthropic/disconnect"].startswith("the upstream stream ran to completion")
+    assert [r.name for r in report.failures] == ["anthropic/retry_after", "anthropic/disconnect"]
+
+
+async def test_unserved_formats_are_skipped_but_serving_none_fails() -> None:
+    async with serve_app(not_found_everywhere) as url:
+        report = await run_contract(ContractConfig(base_url=url))
+
+    skipped = [r for r in report.results if r.verdict is Verdict.SKIP]
+    assert [r.check for r in skipped] == ["served"] * len(ProviderFormat)
+    assert skipped[0].detail == "not served: POST /v1/chat/completions answered 404"
+    assert [r.detail for r in report.failures] == [
+        f"the gateway at {url} serves none of the formats"
+    ]
+    assert not report.ok
+
+
+async def test_a_format_named_explicitly_must_be_served() -> None:
+    async with serve_app(not_found_everywhere) as url:
+        report = await run_contract(
+            ContractConfig(base_url=url, formats=(ProviderFormat.GOOGLE,), only=("sync_text",))
+        )
+
+    (result,) = report.results
+    assert (result.name, result.verdict) == ("google/served", Verdict.FAIL)
+    assert result.detail == (
+        "not served: POST /v1beta/models/gemini-2.5-flash:generateContent answered 404"
+    )
