@@ -183,9 +183,13 @@ async def test_provider_error_is_typed_and_keyless(
 
     async with make_router(fake) as router:
         with pytest.raises(RateLimitError) as info:
-            await router.complete(
-                CHAT, "openai", headers={"x-fake-status": "429", "x-fake-retry-after": "7"}
-            )
+            # x-should-retry: false makes the router surface the 429 instead of waiting 7 s.
+            faults = {
+                "x-fake-status": "429",
+                "x-fake-retry-after": "7",
+                "x-fake-should-retry": "false",
+            }
+            await router.complete(CHAT, "openai", headers=faults)
     assert info.value.retry_after == 7
     assert info.value.status == 429
     assert "sk-" not in str(info.value)
