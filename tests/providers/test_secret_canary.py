@@ -1,9 +1,10 @@
-"""No credential leaks: a unique key reaches the wire but no repr, error or log line."""
+"""No credential leaks: a unique key reaches the wire but no repr, error, log line or cassette."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from llm_router.providers import (
 )
 from llm_router.router import Router
 from llm_router.types import ProviderFormat
+from llm_router_testing.cassette import Cassette
 
 CANARY = "canary-0b5e2d71-never-print-me"
 BODY = {"messages": [{"role": "user", "content": "hi"}]}
@@ -88,3 +90,38 @@ async def test_key_never_leaks_from_a_failing_call(
         assert CANARY.encode() not in (getattr(seen, "body", None) or b"")
         seen = seen.__cause__ or seen.__context__
     assert CANARY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "provider", "make_auth"), _providers(), ids=[p[0] for p in _providers()]
+)
+async def test_key_never_reaches_a_cassette_or_an_echoed_error(
+    name: str,
+    provider: Provider,
+    make_auth: Callable[[Provider], AuthConfig],
+    tmp_path: Path,
+) -> None:
+    """An upstream that echoes every credential header back, recorded by a cassette."""
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        echoed = {k: v for k, v in request.headers.items() if k not in ("content-length", "host")}
+        return httpx.Response(401, json={"error": {"message": f"bad credentials: {echoed}"}})
+
+    path = tmp_path / "failing.json"
+    cassette = Cassette.open(path, mode="all")
+    router = (
+        Router.builder()
+        .add_provider(name, provider, auth=make_auth(provider))
+        .add_model_route("some-model", name)
+        .with_transport(cassette.async_transport(httpx.MockTransport(echo)))
+        .build()
+    )
+    async with router:
+        with pytest.raises(errors.AuthenticationError) as caught:
+            await router.complete(BODY, ProviderFormat.OPENAI, model="some-model")
+    cassette.save()
+    assert CANARY not in str(caught.value)
+    assert CANARY.encode() not in (caught.value.body or b"")
+    recorded = path.read_bytes()
+    assert b"bad credentials" in recorded  # the echo was recorded: the check is not vacuous
+    assert CANARY.encode() not in recorded
