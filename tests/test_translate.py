@@ -245,3 +245,40 @@ def test_registry_returns_modules_with_the_uniform_interface(name: str) -> None:
         assert callable(getattr(module, attr))
     assert module.StreamParser().finish() == []
     assert module.StreamRenderer().finish() == []  # nothing started, nothing to close
+
+
+@pytest.mark.parametrize(
+    ("source", "body"),
+    [
+        (
+            "openai",
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "m",
+                "choices": [],
+                "usage": {"prompt_tokens": 1.8e19, "completion_tokens": 1, "total_tokens": 2},
+            },
+        ),
+        (
+            "anthropic",
+            {
+                "id": "x",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": 1.8e19, "output_tokens": 1},
+            },
+        ),
+    ],
+)
+def test_integral_floats_beyond_int64_are_refused_with_a_path(
+    source: str, body: dict[str, object]
+) -> None:
+    # orjson cannot write such an int: it must be refused at parse time, not crash at render time.
+    with pytest.raises(TranslationError) as info:
+        translate_response(orjson.dumps(body), source, "google")
+    assert info.value.path is not None and "tokens" in info.value.path

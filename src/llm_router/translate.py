@@ -35,6 +35,7 @@ _DONE_FORMATS = frozenset({ProviderFormat.OPENAI, ProviderFormat.MISTRAL})
 # Formats whose SSE events are named after the payload's `type`.
 _TYPED_EVENTS = frozenset({ProviderFormat.ANTHROPIC, ProviderFormat.RESPONSES})
 _DONE = b"[DONE]"
+_TEXT = (bytes, str)
 
 
 def translate_request(
@@ -53,16 +54,13 @@ def translate_request(
     if src is dst:
         return _passthrough(body)
     try:
-        obj = _load(body, "request")
-        req = _guard(get_format(src).parse_request, obj)
-        return orjson.dumps(
-            _guard(
-                lambda r: get_format(dst).render_request(r, default_max_tokens=default_max_tokens),
-                req,
-            )
-        )
+        req = get_format(src).parse_request(_load(body, "request"))
+        out = get_format(dst).render_request(req, default_max_tokens=default_max_tokens)
     except TranslationError as exc:
         raise InvalidRequestError(exc.message, path=exc.path) from exc
+    except _SHAPE_ERRORS as exc:
+        raise InvalidRequestError(_unexpected(exc)) from exc
+    return orjson.dumps(out)
 
 
 def translate_response(
@@ -73,8 +71,12 @@ def translate_response(
     dst = _format(target)
     if src is dst:
         return _passthrough(body)
-    resp = _guard(get_format(src).parse_response, _load(body, "response"))
-    return orjson.dumps(_guard(get_format(dst).render_response, resp))
+    obj = _load(body, "response")
+    try:
+        out = get_format(dst).render_response(get_format(src).parse_response(obj))
+    except _SHAPE_ERRORS as exc:
+        raise TranslationError(_unexpected(exc)) from exc
+    return orjson.dumps(out)
 
 
 def translate_error(
@@ -151,9 +153,10 @@ class StreamTranslator:
         return self._target
 
     def feed(self, event: bytes | str | Mapping[str, Any]) -> list[StreamEvent]:
-        if isinstance(event, bytes | str):
+        if isinstance(event, _TEXT):
             raw = event.encode() if isinstance(event, str) else event
-            if raw.strip() == _DONE:
+            # An object is not the sentinel: no need to copy every event to strip it.
+            if raw[:1] != b"{" and raw.strip() == _DONE:
                 if self._passthrough and self._target in _DONE_FORMATS and not self._done_sent:
                     self._done_sent = True
                     return [StreamEvent(None, _DONE)]
@@ -167,12 +170,18 @@ class StreamTranslator:
             obj = _load(raw, "stream event")
         else:
             obj = event
-        if self._parser is None or self._renderer is None:
+        parser, renderer = self._parser, self._renderer
+        if parser is None or renderer is None:
             return [self._forward(obj, event)]
-        deltas = _guard(self._parser.feed, obj)
-        out: list[StreamEvent] = []
-        for delta in deltas:
-            out.extend(_guard(self._renderer.feed, delta))
+        try:
+            deltas = parser.feed(obj)
+            if len(deltas) == 1:  # the common case: one event in, one delta
+                return renderer.feed(deltas[0])
+            out: list[StreamEvent] = []
+            for delta in deltas:
+                out += renderer.feed(delta)
+        except _SHAPE_ERRORS as exc:
+            raise TranslationError(_unexpected(exc)) from exc
         return out
 
     def finish(self) -> list[StreamEvent]:
@@ -207,7 +216,9 @@ class StreamTranslator:
     ) -> StreamEvent:
         if self._target is ProviderFormat.CONVERSE:
             if len(obj) != 1:
-                raise TranslationError("stream event: expected one {eventType: payload} pair")
+                raise TranslationError(
+                    "stream event: expected one {eventType: payload} pair", path=""
+                )
             ((name, payload),) = obj.items()
             return StreamEvent(str(name), orjson.dumps(payload))
         data = original if isinstance(original, bytes) else orjson.dumps(obj)
@@ -233,8 +244,12 @@ def _passthrough(body: Body) -> bytes:
     return orjson.dumps(body if isinstance(body, dict) else dict(body))
 
 
+_RAW = (bytes, bytearray, memoryview, str)
+
+
 def _load(body: Body, what: str) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
+    # Raw bodies are the common case: test for them first (a Mapping check is an ABC lookup).
+    if not isinstance(body, _RAW) and isinstance(body, Mapping):
         return body
     try:
         obj = orjson.loads(body)
@@ -245,15 +260,20 @@ def _load(body: Body, what: str) -> Mapping[str, Any]:
     return obj
 
 
-def _guard(fn: Callable[..., _T], *args: Any) -> _T:
-    """Run a format function; any non-library exception becomes a `TranslationError`.
+# Format modules validate as they read, but a shape nobody anticipated must still surface as
+# the documented error type rather than a bare KeyError: these become `TranslationError`s.
+_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
-    Format modules validate as they read, but a shape nobody anticipated must still surface
-    as the documented error type rather than a bare KeyError.
-    """
+
+def _unexpected(exc: Exception) -> str:
+    return f"unexpected shape: {type(exc).__name__}: {exc}"
+
+
+def _guard(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run a format function; any non-library exception becomes a `TranslationError`."""
     try:
         return fn(*args)
     except LLMRouterError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise TranslationError(f"unexpected shape: {type(exc).__name__}: {exc}") from exc
+    except _SHAPE_ERRORS as exc:
+        raise TranslationError(_unexpected(exc)) from exc

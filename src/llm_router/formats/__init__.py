@@ -67,6 +67,8 @@ __all__ = [
     "join_path",
     "need_obj",
     "need_str",
+    "read_fields",
+    "scalar",
     "type_name",
 ]
 
@@ -167,11 +169,16 @@ def need_str(obj: Mapping[str, Any], key: str, path: str) -> str:
     raise field_error(path, key, "string", value)
 
 
+# Integral floats read as integers only within int64: JSON writers (orjson) refuse larger ints.
+_INT64_LIMIT = float(2**63)
+_INT64_MIN = -_INT64_LIMIT
+
+
 def get_int(obj: Mapping[str, Any], key: str, path: str) -> int | None:
     value = obj.get(key)
     if value is None or type(value) is int:
         return value
-    if type(value) is float and value.is_integer():
+    if type(value) is float and value.is_integer() and _INT64_MIN <= value < _INT64_LIMIT:
         return int(value)
     raise field_error(path, key, "integer", value)
 
@@ -207,3 +214,43 @@ def get_obj(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | 
     if value is None or type(value) is dict:
         return value
     raise field_error(path, key, "object", value)
+
+
+def scalar(value: Any, kind: str, path: str, key: str) -> Any:
+    """`value` (not None) checked as `kind` like the `get_*` readers do ("string", "integer",
+    "number", "boolean" or "object"); integral floats read as integers, integers as floats."""
+    t = type(value)
+    if kind == "string":
+        ok = t is str
+    elif kind == "number":
+        if t is int:
+            return float(value)
+        ok = t is float
+    elif kind == "integer":
+        if t is float and value.is_integer() and _INT64_MIN <= value < _INT64_LIMIT:
+            return int(value)
+        ok = t is int
+    elif kind == "boolean":
+        ok = t is bool
+    else:
+        ok = t is dict
+    if not ok:
+        raise field_error(path, key, kind, value)
+    return value
+
+
+def read_fields(
+    obj: Mapping[str, Any],
+    fields: Mapping[str, tuple[str, str]],
+    path: str,
+    out: dict[str, Any],
+) -> None:
+    """Type-check the fields of `obj` named in `fields` into `out`.
+
+    `fields` maps a wire key to ``(name in out, kind)`` (kinds as for `scalar`); a null reads
+    as absent. One pass over the keys present: bodies carry a few of the many known fields.
+    """
+    for key, value in obj.items():
+        spec = fields.get(key)
+        if spec is not None and value is not None:
+            out[spec[0]] = scalar(value, spec[1], path, key)

@@ -7,8 +7,8 @@ and writes, unlike universal's), stop reasons and error bodies.
 from __future__ import annotations
 
 import base64
+import os
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -337,7 +337,7 @@ def tool_id(call_id: str) -> str:
 
 
 def new_message_id() -> str:
-    return "msg_" + uuid.uuid4().hex[:24]
+    return "msg_" + os.urandom(12).hex()
 
 
 # --------------------------------------------------------------------------- thinking

@@ -21,6 +21,7 @@ from llm_router.formats import (
     get_str,
     need_obj,
     need_str,
+    scalar,
 )
 from llm_router.formats._chat_content import (
     parse_parts,
@@ -127,27 +128,6 @@ _SCALARS: dict[str, tuple[str, str]] = {
 }
 
 
-def _scalar(value: Any, kind: str, key: str) -> Any:
-    t = type(value)
-    if kind == "string":
-        ok = t is str
-    elif kind == "number":
-        if t is int:
-            return float(value)
-        ok = t is float
-    elif kind == "integer":
-        if t is float and value.is_integer():
-            return int(value)
-        ok = t is int
-    elif kind == "boolean":
-        ok = t is bool
-    else:
-        ok = t is dict
-    if not ok:
-        raise field_error("", key, kind, value)
-    return value
-
-
 def parse_chat_request(obj: Mapping[str, Any], d: ChatDialect) -> Request:
     obj = need_obj(obj, "")
     # One pass over the fields present (usually a handful) rather than probing every known one.
@@ -166,15 +146,17 @@ def parse_chat_request(obj: Mapping[str, Any], d: ChatDialect) -> Request:
             else:
                 continue
         if value is not None:
-            kw[spec[0]] = _scalar(value, spec[1], key)
+            kw[spec[0]] = scalar(value, spec[1], "", key)
     legacy_max = kw.pop("_max_tokens", None)
     if legacy_max is not None and "max_tokens" not in kw:
         kw["max_tokens"] = legacy_max
     messages = get_list(obj, "messages", "")
-    kw["messages"] = tuple(_parse_message(m, f"messages[{i}]", d) for i, m in enumerate(messages))
+    kw["messages"] = tuple([_parse_message(m, f"messages[{i}]", d) for i, m in enumerate(messages)])
     tools = obj.get("tools")
     if tools:
-        kw["tools"] = tuple(_parse_tool(t, i, d) for i, t in enumerate(get_list(obj, "tools", "")))
+        kw["tools"] = tuple(
+            [_parse_tool(t, i, d) for i, t in enumerate(get_list(obj, "tools", ""))]
+        )
     choice = obj.get("tool_choice")
     if choice is not None:
         kw["tool_choice"] = _parse_tool_choice(choice)
@@ -216,7 +198,8 @@ def _parse_message(raw: Any, path: str, d: ChatDialect) -> Message:
         result = ToolResultPart(call_id, parse_parts(content, path), get_str(m, "name", path))
         return Message(Role.TOOL, (result,))
     if role == "system" or role == "developer":
-        return Message(Role(role), parse_parts(content, path), get_str(m, "name", path))
+        kind = Role.SYSTEM if role == "system" else Role.DEVELOPER
+        return Message(kind, parse_parts(content, path), get_str(m, "name", path))
     raise TranslationError(f"{path}.role: unsupported role {role!r}", path=f"{path}.role")
 
 
@@ -272,18 +255,19 @@ def _parse_tool(raw: Any, i: int, d: ChatDialect) -> Tool | ProviderTool:
     )
 
 
+# Values, so one shared instance per mode (a dict hit is much cheaper than the enum's lookup).
+_CHOICES: dict[str, ToolChoice] = {m.value: ToolChoice(m) for m in ToolChoiceMode}
+_CHOICES["any"] = _CHOICES[ToolChoiceMode.REQUIRED]  # Mistral's word for "required"
+
+
 def _parse_tool_choice(choice: Any) -> ToolChoice | None:
     if choice is None:
         return None
     if type(choice) is str:
-        if choice == "any":  # Mistral's word for "required"
-            return ToolChoice(ToolChoiceMode.REQUIRED)
-        try:
-            return ToolChoice(ToolChoiceMode(choice))
-        except ValueError:
-            raise TranslationError(
-                f"tool_choice: unsupported value {choice!r}", path="tool_choice"
-            ) from None
+        parsed = _CHOICES.get(choice)
+        if parsed is None:
+            raise TranslationError(f"tool_choice: unsupported value {choice!r}", path="tool_choice")
+        return parsed
     c = need_obj(choice, "tool_choice")
     if c.get("type") == "allowed_tools":
         allowed = need_obj(c.get("allowed_tools"), "tool_choice.allowed_tools")

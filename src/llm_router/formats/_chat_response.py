@@ -6,8 +6,8 @@ rendered from a pre-serialised head so each delta costs one small `orjson.dumps`
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,7 +52,8 @@ _DONE = StreamEvent(None, b"[DONE]")
 
 
 def new_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:24]
+    # As random as uuid4's hex, without building a UUID object on every response.
+    return prefix + os.urandom(12).hex()
 
 
 # --------------------------------------------------------------------------- whole responses
@@ -230,6 +231,9 @@ class ChatStreamParser:
         self._tools: dict[int, int] = {}  # wire tool-call index -> block index
 
     def feed(self, event: Mapping[str, Any]) -> list[StreamDelta]:
+        text = self._more_text(event)
+        if text is not None:
+            return [TextDelta(self._kinds["text"], text)]
         out: list[StreamDelta] = []
         event = need_obj(event, "")
         if "choices" not in event and event.get("error") is not None:
@@ -267,6 +271,25 @@ class ChatStreamParser:
         out: list[StreamDelta] = []
         self._close(out)
         return out
+
+    def _more_text(self, event: Mapping[str, Any]) -> str | None:
+        """The text of a chunk that only continues the open text block (most chunks), else None.
+
+        Checked quickly here; every other chunk takes the general path, which validates it.
+        """
+        if self._open is None or self._kinds.get("text") != self._open or type(event) is not dict:
+            return None
+        choices = event.get("choices")
+        if type(choices) is not list or len(choices) != 1 or event.get("usage") is not None:
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("finish_reason") is not None:
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict or len(delta) != 1 or choice.get("index", 0) != 0:
+            return None
+        text = delta.get("content")
+        return text if type(text) is str and text else None
 
     def _delta(self, delta: Mapping[str, Any], path: str, out: list[StreamDelta]) -> None:
         reasoning = delta.get("reasoning_content")

@@ -7,7 +7,7 @@ re-emitted to Responses.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,8 +51,12 @@ ORIGIN = "responses"
 _ANNOTATIONS = frozenset({"url_citation", "file_citation", "container_file_citation", "file_path"})
 
 
+_INPUT_ROLES = {"user": Role.USER, "system": Role.SYSTEM, "developer": Role.DEVELOPER}
+
+
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    # As random as uuid4's hex, without building a UUID object for every output item.
+    return f"{prefix}_{os.urandom(16).hex()}"
 
 
 # --------------------------------------------------------------------------- parse
@@ -98,12 +102,13 @@ def parse_input(value: Any) -> list[Message]:
         if (kind is None or kind == "message") and role != "assistant":
             flush()
             role_s = need_str(item, "role", path)
-            if role_s not in ("user", "system", "developer"):
+            input_role = _INPUT_ROLES.get(role_s)
+            if input_role is None:
                 raise TranslationError(
                     f"{path}.role: unsupported role {role_s!r}", path=f"{path}.role"
                 )
             parts = _parse_content(item.get("content"), path)
-            messages.append(Message(Role(role_s), parts, id=get_str(item, "id", path)))
+            messages.append(Message(input_role, parts, id=get_str(item, "id", path)))
             continue
         if results:
             flush()

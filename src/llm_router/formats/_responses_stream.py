@@ -75,6 +75,10 @@ class StreamParser:
         if type(kind) is not str:
             return out  # not a Responses event (e.g. pre-release shapes): nothing to carry
         if kind == "response.output_text.delta":
+            # Most events of a stream are deltas to a block already seen: check them quickly.
+            fast = self._known_block(event, event.get("content_index"))
+            if fast is not None:
+                return [TextDelta(*fast)]
             block = self._block(_int(event, "output_index"), _int(event, "content_index"))
             out.append(TextDelta(block, get_str(event, "delta", "") or ""))
         elif kind == "response.function_call_arguments.delta":
@@ -82,6 +86,10 @@ class StreamParser:
             out.append(ToolCallDelta(block, get_str(event, "delta", "") or ""))
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             summary = kind == "response.reasoning_summary_text.delta"
+            paragraph = event.get("summary_index" if summary else "content_index")
+            fast = self._known_block(event, 0)
+            if fast is not None and type(paragraph) is int:
+                return [ReasoningDelta(*fast, summary, paragraph)]
             block = self._block(_int(event, "output_index"))
             index = _int(event, "summary_index" if summary else "content_index")
             out.append(ReasoningDelta(block, get_str(event, "delta", "") or "", summary, index))
@@ -115,6 +123,16 @@ class StreamParser:
 
     def finish(self) -> list[StreamDelta]:
         return []
+
+    def _known_block(self, event: Mapping[str, Any], content_index: Any) -> tuple[int, str] | None:
+        """(block, delta) of a well-formed delta event to a block already seen, else None."""
+        output_index = event.get("output_index")
+        delta = event.get("delta")
+        if type(output_index) is int and type(content_index) is int and type(delta) is str:
+            block = self._blocks.get((output_index, content_index))
+            if block is not None:
+                return block, delta
+        return None
 
     def _item_added(self, event: Mapping[str, Any], out: list[StreamDelta]) -> None:
         item = need_obj(event.get("item"), "item")

@@ -18,13 +18,13 @@ from llm_router.errors import TranslationError
 from llm_router.formats import (
     field_error,
     get_bool,
-    get_float,
     get_int,
     get_list,
     get_obj,
     get_str,
     need_obj,
     need_str,
+    read_fields,
 )
 from llm_router.formats._anthropic_stream import StreamParser, StreamRenderer
 from llm_router.formats._anthropic_wire import (
@@ -88,6 +88,16 @@ _KNOWN_FIELDS = frozenset(
     }
 )  # fmt: skip
 _SERVICE_TIERS = frozenset({"auto", "standard_only"})
+# Top-level scalars: wire key -> (Request keyword, kind).
+_FIELDS: dict[str, tuple[str, str]] = {
+    "model": ("model", "string"),
+    "max_tokens": ("max_tokens", "integer"),
+    "temperature": ("temperature", "number"),
+    "top_p": ("top_p", "number"),
+    "top_k": ("top_k", "integer"),
+    "service_tier": ("service_tier", "string"),
+    "stream": ("stream", "boolean"),
+}
 _ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 
 
@@ -106,37 +116,37 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
     elif system is not None:
         raise field_error("", "system", "string or array", system)
     for i, raw in enumerate(get_list(obj, "messages", "")):
-        _parse_message(need_obj(raw, f"messages[{i}]"), f"messages[{i}]", messages)
+        path = f"messages[{i}]"
+        _parse_message(need_obj(raw, path), path, messages)
 
-    tools = tuple(
-        _parse_tool(need_obj(t, f"tools[{i}]"), f"tools[{i}]")
-        for i, t in enumerate(get_list(obj, "tools", ""))
-    )
-    tool_choice, parallel = _parse_tool_choice(get_obj(obj, "tool_choice", ""))
+    kw: dict[str, Any] = {}
+    read_fields(obj, _FIELDS, "", kw)
+    tools = get_list(obj, "tools", "")
+    if tools:
+        kw["tools"] = tuple(
+            [_parse_tool(need_obj(t, f"tools[{i}]"), f"tools[{i}]") for i, t in enumerate(tools)]
+        )
+    tool_choice = get_obj(obj, "tool_choice", "")
+    if tool_choice is not None:
+        kw["tool_choice"], kw["parallel_tool_calls"] = _parse_tool_choice(tool_choice)
     output_config = get_obj(obj, "output_config", "") or {}
     out_format = get_obj(output_config, "format", "output_config")
     if out_format is None:  # the pre-GA spelling of the same field
         out_format = get_obj(obj, "output_format", "")
+    if out_format is not None:
+        kw["response_format"] = _parse_output_format(out_format)
+    thinking = get_obj(obj, "thinking", "")
+    if thinking is not None or output_config:
+        kw["reasoning"] = _parse_reasoning(thinking, output_config)
+    stop = _str_list(obj, "stop_sequences", "")
+    if stop:
+        kw["stop"] = tuple(stop)
     metadata = get_obj(obj, "metadata", "")
+    if metadata is not None:
+        kw["user"] = get_str(metadata, "user_id", "metadata")
     extras = {k: v for k, v in obj.items() if k not in _KNOWN_FIELDS}
     return Request(
-        messages=tuple(messages),
-        model=get_str(obj, "model", ""),
-        tools=tools,
-        tool_choice=tool_choice,
-        parallel_tool_calls=parallel,
-        response_format=_parse_output_format(out_format),
-        reasoning=_parse_reasoning(get_obj(obj, "thinking", ""), output_config),
-        max_tokens=get_int(obj, "max_tokens", ""),
-        temperature=get_float(obj, "temperature", ""),
-        top_p=get_float(obj, "top_p", ""),
-        top_k=get_int(obj, "top_k", ""),
-        stop=tuple(_str_list(obj, "stop_sequences", "")),
-        user=None if metadata is None else get_str(metadata, "user_id", "metadata"),
-        service_tier=get_str(obj, "service_tier", ""),
-        stream=bool(get_bool(obj, "stream", "")),
-        extras=extras or None,
-        extras_origin=ORIGIN if extras else None,
+        tuple(messages), extras=extras or None, extras_origin=ORIGIN if extras else None, **kw
     )
 
 

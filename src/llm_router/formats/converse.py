@@ -18,13 +18,13 @@ from llm_router.errors import TranslationError
 from llm_router.formats import (
     field_error,
     get_bool,
-    get_float,
     get_int,
     get_list,
     get_obj,
     get_str,
     need_obj,
     need_str,
+    read_fields,
 )
 from llm_router.formats._anthropic_wire import thinking_config
 from llm_router.formats._converse_stream import StreamParser, StreamRenderer
@@ -71,6 +71,11 @@ __all__ = [
     "render_response",
 ]
 
+_INFERENCE_FIELDS: dict[str, tuple[str, str]] = {
+    "maxTokens": ("max_tokens", "integer"),
+    "temperature": ("temperature", "number"),
+    "topP": ("top_p", "number"),
+}
 _KNOWN_FIELDS = frozenset(
     {
         "modelId", "messages", "system", "inferenceConfig", "toolConfig",
@@ -114,25 +119,27 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
     extras = {k: v for k, v in obj.items() if k not in _KNOWN_FIELDS}
     if additional:
         extras["additionalModelRequestFields"] = additional
-    tools, choice = _parse_tool_config(get_obj(obj, "toolConfig", ""))
-    stops = get_list(inference, "stopSequences", "inferenceConfig")
-    for j, stop in enumerate(stops):
-        if type(stop) is not str:
-            raise field_error("inferenceConfig.stopSequences", j, "string", stop)
+    kw: dict[str, Any] = {}
+    if inference:
+        read_fields(inference, _INFERENCE_FIELDS, "inferenceConfig", kw)
+        stops = get_list(inference, "stopSequences", "inferenceConfig")
+        for j, stop in enumerate(stops):
+            if type(stop) is not str:
+                raise field_error("inferenceConfig.stopSequences", j, "string", stop)
+        kw["stop"] = tuple(stops)
+    tool_config = get_obj(obj, "toolConfig", "")
+    if tool_config is not None:
+        kw["tools"], kw["tool_choice"] = _parse_tool_config(tool_config)
+    if output:
+        kw["response_format"] = _parse_output_format(output)
     return Request(
-        messages=tuple(messages),
+        tuple(messages),
         model=get_str(obj, "modelId", ""),
-        tools=tools,
-        tool_choice=choice,
-        response_format=_parse_output_format(output),
         reasoning=reasoning,
-        max_tokens=get_int(inference, "maxTokens", "inferenceConfig"),
-        temperature=get_float(inference, "temperature", "inferenceConfig"),
-        top_p=get_float(inference, "topP", "inferenceConfig"),
         top_k=top_k,
-        stop=tuple(stops),
         extras=extras or None,
         extras_origin=ORIGIN if extras else None,
+        **kw,
     )
 
 

@@ -15,13 +15,13 @@ from llm_router.errors import TranslationError
 from llm_router.formats import (
     field_error,
     get_bool,
-    get_float,
     get_int,
     get_list,
     get_obj,
     get_str,
     need_obj,
     need_str,
+    scalar,
 )
 from llm_router.formats._google_stream import StreamParser, StreamRenderer
 from llm_router.formats._google_wire import (
@@ -91,6 +91,27 @@ _GENERATION = frozenset(
         "response_json_schema", "_responseJsonSchema", "thinkingConfig", "thinking_config",
     }
 )  # fmt: skip
+# generationConfig scalars with a universal slot: wire key -> (Request keyword, kind, and for
+# a snake_case key the camelCase spelling that wins when both are given).
+_GENERATION_FIELDS: dict[str, tuple[str, str, str | None]] = {
+    "maxOutputTokens": ("max_tokens", "integer", None),
+    "max_output_tokens": ("max_tokens", "integer", "maxOutputTokens"),
+    "temperature": ("temperature", "number", None),
+    "topP": ("top_p", "number", None),
+    "top_p": ("top_p", "number", "topP"),
+    "topK": ("top_k", "integer", None),
+    "top_k": ("top_k", "integer", "topK"),
+    "seed": ("seed", "integer", None),
+    "presencePenalty": ("presence_penalty", "number", None),
+    "presence_penalty": ("presence_penalty", "number", "presencePenalty"),
+    "frequencyPenalty": ("frequency_penalty", "number", None),
+    "frequency_penalty": ("frequency_penalty", "number", "frequencyPenalty"),
+    "candidateCount": ("n", "integer", None),
+    "candidate_count": ("n", "integer", "candidateCount"),
+    "responseLogprobs": ("logprobs", "boolean", None),
+    "response_logprobs": ("logprobs", "boolean", "responseLogprobs"),
+    "logprobs": ("top_logprobs", "integer", None),
+}
 _MODES = {
     "AUTO": ToolChoiceMode.AUTO,
     "VALIDATED": ToolChoiceMode.AUTO,
@@ -129,49 +150,49 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
                 f"{path}.role: expected 'user' or 'model', got {role!r}", path=f"{path}.role"
             )
 
-    key = field(obj, "generationConfig", "generation_config")
-    gen = get_obj(obj, key, "") or {}
     extras: dict[str, Any] = {k: v for k, v in obj.items() if k not in _TOP_LEVEL}
-    leftover = {k: v for k, v in gen.items() if k not in _GENERATION}
+    kw: dict[str, Any] = {}
+    key = field(obj, "generationConfig", "generation_config")
+    gen = get_obj(obj, key, "")
+    if gen:
+        _parse_generation(gen, key, kw, extras)
+    if "tools" in obj or "toolConfig" in obj or "tool_config" in obj:
+        kw["tools"], kw["tool_choice"] = _parse_tools(obj)
+    model = get_str(obj, "model", "")
+    if model:
+        kw["model"] = model.removeprefix("models/")
+    return Request(tuple(messages), extras=extras or None, extras_origin=ORIGIN, **kw)
+
+
+def _parse_generation(
+    gen: Mapping[str, Any], key: str, kw: dict[str, Any], extras: dict[str, Any]
+) -> None:
+    """`generationConfig` into `Request` keywords `kw`; fields with no slot go to `extras`."""
+    leftover: dict[str, Any] = {}
+    for wire, value in gen.items():
+        spec = _GENERATION_FIELDS.get(wire)
+        if spec is None:
+            if wire not in _GENERATION:
+                leftover[wire] = value
+            continue
+        name, kind, camel = spec
+        if value is not None and (camel is None or camel not in gen):
+            kw[name] = scalar(value, kind, key, wire)
     if leftover:
         extras["generationConfig"] = leftover
-    tools, choice = _parse_tools(obj)
-
-    def gen_int(camel: str, snake: str) -> int | None:
-        return get_int(gen, field(gen, camel, snake), key)
-
-    def gen_float(camel: str, snake: str) -> float | None:
-        return get_float(gen, field(gen, camel, snake), key)
-
     stop_key = field(gen, "stopSequences", "stop_sequences")
     stops = get_list(gen, stop_key, key)
     for j, stop in enumerate(stops):
         if type(stop) is not str:
             raise field_error(f"{key}.{stop_key}", j, "string", stop)
-    model = get_str(obj, "model", "")
-    return Request(
-        messages=tuple(messages),
-        model=model.removeprefix("models/") if model else None,
-        tools=tools,
-        tool_choice=choice,
-        response_format=_parse_response_format(gen, key),
-        reasoning=_parse_thinking(
-            get_obj(gen, field(gen, "thinkingConfig", "thinking_config"), key)
-        ),
-        max_tokens=gen_int("maxOutputTokens", "max_output_tokens"),
-        temperature=gen_float("temperature", "temperature"),
-        top_p=gen_float("topP", "top_p"),
-        top_k=gen_int("topK", "top_k"),
-        stop=tuple(stops),
-        seed=gen_int("seed", "seed"),
-        presence_penalty=gen_float("presencePenalty", "presence_penalty"),
-        frequency_penalty=gen_float("frequencyPenalty", "frequency_penalty"),
-        n=gen_int("candidateCount", "candidate_count"),
-        logprobs=get_bool(gen, field(gen, "responseLogprobs", "response_logprobs"), key),
-        top_logprobs=gen_int("logprobs", "logprobs"),
-        extras=extras or None,
-        extras_origin=ORIGIN,
-    )
+    if stops:
+        kw["stop"] = tuple(stops)
+    response_format = _parse_response_format(gen, key)
+    if response_format is not None:
+        kw["response_format"] = response_format
+    thinking = get_obj(gen, field(gen, "thinkingConfig", "thinking_config"), key)
+    if thinking is not None:
+        kw["reasoning"] = _parse_thinking(thinking)
 
 
 def _parse_parts(content: Mapping[str, Any], path: str, ids: CallIds) -> tuple[ContentPart, ...]:
@@ -260,9 +281,7 @@ def _parse_response_format(gen: Mapping[str, Any], path: str) -> ResponseFormat 
     return None
 
 
-def _parse_thinking(config: Mapping[str, Any] | None) -> ReasoningConfig | None:
-    if config is None:
-        return None
+def _parse_thinking(config: Mapping[str, Any]) -> ReasoningConfig:
     path = "generationConfig.thinkingConfig"
     budget = get_int(config, field(config, "thinkingBudget", "thinking_budget"), path)
     level = get_str(config, field(config, "thinkingLevel", "thinking_level"), path)

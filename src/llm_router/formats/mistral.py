@@ -8,6 +8,7 @@ rejected, so only fields Mistral accepts are rendered); 422 ``{"detail": [...]}`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -52,6 +53,7 @@ _ID_RE = re.compile(r"[A-Za-z0-9]{9}")
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+@functools.lru_cache(maxsize=4096)  # every id is rewritten twice: on its call and its result
 def mistral_tool_call_id(call_id: str) -> str:
     """A nine-alphanumeric id Mistral accepts, stable for a given foreign id.
 

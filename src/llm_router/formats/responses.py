@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llm_router.errors import TranslationError
-from llm_router.formats import get_bool, get_float, get_int, get_list, get_obj, get_str, need_obj
+from llm_router.formats import get_bool, get_list, get_obj, get_str, need_obj, read_fields
 from llm_router.formats._responses_items import (
     ORIGIN,
     finish_from_status,
@@ -69,6 +69,21 @@ _KNOWN = frozenset(
     }
 )  # fmt: skip
 _EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
+# Top-level scalars: wire key -> (Request keyword, kind).
+_FIELDS: dict[str, tuple[str, str]] = {
+    "model": ("model", "string"),
+    "parallel_tool_calls": ("parallel_tool_calls", "boolean"),
+    "max_output_tokens": ("max_tokens", "integer"),
+    "temperature": ("temperature", "number"),
+    "top_p": ("top_p", "number"),
+    "top_logprobs": ("top_logprobs", "integer"),
+    "user": ("user", "string"),
+    "metadata": ("metadata", "object"),
+    "store": ("store", "boolean"),
+    "service_tier": ("service_tier", "string"),
+    "prompt_cache_key": ("prompt_cache_key", "string"),
+    "stream": ("stream", "boolean"),
+}
 
 
 # --------------------------------------------------------------------------- requests
@@ -94,27 +109,21 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
         rest = {k: v for k, v in text.items() if k != "format"}
         if rest:
             extras["text"] = rest
+    kw: dict[str, Any] = {}
+    read_fields(obj, _FIELDS, "", kw)
+    tools = get_list(obj, "tools", "")
+    if tools:
+        kw["tools"] = tuple([_parse_tool(t, i) for i, t in enumerate(tools)])
     reasoning = get_obj(obj, "reasoning", "")
+    if reasoning is not None:
+        kw["reasoning"] = _parse_reasoning(reasoning)
     return Request(
-        messages=tuple(messages),
-        model=get_str(obj, "model", ""),
-        tools=tuple(_parse_tool(t, i) for i, t in enumerate(get_list(obj, "tools", ""))),
+        tuple(messages),
         tool_choice=tool_choice,
-        parallel_tool_calls=get_bool(obj, "parallel_tool_calls", ""),
         response_format=response_format,
-        reasoning=None if reasoning is None else _parse_reasoning(reasoning),
-        max_tokens=get_int(obj, "max_output_tokens", ""),
-        temperature=get_float(obj, "temperature", ""),
-        top_p=get_float(obj, "top_p", ""),
-        top_logprobs=get_int(obj, "top_logprobs", ""),
-        user=get_str(obj, "user", ""),
-        metadata=get_obj(obj, "metadata", ""),
-        store=get_bool(obj, "store", ""),
-        service_tier=get_str(obj, "service_tier", ""),
-        prompt_cache_key=get_str(obj, "prompt_cache_key", ""),
-        stream=bool(get_bool(obj, "stream", "")),
         extras=extras or None,
         extras_origin=ORIGIN if extras else None,
+        **kw,
     )
 
 
@@ -131,16 +140,18 @@ def _parse_tool(raw: Any, i: int) -> Tool | ProviderTool:
     )
 
 
+# Values, so one shared instance per mode (a dict hit is much cheaper than the enum's lookup).
+_CHOICES: dict[str, ToolChoice] = {m.value: ToolChoice(m) for m in ToolChoiceMode}
+
+
 def _parse_tool_choice(choice: Any) -> ToolChoice | None:
     if choice is None:
         return None
     if type(choice) is str:
-        try:
-            return ToolChoice(ToolChoiceMode(choice))
-        except ValueError:
-            raise TranslationError(
-                f"tool_choice: unsupported value {choice!r}", path="tool_choice"
-            ) from None
+        parsed = _CHOICES.get(choice)
+        if parsed is None:
+            raise TranslationError(f"tool_choice: unsupported value {choice!r}", path="tool_choice")
+        return parsed
     c = need_obj(choice, "tool_choice")
     kind = c.get("type")
     if kind == "function":
