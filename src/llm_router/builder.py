@@ -43,6 +43,7 @@ class RouterConfig:
     limits: httpx.Limits = field(
         default_factory=lambda: httpx.Limits(max_connections=100, max_keepalive_connections=20)
     )
+    pool_shards: int = 4
     connect_timeout: float | None = 10.0
     idle_timeout: float | None = 120.0
 
@@ -65,6 +66,7 @@ class RouterBuilder:
         self._forwarded: list[str] = list(DEFAULT_FORWARDED_HEADERS)
         self._transport: httpx.AsyncBaseTransport | None = None
         self._limits: httpx.Limits | None = None
+        self._pool_shards = 4
         self._problems: list[str] = []
 
     # -- catalog ----------------------------------------------------------------------------------
@@ -171,8 +173,14 @@ class RouterBuilder:
         self._transport = transport
         return self
 
-    def with_limits(self, limits: httpx.Limits) -> RouterBuilder:
+    def with_limits(self, limits: httpx.Limits, *, pool_shards: int = 4) -> RouterBuilder:
+        """Connection limits of the router's transport, shared by `pool_shards` connection
+        pools (several small pools cost far less CPU per request than one large one under
+        concurrency; see `llm_router.transport`). Ignored with `with_transport`."""
+        if pool_shards < 1:
+            self._problems.append(f"pool_shards must be at least 1, got {pool_shards}")
         self._limits = limits
+        self._pool_shards = pool_shards
         return self
 
     # -- build ------------------------------------------------------------------------------------
@@ -224,6 +232,7 @@ class RouterBuilder:
             forwarded_headers=tuple(dict.fromkeys(self._forwarded)),
             transport=self._transport,
             limits=self._limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            pool_shards=self._pool_shards,
             connect_timeout=executor.connect_timeout,
             idle_timeout=executor.idle_timeout,
         )

@@ -21,6 +21,7 @@ import trio
 from llm_router import errors
 from llm_router.routing import Resolver, Route, forwardable_headers
 from llm_router.translate import translate_request
+from llm_router.transport import ShardedTransport, pool_statistics
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.upstream import UpstreamStream, open_upstream, read_completion
 
@@ -183,9 +184,9 @@ class Router:
             )
         self._closing = False
         self._client = httpx.AsyncClient(
-            transport=self._config.transport,
+            transport=self._config.transport
+            or ShardedTransport(limits=self._config.limits, shards=self._config.pool_shards),
             timeout=httpx.Timeout(None, connect=self._config.connect_timeout),
-            limits=self._config.limits,
             follow_redirects=False,
         )
         self._nursery_cm = trio.open_nursery()
@@ -339,7 +340,7 @@ class Router:
         stats = dict(self._config.executor.statistics())
         stats["open_streams"] = len(self._streams)
         stats["calls_in_flight"] = len(self._scopes)
-        stats["pool"] = _pool_statistics(self._client)
+        stats["pool"] = pool_statistics(getattr(self._client, "_transport", None))
         return stats
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -381,20 +382,6 @@ class Router:
             default_max_tokens=max_tokens,
             include_usage=_wants_stream_usage(obj, fmt),
         )
-
-
-def _pool_statistics(client: httpx.AsyncClient | None) -> dict[str, int]:
-    """Connections of the default httpx transport: total, idle, and requests holding or
-    awaiting one (`in_use` must drop to 0 once every call has finished or been cancelled)."""
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    if pool is None:  # closed, or a custom transport without an httpcore pool
-        return {"connections": 0, "idle": 0, "in_use": 0}
-    connections = list(pool.connections)
-    return {
-        "connections": len(connections),
-        "idle": sum(1 for c in connections if c.is_idle()),
-        "in_use": len(pool._requests),
-    }
 
 
 class _TrackedScope:
