@@ -45,15 +45,25 @@ every format module uses so that type errors carry the same path syntax everywhe
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 from llm_router.errors import TranslationError
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import ErrorInfo, Request, Response, StreamDelta
+from llm_router.universal import (
+    ContentPart,
+    ErrorInfo,
+    Message,
+    Request,
+    Response,
+    Role,
+    StreamDelta,
+    ToolResultPart,
+)
 
 __all__ = [
     "FormatModule",
+    "append_user_turn",
     "StreamParser",
     "StreamRenderer",
     "get_format",
@@ -254,3 +264,19 @@ def read_fields(
         spec = fields.get(key)
         if spec is not None and value is not None:
             out[spec[0]] = scalar(value, spec[1], path, key)
+
+
+def append_user_turn(parts: Sequence[ContentPart], out: list[Message]) -> None:
+    """Append a user turn of a format that mixes tool results into user turns (Anthropic,
+    Gemini, Converse): universal keeps tool results in turns of their own, so each run of
+    them becomes a `Role.TOOL` message and each run of other parts a `Role.USER` one."""
+    run: list[ContentPart] = []
+    run_is_tool = False
+    for part in parts:
+        is_tool = type(part) is ToolResultPart
+        if run and is_tool != run_is_tool:
+            out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
+            run = []
+        run.append(part)
+        run_is_tool = is_tool
+    out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))

@@ -16,6 +16,7 @@ import orjson
 
 from llm_router.errors import TranslationError
 from llm_router.formats import (
+    append_user_turn,
     field_error,
     get_bool,
     get_int,
@@ -56,7 +57,6 @@ from llm_router.universal import (
     Tool,
     ToolChoice,
     ToolChoiceMode,
-    ToolResultPart,
     Usage,
 )
 
@@ -176,17 +176,7 @@ def _parse_message(m: Mapping[str, Any], path: str, out: list[Message]) -> None:
     if role is not Role.USER:
         out.append(Message(role, tuple(parts)))
         return
-    # Universal keeps tool results in their own turns: split runs of them out of the user turn.
-    run: list[ContentPart] = []
-    run_is_tool = False
-    for part in parts:
-        is_tool = type(part) is ToolResultPart
-        if run and is_tool != run_is_tool:
-            out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
-            run = []
-        run.append(part)
-        run_is_tool = is_tool
-    out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
+    append_user_turn(parts, out)
 
 
 def _parse_tool(t: Mapping[str, Any], path: str) -> Tool | ProviderTool:

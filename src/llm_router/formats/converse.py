@@ -16,6 +16,7 @@ import orjson
 
 from llm_router.errors import TranslationError
 from llm_router.formats import (
+    append_user_turn,
     field_error,
     get_bool,
     get_int,
@@ -41,7 +42,6 @@ from llm_router.formats._converse_wire import (
     render_usage,
 )
 from llm_router.universal import (
-    ContentPart,
     Message,
     ProviderTool,
     ReasoningConfig,
@@ -55,7 +55,6 @@ from llm_router.universal import (
     Tool,
     ToolChoice,
     ToolChoiceMode,
-    ToolResultPart,
     Usage,
 )
 
@@ -101,7 +100,7 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
         if role == "assistant":
             messages.append(Message(Role.ASSISTANT, tuple(parts)))
         elif role == "user":
-            _append_user_turn(parts, messages)
+            append_user_turn(parts, messages)
         else:
             raise TranslationError(
                 f"{path}.role: expected 'user' or 'assistant', got {role!r}", path=f"{path}.role"
@@ -141,20 +140,6 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
         extras_origin=ORIGIN if extras else None,
         **kw,
     )
-
-
-def _append_user_turn(parts: list[ContentPart], out: list[Message]) -> None:
-    """Universal keeps tool results in their own turns: split runs of them out of a user turn."""
-    run: list[ContentPart] = []
-    run_is_tool = False
-    for part in parts:
-        is_tool = type(part) is ToolResultPart
-        if run and is_tool != run_is_tool:
-            out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
-            run = []
-        run.append(part)
-        run_is_tool = is_tool
-    out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
 
 
 def _parse_tool_config(

@@ -13,6 +13,7 @@ from typing import Any
 
 from llm_router.errors import TranslationError
 from llm_router.formats import (
+    append_user_turn,
     field_error,
     get_bool,
     get_int,
@@ -144,7 +145,7 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
         if role == "model":
             messages.append(Message(Role.ASSISTANT, parts))
         elif role in ("user", "function"):
-            _append_user_turn(parts, messages)
+            append_user_turn(parts, messages)
         else:
             raise TranslationError(
                 f"{path}.role: expected 'user' or 'model', got {role!r}", path=f"{path}.role"
@@ -198,20 +199,6 @@ def _parse_generation(
 def _parse_parts(content: Mapping[str, Any], path: str, ids: CallIds) -> tuple[ContentPart, ...]:
     parts = need_parts(content, path)
     return tuple([parse_part(p, f"{path}.parts[{j}]", ids) for j, p in enumerate(parts)])
-
-
-def _append_user_turn(parts: tuple[ContentPart, ...], out: list[Message]) -> None:
-    """Universal keeps tool results in their own turns: split runs of them out of a user turn."""
-    run: list[ContentPart] = []
-    run_is_tool = False
-    for part in parts:
-        is_tool = type(part) is ToolResultPart
-        if run and is_tool != run_is_tool:
-            out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
-            run = []
-        run.append(part)
-        run_is_tool = is_tool
-    out.append(Message(Role.TOOL if run_is_tool else Role.USER, tuple(run)))
 
 
 def _parse_tools(
