@@ -49,6 +49,16 @@ from llm_router.providers import (
     Provider,
     VertexProvider,
 )
+from llm_router.resilience import (
+    AttemptOutcome,
+    AttemptRecord,
+    BreakerPolicy,
+    BudgetPolicy,
+    HedgePolicy,
+    Hooks,
+    RetryPolicy,
+    TimeoutPolicy,
+)
 from llm_router.router import CompletionResult, Router, RouterClosedError, RouterStream
 from llm_router.routing import Route
 from llm_router.translate import (
@@ -63,6 +73,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PRESETS",
+    "AttemptOutcome",
+    "AttemptRecord",
+    "BreakerPolicy",
+    "BudgetPolicy",
+    "HedgePolicy",
+    "Hooks",
+    "RetryPolicy",
+    "TimeoutPolicy",
     "AccessToken",
     "AnthropicProvider",
     "ApiKey",
