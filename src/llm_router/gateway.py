@@ -22,7 +22,6 @@ from llm_router import errors
 from llm_router.formats import converse, get_format
 from llm_router.framing.eventstream import encode_stream_event
 from llm_router.router import CompletionResult, Router, RouterStream
-from llm_router.translate import StreamTranslator
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, ErrorType
 
@@ -197,7 +196,11 @@ async def _stream_out(
         except errors.LLMRouterError as exc:
             # Committed stream: report the failure in-band, in the caller's format.
             await send(
-                {"type": "http.response.body", "body": _error_frames(exc, fmt), "more_body": True}
+                {
+                    "type": "http.response.body",
+                    "body": _error_frames(events, exc, fmt),
+                    "more_body": True,
+                }
             )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         nursery.cancel_scope.cancel()
@@ -207,10 +210,10 @@ def _frame(event: StreamEvent, binary: bool) -> bytes:
     return encode_stream_event(event) if binary else event.to_sse()
 
 
-def _error_frames(exc: errors.LLMRouterError, fmt: ProviderFormat) -> bytes:
-    """The caller format's own in-stream error event(s) for a failure after commit."""
-    events = StreamTranslator(fmt, fmt).fail(error_info(exc))
-    return b"".join(_frame(e, fmt is ProviderFormat.CONVERSE) for e in events)
+def _error_frames(events: RouterStream, exc: errors.LLMRouterError, fmt: ProviderFormat) -> bytes:
+    """The caller format's own in-stream error event for a failure after commit."""
+    failure = events.error_events(error_info(exc))
+    return b"".join(_frame(e, fmt is ProviderFormat.CONVERSE) for e in failure)
 
 
 def _result_headers(result: CompletionResult) -> dict[str, str]:

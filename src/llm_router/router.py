@@ -23,6 +23,7 @@ from llm_router.routing import Resolver, Route, forwardable_headers
 from llm_router.translate import translate_request
 from llm_router.transport import ShardedTransport, pool_statistics
 from llm_router.types import ProviderFormat, StreamEvent
+from llm_router.universal import ErrorInfo
 from llm_router.upstream import UpstreamStream, open_upstream, read_completion
 
 if TYPE_CHECKING:
@@ -139,6 +140,11 @@ class RouterStream:
             raise StopAsyncIteration
         self.events_delivered += 1
         return event
+
+    def error_events(self, error: ErrorInfo) -> list[StreamEvent]:
+        """The caller-format event(s) reporting a failure of this stream after it started,
+        for gateways that must tell their client in-band."""
+        return self._upstream.fail(error)
 
     def _abort(self) -> None:
         self._aborted = True

@@ -20,6 +20,7 @@ from llm_router import errors
 from llm_router.providers.base import EventDecoder, UpstreamRequest
 from llm_router.translate import StreamTranslator, translate_response
 from llm_router.types import ProviderFormat, StreamEvent
+from llm_router.universal import ErrorInfo
 
 if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
@@ -191,6 +192,16 @@ class UpstreamStream:
                 self._pending.extend(translator.feed(payload))  # type: ignore[arg-type]
             if final:
                 self._pending.extend(translator.finish())
+
+    def fail(self, error: ErrorInfo) -> list[StreamEvent]:
+        """The caller-format event reporting `error` after this stream's events so far.
+
+        A translated stream asks its own renderer (which knows the stream's state, e.g. the
+        Responses sequence number). A passthrough stream has none: a fresh renderer's last
+        event is the error itself (what comes before it would restart the stream)."""
+        if self._translator is not None:
+            return self._translator.fail(error)
+        return StreamTranslator(self._caller, self._caller).fail(error)[-1:]
 
     async def aclose(self) -> None:
         """Close the upstream response (idempotent; safe to call from a cancelled scope)."""
