@@ -95,22 +95,19 @@ class RouterStream:
 
     def __init__(
         self,
-        router: Router,
         upstream: UpstreamStream,
-        call: _Call,
+        caller_format: ProviderFormat,
         attempts: tuple[Any, ...],
         idle_timeout: float | None,
     ) -> None:
-        self._router = router
         self._upstream = upstream
-        self._call = call
         self._idle_timeout = idle_timeout
         self._scope: trio.CancelScope | None = None
         self._aborted = False
         self.attempts = attempts
         self.provider = upstream.route.alias
         self.model = upstream.route.model
-        self.format = call.format
+        self.format = caller_format
         self.provider_format = upstream.route.format
         self.events_delivered = 0
 
@@ -307,9 +304,8 @@ class Router:
             upstream, _route, attempts = await self._config.executor.run_stream(
                 call.routes, attempt, label=call.model
             )
-        if scope.cancelled_caught:
-            raise RouterClosedError("the router was closed while this call was in flight")
-        events = RouterStream(self, upstream, call, attempts, self._config.idle_timeout)
+        self._check_closed(scope)
+        events = RouterStream(upstream, call.format, attempts, self._config.idle_timeout)
         self._streams.add(events)
         try:
             yield events
