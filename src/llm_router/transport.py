@@ -16,14 +16,20 @@ import httpx
 __all__ = ["ShardedTransport", "pool_statistics"]
 
 
+#: A pool is split only while every part keeps at least this many connections.
+MIN_CONNECTIONS_PER_SHARD = 16
+
+
 class ShardedTransport(httpx.AsyncBaseTransport):
     """`shards` independent `httpx.AsyncHTTPTransport`s sharing `limits` between them."""
 
     def __init__(self, *, limits: httpx.Limits, shards: int = 4) -> None:
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
-        if limits.max_connections is not None:  # never more pools than connections allowed
-            shards = min(shards, limits.max_connections)
+        if limits.max_connections is not None:
+            # Small pools gain nothing from splitting, and a pool of one or two connections
+            # turns one slow or stuck request into head-of-line blocking for its share of calls.
+            shards = max(1, min(shards, limits.max_connections // MIN_CONNECTIONS_PER_SHARD))
         self._shards = [
             httpx.AsyncHTTPTransport(limits=_share(limits, shards, index))
             for index in range(shards)

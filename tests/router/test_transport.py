@@ -13,9 +13,15 @@ from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
 
 @pytest.mark.parametrize(
     ("total", "shards", "expected"),
-    [(100, 4, [25, 25, 25, 25]), (5, 4, [2, 1, 1, 1]), (3, 4, [1, 1, 1]), (None, 2, [None, None])],
+    [
+        (100, 4, [25, 25, 25, 25]),
+        (50, 4, [17, 17, 16]),  # three pools of at least 16 connections each
+        (20, 4, [20]),  # too small to split
+        (5, 4, [5]),
+        (None, 2, [None, None]),
+    ],
 )
-def test_limits_are_split_without_exceeding_the_total(
+def test_limits_are_split_into_pools_of_at_least_sixteen(
     total: int | None, shards: int, expected: list[int | None]
 ) -> None:
     transport = ShardedTransport(limits=httpx.Limits(max_connections=total), shards=shards)
