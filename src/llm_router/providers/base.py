@@ -28,7 +28,6 @@ __all__ = [
     "UpstreamRequest",
     "edit_json_body",
     "error_from_response",
-    "patch_json_body",
     "retry_after_seconds",
 ]
 
@@ -122,7 +121,8 @@ class Provider(abc.ABC):
         updates: dict[str, Any] = {"model": request.model}
         if request.stream:
             updates["stream"] = True
-        return patch_json_body(request.body, updates, drop=() if request.stream else ("stream",))
+        remove = () if request.stream else ("stream",)
+        return edit_json_body(request.body, updates, remove, keep_false=True)
 
     @abc.abstractmethod
     def build_request(self, request: UpstreamRequest) -> httpx.Request:
@@ -162,44 +162,29 @@ class SSEEventDecoder:
         return [StreamEvent(m.event, m.data) for m in self._sse.finish() if m.data]
 
 
-def patch_json_body(body: bytes, updates: Mapping[str, Any], drop: Sequence[str] = ()) -> bytes:
-    """Set top-level fields of a JSON object body, re-serialising only when something changes.
-
-    Passthrough calls keep the caller's exact bytes unless the model id or stream flag differs.
-    """
-    obj = orjson.loads(body)
-    if not isinstance(obj, dict):
-        raise errors.InvalidRequestError("request body must be a JSON object")
-    changed = False
-    for key, value in updates.items():
-        if obj.get(key, _MISSING) != value:
-            obj[key] = value
-            changed = True
-    for key in drop:
-        if key in obj and obj[key] is not False:
-            del obj[key]
-            changed = True
-    return orjson.dumps(obj) if changed else body
-
-
 _MISSING = object()
 
 
 def edit_json_body(
-    body: bytes, updates: Mapping[str, Any] | None = None, remove: Sequence[str] = ()
+    body: bytes,
+    updates: Mapping[str, Any] | None = None,
+    remove: Sequence[str] = (),
+    *,
+    keep_false: bool = False,
 ) -> bytes:
-    """Set and remove top-level fields of a JSON object body, whatever their values.
+    """Set and remove top-level fields of a JSON object body; the caller's exact bytes come
+    back when nothing changes (passthrough calls stay byte-for-byte).
 
-    Unlike `patch_json_body`, a removed field goes even when it is `false`: for wires whose
-    body must not carry `model` or `stream` at all (Gemini, Vertex, Bedrock InvokeModel).
-    The caller's exact bytes come back when nothing changes.
+    `keep_false` keeps a field listed in `remove` when its value is `false` (a caller's
+    explicit `"stream": false` means what removing it would); wires whose body must not carry
+    a field at all (Gemini, Vertex, Bedrock InvokeModel) remove it whatever its value.
     """
     obj = orjson.loads(body)
     if not isinstance(obj, dict):
         raise errors.InvalidRequestError("request body must be a JSON object")
     changed = False
     for key in remove:
-        if key in obj:
+        if key in obj and not (keep_false and obj[key] is False):
             del obj[key]
             changed = True
     for key, value in (updates or {}).items():
