@@ -1,0 +1,51 @@
+"""Router errors as the caller's provider would send them: status, JSON body, headers."""
+
+from __future__ import annotations
+
+import orjson
+
+from llm_router import errors
+from llm_router.formats import converse, get_format
+from llm_router.types import ProviderFormat
+from llm_router.universal import ErrorInfo, ErrorType
+
+__all__ = ["error_info", "render_error"]
+
+_ERROR_TYPES: list[tuple[type[BaseException], ErrorType]] = [
+    (errors.RateLimitError, ErrorType.RATE_LIMIT),
+    (errors.OverloadedError, ErrorType.OVERLOADED),
+    (errors.AuthenticationError, ErrorType.AUTHENTICATION),
+    (errors.PermissionError, ErrorType.PERMISSION),
+    (errors.NotFoundError, ErrorType.NOT_FOUND),
+    (errors.ModelNotFoundError, ErrorType.NOT_FOUND),
+    (errors.ContextWindowExceededError, ErrorType.CONTEXT_WINDOW),
+    (errors.ContentFilterError, ErrorType.CONTENT_FILTER),
+    (errors.TimeoutError, ErrorType.TIMEOUT),
+    (errors.InvalidRequestError, ErrorType.INVALID_REQUEST),
+    (errors.TranslationError, ErrorType.INVALID_REQUEST),
+]
+
+
+def error_info(exc: errors.LLMRouterError) -> ErrorInfo:
+    """The universal form of a router error (kind, message, the upstream status if any)."""
+    kind = next((k for cls, k in _ERROR_TYPES if isinstance(exc, cls)), ErrorType.SERVER)
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or status < 400:
+        status = None
+    return ErrorInfo(type=kind, message=str(exc), status=status)
+
+
+def render_error(
+    exc: errors.LLMRouterError, fmt: ProviderFormat
+) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and headers for `exc` as a provider speaking `fmt` would send it."""
+    info = error_info(exc)
+    out_status, body = get_format(fmt).render_error(info)
+    headers = {"content-type": "application/json"}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["retry-after"] = f"{max(0, round(retry_after))}"
+        headers["retry-after-ms"] = f"{max(0, round(retry_after * 1000))}"
+    if fmt is ProviderFormat.CONVERSE:
+        headers["x-amzn-errortype"] = converse.error_type_header(info)
+    return out_status, orjson.dumps(body), headers

@@ -1,0 +1,61 @@
+"""Which caller path is which: the provider paths official SDKs call, matched to a format.
+
+Paths mirror the providers' own, so official SDKs can point at the gateway unchanged:
+OpenAI `/v1/chat/completions` and `/v1/responses`, Anthropic `/v1/messages`, Gemini
+`/v1beta|v1/models/{model}:generateContent|:streamGenerateContent`, Bedrock Converse
+`/model/{id}/converse|converse-stream`, and Mistral `/mistral/v1/chat/completions`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from llm_router.types import ProviderFormat
+
+__all__ = ["Endpoint", "match_endpoint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A caller path: its wire format, and what the URL says about model and streaming."""
+
+    format: ProviderFormat
+    model: str | None  # from the URL (Gemini, Bedrock), else from the body
+    stream: bool | None  # from the URL; None: from the body's "stream" flag
+
+
+_ROUTES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Endpoint]]] = [
+    (re.compile(r"^/v1/chat/completions$"), lambda m: Endpoint(ProviderFormat.OPENAI, None, None)),
+    (re.compile(r"^/v1/responses$"), lambda m: Endpoint(ProviderFormat.RESPONSES, None, None)),
+    (re.compile(r"^/v1/messages$"), lambda m: Endpoint(ProviderFormat.ANTHROPIC, None, None)),
+    (
+        re.compile(r"^/mistral/v1/chat/completions$"),
+        lambda m: Endpoint(ProviderFormat.MISTRAL, None, None),
+    ),
+    (
+        re.compile(
+            r"^/v1(?:beta)?/models/(?P<model>[^/:]+):(?P<verb>generateContent|streamGenerateContent)$"
+        ),
+        lambda m: Endpoint(
+            ProviderFormat.GOOGLE, unquote(m["model"]), m["verb"] == "streamGenerateContent"
+        ),
+    ),
+    (
+        re.compile(r"^/model/(?P<model>[^/]+)/(?P<verb>converse|converse-stream)$"),
+        lambda m: Endpoint(
+            ProviderFormat.CONVERSE, unquote(m["model"]), m["verb"] == "converse-stream"
+        ),
+    ),
+]
+
+
+def match_endpoint(path: str) -> Endpoint | None:
+    """The completion endpoint `path` names, or None."""
+    for pattern, make in _ROUTES:
+        m = pattern.match(path)
+        if m:
+            return make(m)
+    return None
