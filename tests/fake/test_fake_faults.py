@@ -94,7 +94,7 @@ def test_no_fake_headers_means_no_fault() -> None:
         ({"x-fake-status": "99"}, "status"),
         ({"x-fake-drop-after-events": "-1"}, "negative"),
         ({"x-fake-colour": "red"}, "unknown fault"),
-        ({"x-fake-should-retry": "maybe"}, "should_retry"),
+        ({"x-fake-should-retry": "maybe"}, r"^x-fake-should-retry: expected true or false"),
     ],
 )
 def test_bad_fault_headers_name_the_problem(headers: dict[str, str], message: str) -> None:

@@ -16,6 +16,7 @@ import orjson
 import trio
 
 from llm_router.types import ProviderFormat, StreamEvent
+from llm_router_testing.patterns import PatternError
 
 from . import bedrock
 from .answers import derive_answer
@@ -23,7 +24,7 @@ from .auth import AuthFailure, SignedRequest, check
 from .dialects import count_tokens_body, dialect_for, error_reply, models_body
 from .faults import Fault, FaultSpecError
 from .fixtures import FixtureResponse
-from .journal import JournalEntry, redact_headers
+from .journal import JournalEntry, redact_headers, redact_query
 from .routes import Route, resolve
 from .state import FakeState
 from .wire import ErrorReply, RejectedRequest, RenderContext, as_dict, default_message
@@ -67,7 +68,7 @@ class ProviderExchange:
         self.entry: JournalEntry = state.journal.new_entry(
             method=self.method,
             path=self.path,
-            query=self.query_string,
+            query=redact_query(self.query_string),
             headers=redact_headers(headers),
             body=body,
             started_at=trio.current_time(),
@@ -133,17 +134,22 @@ class ProviderExchange:
         try:
             header_fault = Fault.from_headers(self.headers)
         except FaultSpecError as error:
-            await self._reply_error(error_reply(route.provider, 400, f"x-fake-*: {error}"))
+            await self._reply_error(error_reply(route.provider, 400, str(error)))
             return
-        fault, entry.attempt = state.fault_for(
-            method=self.method,
-            path=self.path,
-            provider=route.provider,
-            model=model,
-            headers=self.headers,
-            body=self.body,
-            header_fault=header_fault,
-        )
+        try:
+            fault, entry.attempt = state.fault_for(
+                method=self.method,
+                path=self.path,
+                provider=route.provider,
+                model=model,
+                headers=self.headers,
+                body=self.body,
+                header_fault=header_fault,
+            )
+        except PatternError as error:  # the scenario's fault, not the caller's: a 500 naming it
+            entry.error = f"scenario: {error}"
+            await self._reply_error(error_reply(route.provider, 500, entry.error))
+            return
         if fault is None and not stream:
             await self._answer(route, parsed, None, stream)
             return

@@ -19,6 +19,10 @@ scenario key (`"drop_after_events": 3`, dashes also accepted) and as a `Fault` f
 | fail-times              | only the first N attempts fail (status defaults to 500); then succeed |
 | answer                  | the answer text, instead of "You said: ..."                          |
 
+Values are checked when a request arrives: a bad one is a 400 naming the header (or the scenario
+key), never a broken answer. `status` must be 200-599 (1xx, 204 and 304 cannot carry an error
+body), counts are non-negative integers, `retry-after` is printable ASCII.
+
 Durations are `250us`, `50ms`, `1.5s` or `2m`; a bare number means seconds. A latency mixture
 is `50ms:0.97,3s:0.03`: comma-separated components `duration[:weight]` or `low-high[:weight]`
 (uniform between the two); a missing weight counts as 1 and weights are normalised.
@@ -27,6 +31,7 @@ is `50ms:0.97,3s:0.03`: comma-separated components `duration[:weight]` or `low-h
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import re
 from collections.abc import Mapping
@@ -133,9 +138,11 @@ class Fault:
             parser = _PARSERS.get(name)
             if parser is None:
                 raise FaultSpecError(f"unknown fault {key!r}")
-            target, parsed = parser(
-                str(value) if not isinstance(value, bool) else str(value).lower()
-            )
+            text = str(value) if not isinstance(value, bool) else str(value).lower()
+            try:
+                target, parsed = parser(text)
+            except FaultSpecError as error:
+                raise FaultSpecError(f"{key}: {error}") from None
             fields[target] = parsed
         return cls(**fields)
 
@@ -185,25 +192,46 @@ def _int(name: str) -> Any:
         try:
             value = int(text)
         except ValueError:
-            raise FaultSpecError(f"{name}: expected an integer, got {text!r}") from None
+            raise FaultSpecError(f"expected an integer, got {text!r}") from None
         if value < 0:
-            raise FaultSpecError(f"{name}: must not be negative, got {value}")
+            raise FaultSpecError(f"must not be negative, got {value}")
+        if value > _MAX_COUNT:
+            raise FaultSpecError(f"must be at most {_MAX_COUNT}, got {value}")
         return name, value
 
     return parse
 
 
+_MAX_COUNT = 10**9
+# 1xx answers are protocol switches, not answers: the server cannot send one as a final status.
+# 204 and 304 carry no body, so the provider's error body could not go with them.
+_BODILESS = (204, 304)
+
+
 def _status(text: str) -> tuple[str, int]:
     _, value = _int("status")(text)
-    if not 100 <= value <= 599:
-        raise FaultSpecError(f"status: not an HTTP status: {value}")
+    if not 200 <= value <= 599 or value in _BODILESS:
+        raise FaultSpecError(
+            f"expected an HTTP status from 200 to 599 (not 204 or 304), got {value}"
+        )
     return "status", value
 
 
 def _bool(text: str) -> tuple[str, bool]:
     if text.lower() not in ("true", "false", "1", "0"):
-        raise FaultSpecError(f"should_retry: expected true or false, got {text!r}")
+        raise FaultSpecError(f"expected true or false, got {text!r}")
     return "should_retry", text.lower() in ("true", "1")
+
+
+def _header_value(name: str) -> Any:
+    # Sent back as a response header: only visible ASCII and spaces survive HTTP framing.
+    def parse(text: str) -> tuple[str, str]:
+        value = text.strip()
+        if not value or len(value) > 200 or not all(" " <= char <= "~" for char in value):
+            raise FaultSpecError(f"expected up to 200 printable ASCII characters, got {text!r}")
+        return name, value
+
+    return parse
 
 
 def _duration(name: str) -> Any:
@@ -214,9 +242,9 @@ def _tokens_per_second(text: str) -> tuple[str, float]:
     try:
         rate = float(text)
     except ValueError:
-        raise FaultSpecError(f"tokens_per_second: expected a number, got {text!r}") from None
-    if rate <= 0:
-        raise FaultSpecError("tokens_per_second: must be positive")
+        raise FaultSpecError(f"expected a number, got {text!r}") from None
+    if not 0 < rate < math.inf:
+        raise FaultSpecError(f"must be a positive finite number, got {text!r}")
     return "inter_event_delay", 1.0 / rate
 
 
@@ -227,7 +255,7 @@ def _bad_crc(text: str) -> tuple[str, int]:
 
 _PARSERS: dict[str, Any] = {
     "status": _status,
-    "retry_after": lambda text: ("retry_after", text.strip()),
+    "retry_after": _header_value("retry_after"),
     "retry_after_ms": _int("retry_after_ms"),
     "should_retry": _bool,
     "latency": lambda text: ("latency", LatencyMixture.parse(text)),

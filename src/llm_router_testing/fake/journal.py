@@ -12,11 +12,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 import trio
 
-__all__ = ["Journal", "JournalEntry", "redact_headers"]
+from llm_router_testing.redact import DEFAULT_QUERY_PARAMS
+
+__all__ = ["Journal", "JournalEntry", "redact_headers", "redact_query"]
 
 REDACTED = "[redacted]"
 _SECRET_HEADERS = frozenset(
@@ -37,6 +40,22 @@ def redact_headers(headers: dict[str, str]) -> dict[str, str]:
         else:
             redacted[name] = REDACTED
     return redacted
+
+
+def redact_query(query: str) -> str:
+    """`query` with credential parameters (Gemini's `key`, SAS `sig`, presigned AWS) replaced."""
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(name.lower() in DEFAULT_QUERY_PARAMS for name, _ in pairs):
+        return query
+    return urlencode(
+        [
+            (name, REDACTED if name.lower() in DEFAULT_QUERY_PARAMS else value)
+            for name, value in pairs
+        ],
+        safe="/:",
+    )
 
 
 # Mutable on purpose: the server fills timings and counters in while it answers, and a test
@@ -87,8 +106,14 @@ class JournalEntry:
             return None
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping; a body too deeply nested to write back stays as text."""
         body: Any = self.body.decode("utf-8", "replace")
         parsed = self.json()
+        if parsed is not None:
+            try:  # orjson parses deeper nesting (1024) than it writes (254)
+                orjson.dumps(parsed)
+            except TypeError:
+                parsed = None
         return {
             "id": self.id,
             "method": self.method,

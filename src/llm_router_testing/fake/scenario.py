@@ -15,7 +15,9 @@ given to `FakeProvider.set_scenario`)::
 
 Every key of a rule other than `match`, `times`, `probability` and `name` is a fault (see
 `faults.py`); so are the keys of `defaults`. `match` patterns are regular expressions searched
-in the request path, model and header values; `method` and `provider` (openai, azure,
+in the request path, model and header values, each search bounded in time (see
+`llm_router_testing.patterns`: a pattern that backtracks catastrophically fails the request
+with a message naming it, instead of stalling the server); `method` and `provider` (openai, azure,
 mistral, anthropic, vertex-anthropic, google, vertex-google, bedrock) compare exactly; an empty
 `match` matches everything. The first rule that matches and is not exhausted applies: `times`
 limits a rule to its first N matching requests (counted from the last reset), `probability`
@@ -27,13 +29,14 @@ Precedence, field by field: `x-fake-*` request headers, then the matching rule, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import orjson
+
+from llm_router_testing.patterns import BoundedPattern, PatternError, compile_pattern
 
 from .faults import Fault, FaultSpecError
 
@@ -46,11 +49,11 @@ _RULE_KEYS = {"match", "times", "probability", "name"}
 class Match:
     """Which requests a rule applies to; unset parts match anything."""
 
-    path: re.Pattern[str] | None = None
-    model: re.Pattern[str] | None = None
+    path: BoundedPattern | None = None
+    model: BoundedPattern | None = None
     method: str | None = None
     provider: str | None = None
-    headers: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    headers: tuple[tuple[str, BoundedPattern], ...] = ()
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Match:
@@ -66,7 +69,10 @@ class Match:
             method=str(values["method"]).upper() if values.get("method") else None,
             provider=str(values["provider"]) if values.get("provider") else None,
             headers=tuple(
-                (str(name).lower(), _compile(pattern, f"match.headers.{name}") or re.compile(""))
+                (
+                    str(name).lower(),
+                    _compile(pattern, f"match.headers.{name}") or compile_pattern(""),
+                )
                 for name, pattern in headers.items()
             ),
         )
@@ -172,10 +178,10 @@ class Scenario:
 ScenarioSource: TypeAlias = Scenario | Mapping[str, Any] | str | bytes | Path | None
 
 
-def _compile(pattern: object, where: str) -> re.Pattern[str] | None:
+def _compile(pattern: object, where: str) -> BoundedPattern | None:
     if pattern is None:
         return None
     try:
-        return re.compile(str(pattern))
-    except re.error as error:
-        raise FaultSpecError(f"{where}: bad regular expression {pattern!r}: {error}") from None
+        return compile_pattern(pattern, where)
+    except PatternError as error:
+        raise FaultSpecError(str(error)) from None
