@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from llm_router.resilience import (
 )
 from llm_router.router import Router
 from llm_router.routing import DEFAULT_FORWARDED_HEADERS
+from llm_router.transport import DEFAULT_POOL_TIMEOUT
 
 __all__ = ["RouterBuilder", "RouterConfig"]
 
@@ -43,7 +45,7 @@ class RouterConfig:
     limits: httpx.Limits = field(
         default_factory=lambda: httpx.Limits(max_connections=100, max_keepalive_connections=20)
     )
-    pool_shards: int = 4
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT
     connect_timeout: float | None = 10.0
     idle_timeout: float | None = 120.0
 
@@ -66,7 +68,7 @@ class RouterBuilder:
         self._forwarded: list[str] = list(DEFAULT_FORWARDED_HEADERS)
         self._transport: httpx.AsyncBaseTransport | None = None
         self._limits: httpx.Limits | None = None
-        self._pool_shards = 4
+        self._pool_timeout = DEFAULT_POOL_TIMEOUT
         self._problems: list[str] = []
 
     # -- catalog ----------------------------------------------------------------------------------
@@ -173,14 +175,25 @@ class RouterBuilder:
         self._transport = transport
         return self
 
-    def with_limits(self, limits: httpx.Limits, *, pool_shards: int = 4) -> RouterBuilder:
-        """Connection limits of the router's transport, shared by `pool_shards` connection
-        pools (several small pools cost far less CPU per request than one large one under
-        concurrency; see `llm_router.transport`). Ignored with `with_transport`."""
-        if pool_shards < 1:
-            self._problems.append(f"pool_shards must be at least 1, got {pool_shards}")
+    def with_limits(
+        self, limits: httpx.Limits, *, pool_timeout: float = DEFAULT_POOL_TIMEOUT
+    ) -> RouterBuilder:
+        """Connection limits of the router's pool, and how long a request waits for a free
+        connection before `PoolTimeoutError` (see `llm_router.transport`). Ignored with
+        `with_transport`."""
+        if limits.max_connections is not None and limits.max_connections < 1:
+            self._problems.append(
+                f"max_connections must be at least 1 (or None), got {limits.max_connections}"
+            )
+        if not (
+            isinstance(pool_timeout, int | float)
+            and not isinstance(pool_timeout, bool)
+            and pool_timeout > 0
+            and math.isfinite(pool_timeout)
+        ):
+            self._problems.append(f"pool_timeout must be a finite number > 0, got {pool_timeout!r}")
         self._limits = limits
-        self._pool_shards = pool_shards
+        self._pool_timeout = pool_timeout
         return self
 
     # -- build ------------------------------------------------------------------------------------
@@ -232,7 +245,7 @@ class RouterBuilder:
             forwarded_headers=tuple(dict.fromkeys(self._forwarded)),
             transport=self._transport,
             limits=self._limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            pool_shards=self._pool_shards,
+            pool_timeout=self._pool_timeout,
             connect_timeout=executor.connect_timeout,
             idle_timeout=executor.idle_timeout,
         )

@@ -24,6 +24,7 @@ __all__ = [
     "NotFoundError",
     "OverloadedError",
     "PermissionError",
+    "PoolTimeoutError",
     "ProviderError",
     "RateLimitError",
     "StreamError",
@@ -172,6 +173,21 @@ class TimeoutError(ProviderError, builtins.TimeoutError):
     """A connect, first-byte, idle or overall deadline passed (or the provider timed out)."""
 
     default_status = 504
+
+
+class PoolTimeoutError(TimeoutError):
+    """Every connection of the router's pool stayed busy for the whole pool timeout.
+
+    `limit` is the pool's `max_connections`, `timeout` the wait in seconds. The router itself
+    is the bottleneck here, not the provider: raise the limit or lower the load.
+    """
+
+    default_status = 503
+
+    def __init__(self, message: str, *, limit: int | None, timeout: float, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.limit = limit
+        self.timeout = timeout
 
 
 class ConnectError(ProviderError):

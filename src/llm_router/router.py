@@ -21,7 +21,7 @@ import trio
 from llm_router import errors
 from llm_router.routing import Resolver, Route, forwardable_headers
 from llm_router.translate import translate_request
-from llm_router.transport import ShardedTransport, pool_statistics
+from llm_router.transport import PoolTransport, pool_statistics
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo
 from llm_router.upstream import UpstreamStream, open_upstream, read_completion
@@ -188,7 +188,7 @@ class Router:
         self._closing = False
         self._client = httpx.AsyncClient(
             transport=self._config.transport
-            or ShardedTransport(limits=self._config.limits, shards=self._config.pool_shards),
+            or PoolTransport(limits=self._config.limits, pool_timeout=self._config.pool_timeout),
             timeout=httpx.Timeout(None, connect=self._config.connect_timeout),
             follow_redirects=False,
         )

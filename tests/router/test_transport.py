@@ -1,75 +1,262 @@
-"""The sharded default transport: limits split exactly, requests spread, statistics summed."""
+"""The router's own connection pool: reuse, bounded waits, truthful statistics, and no slot
+left behind by cancelled requests (the failure of httpcore's pool, encode/httpcore#1093)."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+
+import httpcore
 import httpx
 import orjson
 import pytest
+import trio
+from trio.testing import MockClock
 
-from llm_router import OpenAIProvider, Router
-from llm_router.transport import ShardedTransport, pool_statistics
+from llm_router import OpenAIProvider, PoolTimeoutError, Router
+from llm_router._pool import ConnectionPool
+from llm_router.errors import ConfigurationError, ConnectError, TimeoutError
+from llm_router.resilience import RetryPolicy
+from llm_router.transport import PoolTransport, pool_statistics
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
 
-
-@pytest.mark.parametrize(
-    ("total", "shards", "expected"),
-    [
-        (100, 4, [25, 25, 25, 25]),
-        (50, 4, [17, 17, 16]),  # three pools of at least 16 connections each
-        (20, 4, [20]),  # too small to split
-        (5, 4, [5]),
-        (None, 2, [None, None]),
-    ],
-)
-def test_limits_are_split_into_pools_of_at_least_sixteen(
-    total: int | None, shards: int, expected: list[int | None]
-) -> None:
-    transport = ShardedTransport(limits=httpx.Limits(max_connections=total), shards=shards)
-    assert [
-        shard._pool._max_connections if total else None for shard in transport.shards
-    ] == expected
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
+ORIGIN = httpcore.Origin(b"http", b"127.0.0.1", 9)
 
 
-def test_shards_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="shards must be at least 1"):
-        ShardedTransport(limits=httpx.Limits(), shards=0)
-
-
-async def test_requests_spread_over_pools_and_statistics_add_up() -> None:
-    async with open_fake_provider() as fake:
-        router = _router(fake)
-        async with router:
-            for _ in range(8):
-                await router.complete(
-                    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]},
-                    "openai",
-                )
-            transport = router._client._transport  # type: ignore[union-attr]
-            assert isinstance(transport, ShardedTransport)
-            used = [len(shard._pool.connections) for shard in transport.shards]
-            assert used == [
-                1,
-                1,
-                1,
-                1,
-            ]  # round robin: every pool served two calls on one connection
-            assert router.statistics()["pool"] == {"connections": 4, "idle": 4, "in_use": 0}
-            assert pool_statistics(transport) == router.statistics()["pool"]
-        assert len(fake.journal) == 8 and all(orjson.loads(e.body)["model"] for e in fake.journal)
-
-
-def test_transports_without_a_pool_report_zeros() -> None:
-    assert pool_statistics(httpx.MockTransport(lambda r: httpx.Response(200))) == {
-        "connections": 0,
-        "idle": 0,
-        "in_use": 0,
-    }
-
-
-def _router(fake: FakeProvider) -> Router:
+def _router(fake: FakeProvider, **limits: int | None) -> Router:
     return (
         Router.builder()
         .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
         .add_api_key("openai", FAKE_KEYS["openai"])
+        .forward_headers("x-fake-")
+        .with_limits(httpx.Limits(**limits))  # type: ignore[arg-type]
         .build()
     )
+
+
+def _pool(max_connections: int | None = 1, pool_timeout: float = 5.0) -> ConnectionPool:
+    return PoolTransport(
+        limits=httpx.Limits(max_connections=max_connections), pool_timeout=pool_timeout
+    ).pool
+
+
+# -- the regression: cancellation storms under contention -----------------------------------------
+#: A pool this small under waves this large poisoned httpcore's pool within a few waves: every
+#: slot stuck CONNECTING, and the next call hung.
+STORM_CONNECTIONS = 2
+STORM_WAVES = 40
+STORM_WAVE_SIZE = 100
+
+
+async def test_cancellation_storms_leave_no_connection_behind() -> None:
+    rng = random.Random(9)
+    async with (
+        open_fake_provider() as fake,
+        _router(fake, max_connections=STORM_CONNECTIONS) as router,
+    ):
+        cut_short = 0
+
+        async def impatient() -> None:
+            nonlocal cut_short
+            with trio.move_on_after(rng.uniform(0.0, 0.05)) as scope:
+                await router.complete(CHAT, "openai", headers={"x-fake-latency": "0-50ms"})
+            cut_short += scope.cancelled_caught
+
+        most_waiting = 0
+        for _ in range(STORM_WAVES):
+            async with trio.open_nursery() as nursery:
+                for _ in range(STORM_WAVE_SIZE):
+                    nursery.start_soon(impatient)
+                await trio.sleep(0.01)
+                most_waiting = max(most_waiting, router.statistics()["pool"]["waiting"])
+        assert most_waiting > STORM_CONNECTIONS  # the pool was contended, many times over
+        assert cut_short > STORM_WAVES * STORM_WAVE_SIZE // 2
+
+        pool = router.statistics()["pool"]
+        assert pool["connecting"] == pool["active"] == pool["waiting"] == pool["in_use"] == 0
+        with trio.move_on_after(5) as deadline:
+            answer = await router.complete(CHAT, "openai")
+        assert not deadline.cancelled_caught, "a fresh call found no free connection"
+        assert orjson.loads(answer.body)["choices"][0]["message"]["content"] == "You said: x"
+        assert router.statistics()["pool"]["connecting"] == 0
+
+
+# -- reuse and statistics ----------------------------------------------------------------------
+async def test_connections_are_reused_and_every_state_is_reported() -> None:
+    async with (
+        open_fake_provider() as fake,
+        _router(fake, max_connections=4, max_keepalive_connections=2) as router,
+    ):
+        for _ in range(5):
+            await router.complete(CHAT, "openai")
+        assert router.statistics()["pool"] == {
+            "max_connections": 4,
+            "connections": 1,
+            "connecting": 0,
+            "active": 0,
+            "idle": 1,
+            "waiting": 0,
+            "in_use": 0,
+        }
+
+        # Six calls at once: four hold a connection (answers are slow), two wait.
+        gate = trio.Event()
+
+        async def slow() -> None:
+            await router.complete(CHAT, "openai", headers={"x-fake-latency": "200ms"})
+            gate.set()
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(6):
+                nursery.start_soon(slow)
+            while router.statistics()["pool"]["waiting"] < 2:  # noqa: ASYNC110 (no event)
+                await trio.sleep(0.001)
+            busy = router.statistics()["pool"]
+            assert busy["connections"] == 4 and busy["waiting"] == 2
+            assert busy["connecting"] + busy["active"] == 4 and busy["in_use"] == 6
+        after = router.statistics()["pool"]
+        assert after["in_use"] == 0 and after["idle"] == after["connections"] == 2  # keep-alive cap
+    assert pool_statistics(router._client) == pool_statistics(None)  # closed: no transport
+
+
+def test_transports_without_our_pool_report_zeros() -> None:
+    stats = pool_statistics(httpx.MockTransport(lambda r: httpx.Response(200)))
+    assert stats["connections"] == stats["in_use"] == 0
+
+
+async def test_a_stream_left_early_closes_its_connection_and_frees_the_slot() -> None:
+    async with open_fake_provider() as fake, _router(fake, max_connections=1) as router:
+        body = dict(CHAT, stream=True)
+        async with router.stream(
+            body, "openai", headers={"x-fake-inter-event-delay": "20ms"}
+        ) as events:
+            async for _ in events:
+                assert router.statistics()["pool"]["active"] == 1
+                break
+        stats = router.statistics()["pool"]
+        assert stats["connections"] == stats["in_use"] == 0  # half-read: not reusable
+        with trio.fail_after(5):
+            await router.complete(CHAT, "openai")
+        assert router.statistics()["pool"]["idle"] == 1
+
+
+# -- bounded waits --------------------------------------------------------------------------------
+async def test_a_pool_wait_ends_in_a_typed_error_naming_the_limit(
+    autojump_clock: MockClock,
+) -> None:
+    pool = _pool(max_connections=1, pool_timeout=2.5)
+    held = await pool.acquire(ORIGIN)
+    assert pool.statistics()["connecting"] == 1
+    started = trio.current_time()
+    with pytest.raises(PoolTimeoutError) as caught:
+        await pool.acquire(ORIGIN)
+    assert trio.current_time() - started == pytest.approx(2.5)
+    assert isinstance(caught.value, TimeoutError) and caught.value.status == 503
+    assert caught.value.limit == 1 and caught.value.timeout == 2.5
+    assert "all 1 connections" in str(caught.value) and "2.5 s" in str(caught.value)
+    assert "max_connections" in str(caught.value)
+    assert pool.statistics()["waiting"] == 0
+
+    with pytest.raises(PoolTimeoutError):  # a per-request wait overrides the pool's
+        await pool.acquire(ORIGIN, max_wait=0.1)
+    await pool.discard(held)
+    assert pool.statistics()["connections"] == 0
+    again = await pool.acquire(ORIGIN)
+    await pool.discard(again)
+
+
+async def test_a_freed_slot_goes_to_a_waiting_request_and_a_cancelled_wait_takes_none(
+    autojump_clock: MockClock,
+) -> None:
+    pool = _pool(max_connections=1)
+    held = await pool.acquire(ORIGIN)
+    got: list[object] = []
+
+    async def wait_for_one() -> None:
+        got.append(await pool.acquire(ORIGIN))
+
+    async with trio.open_nursery() as nursery:
+        with trio.move_on_after(0.5):  # a waiter that gives up holds nothing
+            await pool.acquire(ORIGIN)
+        nursery.start_soon(wait_for_one)
+        await trio.sleep(1)
+        assert pool.statistics()["waiting"] == 1
+        await pool.discard(held)
+    assert len(got) == 1 and pool.statistics()["connecting"] == 1
+    assert pool.statistics()["waiting"] == 0
+
+
+async def test_an_idle_connection_to_another_origin_makes_room() -> None:
+    async with open_fake_provider() as first, open_fake_provider() as second:
+        transport = PoolTransport(limits=httpx.Limits(max_connections=1))
+        async with httpx.AsyncClient(transport=transport) as client:
+            for fake in (first, second, first):
+                response = await client.get(fake.url + "/v1/models")
+                assert response.status_code in (200, 401)
+                stats = transport.pool.statistics()
+                assert stats["connections"] == stats["idle"] == 1
+
+
+async def test_the_router_reports_a_pool_timeout_as_itself(autojump_clock: MockClock) -> None:
+    async with open_fake_provider() as fake:
+        router = (
+            Router.builder()
+            .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
+            .add_api_key("openai", FAKE_KEYS["openai"])
+            .with_retry_policy(RetryPolicy(max_attempts=1))
+            .with_limits(httpx.Limits(max_connections=1), pool_timeout=3)
+            .build()
+        )
+        async with router:
+            transport = router._client._transport  # type: ignore[union-attr]
+            assert isinstance(transport, PoolTransport)
+            held = await transport.pool.acquire(httpcore.Origin(b"http", b"127.0.0.1", fake.port))
+            with pytest.raises(PoolTimeoutError, match="all 1 connections"):
+                await router.complete(CHAT, "openai")
+            await transport.pool.discard(held)
+
+
+@pytest.mark.parametrize(
+    ("limits", "timeout", "problem"),
+    [
+        (httpx.Limits(max_connections=0), 1.0, "max_connections must be at least 1"),
+        (httpx.Limits(), 0, "pool_timeout must be a finite number > 0"),
+        (httpx.Limits(), float("inf"), "pool_timeout must be a finite number > 0"),
+    ],
+)
+def test_bad_limits_are_configuration_errors(
+    limits: httpx.Limits, timeout: float, problem: str
+) -> None:
+    builder = Router.builder().add_provider("openai", OpenAIProvider()).add_api_key("openai", "k")
+    with pytest.raises(ConfigurationError, match=problem):
+        builder.with_limits(limits, pool_timeout=timeout).build()
+
+
+async def test_a_refused_connection_frees_its_slot() -> None:
+    with trio.socket.socket() as probe:  # a port nobody listens on
+        await probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    router = (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=f"http://127.0.0.1:{port}/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .with_retry_policy(RetryPolicy(max_attempts=1))
+        .with_limits(httpx.Limits(max_connections=1))
+        .build()
+    )
+    async with router:
+        for _ in range(3):
+            with pytest.raises(ConnectError):
+                await router.complete(CHAT, "openai")
+        assert router.statistics()["pool"]["connections"] == 0
+
+
+def test_pool_arguments_are_checked() -> None:
+    make: list[Callable[[], object]] = [
+        lambda: _pool(max_connections=0),
+        lambda: _pool(pool_timeout=-1),
+    ]
+    for bad in make:
+        with pytest.raises(ValueError):
+            bad()
