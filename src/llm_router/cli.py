@@ -12,6 +12,7 @@ import orjson
 
 from llm_router import errors
 from llm_router.catalog import Catalog
+from llm_router.cli_serve import add_serve_parser
 from llm_router.types import ProviderFormat
 
 __all__ = ["main"]
@@ -94,36 +95,6 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return demo_main(["--url", args.url] if args.url else [])
 
 
-def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    import trio
-
-    from llm_router.serve import gateway_router, open_gateway
-
-    async def run() -> None:
-        if args.fake:
-            from llm_router_testing.fake import FAKE_KEYS, open_fake_provider
-
-            async with open_fake_provider() as fake:
-                router = gateway_router(fake.url, FAKE_KEYS, forward=tuple(args.forward))
-                async with open_gateway(router, args.host, args.port) as url:
-                    print(
-                        f"llm-router gateway on {url} -> fake provider server {fake.url}",
-                        file=out,
-                        flush=True,
-                    )
-                    await trio.sleep_forever()
-        router = gateway_router(args.upstream, None, forward=tuple(args.forward))
-        async with open_gateway(router, args.host, args.port) as url:
-            print(f"llm-router gateway on {url}", file=out, flush=True)
-            await trio.sleep_forever()
-
-    try:
-        trio.run(run)
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-router", description="Route LLM requests between wire formats and providers."
@@ -164,24 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="input file (default: stdin)")
     p.set_defaults(func=_cmd_translate)
 
-    p = sub.add_parser(
-        "serve", help="run the gateway: every format's endpoint, routed by the router"
-    )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--fake", action="store_true", help="route to an in-process fake provider server"
-    )
-    group.add_argument("--upstream", help="one base URL serving every provider's paths")
-    p.add_argument(
-        "--forward",
-        action="append",
-        default=[],
-        metavar="HEADER",
-        help="also forward this caller header (or prefix ending in '-'); repeatable",
-    )
-    p.set_defaults(func=_cmd_serve)
+    add_serve_parser(sub)
 
     p = sub.add_parser("demo", help="route a request and a stream through the fake provider server")
     p.add_argument("--url", help="base URL of a running fake provider server")

@@ -1,0 +1,120 @@
+"""`llm-router serve`: the gateway from a config file, or in front of one upstream or the fake.
+
+`--config router.toml` is the deployable form; `--upstream URL` points every provider at one
+server speaking all providers' paths and `--fake` starts the fake provider server in-process
+(both use the fake's published keys). With none of them, the public providers are used with
+keys from the environment, and providers without a key are left out with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from functools import partial
+from typing import Any, TextIO
+
+import trio
+
+from llm_router import errors
+from llm_router.gateway import Gateway
+from llm_router.gateway.config import (
+    GatewayConfig,
+    GatewaySettings,
+    ProviderSettings,
+    build_router,
+    load_config,
+)
+from llm_router.router import Router
+
+__all__ = ["add_serve_parser", "cmd_serve"]
+
+#: `serve` with neither a config file nor an upstream: the public providers whose keys the
+#: environment holds (Bedrock through the usual AWS credential chain).
+DEFAULT_PROVIDERS = (
+    ProviderSettings("openai", "openai", {}),
+    ProviderSettings("anthropic", "anthropic", {}),
+    ProviderSettings("google", "google", {}),
+    ProviderSettings("mistral", "mistral", {}),
+    ProviderSettings("bedrock", "bedrock", {}),
+)
+
+
+def add_serve_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve", help="run the gateway: every format's endpoint, routed by the router"
+    )
+    p.add_argument("--config", metavar="FILE", help="router.toml: gateway, providers, models")
+    p.add_argument("--host", help="interface to bind (default: [gateway] host, or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to bind (default: [gateway] port, or 8080)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--fake", action="store_true", help="route to an in-process fake provider server"
+    )
+    group.add_argument("--upstream", help="one base URL serving every provider's paths")
+    p.add_argument(
+        "--forward",
+        action="append",
+        default=[],
+        metavar="HEADER",
+        help="also forward this caller header (or prefix ending in '-'); repeatable",
+    )
+    p.set_defaults(func=cmd_serve)
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from llm_router.serve import gateway_router, serve_gateway, wait_for_termination
+
+    forward = tuple(h.lower() for h in args.forward)
+    if args.config and (args.fake or args.upstream):
+        raise errors.ConfigurationError(
+            "serve: --config cannot be combined with --fake or --upstream"
+        )
+    router: Router | None = None
+    if args.config:
+        config = load_config(args.config)
+        settings = replace(config.gateway, forward_headers=config.gateway.forward_headers + forward)
+        router = build_router(replace(config, gateway=settings), warn=_warn)
+    else:
+        settings = GatewaySettings(forward_headers=forward)
+        if args.upstream:
+            from llm_router_testing.fake import FAKE_KEYS
+
+            router = gateway_router(args.upstream, FAKE_KEYS, forward=forward)
+        elif not args.fake:
+            router = build_router(GatewayConfig("serve", settings, DEFAULT_PROVIDERS), warn=_warn)
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+
+    async def serve(router: Router, note: str) -> None:
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(
+                partial(
+                    serve_gateway,
+                    Gateway(router),
+                    settings,
+                    host=host,
+                    port=port,
+                    shutdown_trigger=wait_for_termination,
+                )
+            )
+            print(f"llm-router gateway on {binds[0]}{note}", file=out, flush=True)
+
+    async def run() -> None:
+        if router is not None:
+            await serve(router, "")
+            return
+        from llm_router_testing.fake import FAKE_KEYS, open_fake_provider
+
+        async with open_fake_provider() as fake:
+            await serve(
+                gateway_router(fake.url, FAKE_KEYS, forward=forward),
+                f" -> fake provider server {fake.url}",
+            )
+
+    trio.run(run)
+    return 0
