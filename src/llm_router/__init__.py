@@ -60,6 +60,7 @@ from llm_router.resilience import (
     RetryPolicy,
     TimeoutPolicy,
 )
+from llm_router.ratelimit import RateLimitPolicy
 from llm_router.router import CompletionResult, Router, RouterClosedError, RouterStream
 from llm_router.routing import Route
 from llm_router.translate import (
@@ -68,6 +69,7 @@ from llm_router.translate import (
     translate_request,
     translate_response,
 )
+from llm_router.state import MemoryState, RedisState, SharedState
 from llm_router.types import ProviderFormat, StreamEvent
 
 __version__ = "0.1.0"
@@ -82,6 +84,10 @@ __all__ = [
     "Hooks",
     "RetryPolicy",
     "TimeoutPolicy",
+    "RateLimitPolicy",
+    "MemoryState",
+    "RedisState",
+    "SharedState",
     "AccessToken",
     "AnthropicProvider",
     "ApiKey",

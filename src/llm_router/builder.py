@@ -14,7 +14,9 @@ from llm_router import errors
 from llm_router.auth import AuthConfig
 from llm_router.catalog import Catalog
 from llm_router.executor import Executor
+from llm_router.limiting import Limiter, LimitRule
 from llm_router.providers.base import Provider
+from llm_router.ratelimit import RateLimitPolicy
 from llm_router.resilience import (
     BreakerPolicy,
     BudgetPolicy,
@@ -26,6 +28,8 @@ from llm_router.resilience import (
 )
 from llm_router.router import Router
 from llm_router.routing import DEFAULT_FORWARDED_HEADERS
+from llm_router.state import MemoryState, SharedState
+from llm_router.strategies import Strategy, latency, ordered, strategy_named, weighted
 from llm_router.transport import DEFAULT_POOL_TIMEOUT
 
 __all__ = ["RouterBuilder", "RouterConfig"]
@@ -69,6 +73,9 @@ class RouterBuilder:
         self._transport: httpx.AsyncBaseTransport | None = None
         self._limits: httpx.Limits | None = None
         self._pool_timeout = DEFAULT_POOL_TIMEOUT
+        self._limit_rules: list[LimitRule] = []
+        self._shared_state: SharedState | None = None
+        self._strategy: Strategy = ordered
         self._problems: list[str] = []
 
     # -- catalog ----------------------------------------------------------------------------------
@@ -159,6 +166,60 @@ class RouterBuilder:
         self._budget = policy
         return self
 
+    def with_rate_limits(
+        self, policy: RateLimitPolicy, *, scope: str = "route", match: str | None = None
+    ) -> RouterBuilder:
+        """Limit requests, tokens and concurrency per route, per model or per caller key
+        (`scope="route"|"model"|"key"`); `match` restricts the policy to one route (key or
+        provider alias), model or caller key, else each gets its own limits. Repeatable."""
+        if not isinstance(policy, RateLimitPolicy):
+            self._problems.append(
+                f"with_rate_limits: policy must be a RateLimitPolicy, got {type(policy).__name__}"
+            )
+        elif scope not in ("route", "model", "key"):
+            self._problems.append(
+                f'with_rate_limits: scope must be "route", "model" or "key", got {scope!r}'
+            )
+        else:
+            self._limit_rules.append(LimitRule(policy, scope, match))  # type: ignore[arg-type]
+        return self
+
+    def with_strategy(
+        self,
+        strategy: str | Strategy,
+        *,
+        weights: Mapping[str, float] | None = None,
+        exploration: float = 0.1,
+    ) -> RouterBuilder:
+        """How routes are ranked per call: "ordered" (catalog order, the default), "weighted"
+        (`weights` per route key or alias, else rate-limit headroom), "least-busy", "latency"
+        (with `exploration`), "cost" or "usage"; or a function (see `llm_router.strategies`).
+        Failover and hedging follow the same ranking."""
+        try:
+            if callable(strategy):
+                self._strategy = strategy
+            elif strategy == "weighted":
+                self._strategy = weighted(weights)
+            elif strategy == "latency":
+                self._strategy = latency(exploration)
+            else:
+                self._strategy = strategy_named(strategy)
+        except errors.ConfigurationError as exc:
+            self._problems.append(str(exc))
+        return self
+
+    def with_shared_state(self, state: SharedState) -> RouterBuilder:
+        """Keep rate limits and opened circuits in `state` (e.g. `RedisState(url)`), shared
+        with every router using the same state (default: this process only)."""
+        if not isinstance(state, SharedState):
+            self._problems.append(
+                f"with_shared_state: expected a SharedState such as RedisState(url), got "
+                f"{type(state).__name__}"
+            )
+        else:
+            self._shared_state = state
+        return self
+
     def with_hooks(self, hooks: Hooks) -> RouterBuilder:
         """Callbacks on request start, attempt start/end and request end (no secrets reach them)."""
         self._hooks = hooks
@@ -233,8 +294,17 @@ class RouterBuilder:
         state = ResilienceState(
             breaker=self._breaker, budget=self._budget, hooks=self._hooks or Hooks()
         )
+        limiter = None
+        if self._limit_rules or self._shared_state is not None:
+            limiter = Limiter(self._limit_rules, self._shared_state or MemoryState())
         executor = Executor(
-            retry=self._retry, hedge=self._hedge, timeouts=self._timeouts, state=state
+            retry=self._retry,
+            hedge=self._hedge,
+            timeouts=self._timeouts,
+            state=state,
+            limiter=limiter,
+            strategy=self._strategy,
+            catalog=catalog,
         )
         config = RouterConfig(
             catalog=catalog,

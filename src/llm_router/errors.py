@@ -19,6 +19,7 @@ __all__ = [
     "FramingError",
     "InvalidRequestError",
     "LLMRouterError",
+    "LocalRateLimitError",
     "ModelNotFoundError",
     "NoRouteError",
     "NotFoundError",
@@ -131,6 +132,10 @@ class RateLimitError(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+
+class LocalRateLimitError(RateLimitError):
+    """The router's own rate limit (`RateLimitPolicy`) refused the call; nothing was sent."""
 
 
 class OverloadedError(ProviderError):

@@ -6,9 +6,17 @@ the policies chosen on the builder, and runs each call through `run_with_resilie
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import trio
+
+from llm_router import errors
+from llm_router.limiting import Demand, Grant, Limiter
+from llm_router.ratelimit import reported_tokens
 from llm_router.resilience import (
     AttemptContext,
     AttemptRecord,
@@ -20,6 +28,10 @@ from llm_router.resilience import (
     run_with_resilience,
 )
 from llm_router.routing import Route
+from llm_router.strategies import RouteView, Strategy, ordered
+
+if TYPE_CHECKING:
+    from llm_router.catalog import Catalog
 
 __all__ = ["Executor"]
 
@@ -44,11 +56,20 @@ class Executor:
         timeouts: TimeoutPolicy | None = None,
         hooks: Hooks | None = None,
         state: ResilienceState | None = None,
+        limiter: Limiter | None = None,
+        strategy: Strategy = ordered,
+        catalog: Catalog | None = None,
     ) -> None:
         self.retry = retry if retry is not None else RetryPolicy()
         self.hedge = hedge
         self.timeouts = timeouts if timeouts is not None else TimeoutPolicy()
         self.state = state if state is not None else ResilienceState(hooks=hooks or Hooks())
+        self.limiter = limiter
+        self.strategy = strategy
+        self.catalog = catalog
+        self._rng = random.Random()
+        self._opened_seen: dict[str, int] = {}  # route key -> breaker.times_opened published
+        self._stream_grants: dict[int, Grant] = {}
 
     @property
     def connect_timeout(self) -> float | None:
@@ -59,45 +80,175 @@ class Executor:
         return self.timeouts.idle
 
     async def run_complete(
-        self, routes: Sequence[Route], attempt: Callable[[Route], Awaitable[T]], *, label: str = ""
+        self,
+        routes: Sequence[Route],
+        attempt: Callable[[Route], Awaitable[T]],
+        *,
+        label: str = "",
+        demand: Demand | None = None,
     ) -> tuple[T, Route, tuple[AttemptRecord, ...]]:
-        async def run(route: Route, ctx: AttemptContext) -> T:
-            return await attempt(route)
-
-        result = await run_with_resilience(
-            routes,
-            run,
-            state=self.state,
-            retry=self.retry,
-            hedge=self.hedge,
-            timeouts=self.timeouts,
-            label=label,
-        )
-        return result.value, result.route, result.attempts
+        value, route, records = await self._run(routes, attempt, label, demand, stream=False)
+        return value, route, records
 
     async def run_stream(
-        self, routes: Sequence[Route], attempt: Callable[[Route], Awaitable[S]], *, label: str = ""
+        self,
+        routes: Sequence[Route],
+        attempt: Callable[[Route], Awaitable[S]],
+        *,
+        label: str = "",
+        demand: Demand | None = None,
     ) -> tuple[S, Route, tuple[AttemptRecord, ...]]:
         """Like `run_complete`; an attempt answers with its first event, and answers that lose
-        the race (or are orphaned by cancellation) are closed."""
+        the race (or are orphaned by cancellation) are closed. The winner holds its
+        concurrency slot until `stream_closed(value)`."""
+        value, route, records = await self._run(routes, attempt, label, demand, stream=True)
+        return value, route, records
 
-        async def run(route: Route, ctx: AttemptContext) -> S:
-            return await attempt(route)
+    async def stream_closed(self, value: object, tokens: int | None = None) -> None:
+        """The caller is done with a streamed answer: free its rate-limit slot."""
+        grant = self._stream_grants.pop(id(value), None)
+        if grant is not None and self.limiter is not None:
+            await self.limiter.settle(grant, tokens=tokens)
 
-        async def release(value: S) -> None:
+    async def _run(
+        self,
+        routes: Sequence[Route],
+        attempt: Callable[[Route], Awaitable[Any]],
+        label: str,
+        demand: Demand | None,
+        *,
+        stream: bool,
+    ) -> Any:
+        demand = demand or Demand(label)
+        routes = self._order(routes, demand)
+        timeouts = self.timeouts
+        limiter = self.limiter
+        first: Grant | None = None
+        if limiter is not None and routes:
+            started = trio.current_time()
+            deadline = math.inf if timeouts.total is None else started + timeouts.total
+            index, first = await limiter.admit_call(
+                routes, demand, deadline=deadline, circuits=[route.key for route in routes]
+            )
+            self._apply_open_circuits(limiter.open_circuits)
+            if index:
+                routes = [routes[index], *routes[:index], *routes[index + 1 :]]
+            waited = trio.current_time() - started
+            if waited and timeouts.total is not None:
+                timeouts = dataclasses.replace(timeouts, total=max(0.0, timeouts.total - waited))
+        pending = [first]
+
+        async def run(route: Route, ctx: AttemptContext) -> Any:
+            if limiter is None:
+                return await attempt(route)
+            grant = pending.pop() if pending and pending[0] is not None else None
+            if grant is None or grant.route != route.key:
+                if grant is not None:  # admitted elsewhere; the route it was for never ran
+                    await limiter.settle(grant, tokens=0)
+                grant = await limiter.admit_attempt(route, demand)
+            answered = False
+            try:
+                value = await attempt(route)
+                answered = True
+            except errors.ProviderError as exc:
+                limiter.observe(route, exc.headers, getattr(exc, "retry_after", None))
+                raise
+            finally:
+                if not answered:
+                    await limiter.settle(grant, tokens=None)
+            if stream:
+                self._stream_grants[id(value)] = grant
+            else:
+                used = reported_tokens(value) if isinstance(value, bytes) else None
+                await limiter.settle(grant, tokens=used)
+            return value
+
+        async def release(value: Any) -> None:
+            await self.stream_closed(value)
             await value.aclose()
 
-        result = await run_with_resilience(
-            routes,
-            run,
-            state=self.state,
-            retry=self.retry,
-            hedge=self.hedge,
-            timeouts=self.timeouts,
-            release=release,
-            label=label,
-        )
+        try:
+            result = await run_with_resilience(
+                routes,
+                run,
+                state=self.state,
+                retry=self.retry,
+                hedge=self.hedge,
+                timeouts=timeouts,
+                release=release if stream else None,
+                label=label,
+            )
+        finally:
+            if pending and pending[0] is not None and limiter is not None:
+                await limiter.settle(pending[0], tokens=0)
+            await self._publish_opened(routes)
         return result.value, result.route, result.attempts
 
+    def observe(self, route: Route, headers: Any) -> None:
+        """Rate-limit headers of a successful response (feeds the limits' provider quota)."""
+        if self.limiter is not None:
+            self.limiter.observe(route, headers)
+
+    # -- strategies and shared circuits ------------------------------------------------------
+    def _order(self, routes: Sequence[Route], demand: Demand) -> list[Route]:
+        if self.strategy is ordered or len(routes) < 2:
+            return list(routes)
+        now = trio.current_time()
+        views = []
+        for route in routes:
+            health = self.state.route(route.key)
+            views.append(
+                RouteView(
+                    key=route.key,
+                    in_flight=health.in_flight,
+                    latency=health.latency.percentile(50, now),
+                    cost=self._cost(route, demand),
+                    headroom=1.0
+                    if self.limiter is None
+                    else self.limiter.headroom.get(route.key, 1.0),
+                )
+            )
+        return [routes[i] for i in self.strategy(views, self._rng)]
+
+    def _cost(self, route: Route, demand: Demand) -> float | None:
+        if self.catalog is None:
+            return None
+        spec = self.catalog.find(route.catalog_model or route.model)
+        if spec is None:
+            return None
+        usage = {"input_tokens": demand.input_tokens, "output_tokens": demand.output_tokens}
+        try:
+            return self.catalog.cost(spec, usage)
+        except errors.ConfigurationError:  # a price the catalog lacks
+            return None
+
+    def _apply_open_circuits(self, open_circuits: dict[str, float]) -> None:
+        now = trio.current_time()
+        for key, seconds in open_circuits.items():
+            breaker = self.state.route(key).breaker
+            if breaker is not None:
+                breaker.open_for(now, seconds)
+
+    async def _publish_opened(self, routes: Sequence[Route]) -> None:
+        """Tell the shared state about circuits this call's failures opened."""
+        if self.limiter is None:
+            return
+        now = trio.current_time()
+        opened = {}
+        for key in {route.key for route in routes}:
+            breaker = self.state.route(key).breaker
+            if breaker is None:
+                continue
+            if breaker.times_opened > self._opened_seen.get(key, 0):
+                self._opened_seen[key] = breaker.times_opened
+                remaining = breaker.open_remaining(now)
+                if remaining > 0:
+                    opened[key] = remaining
+        if opened:
+            await self.limiter.publish(opened)
+
     def statistics(self) -> dict[str, Any]:
-        return self.state.statistics().as_dict()
+        stats = self.state.statistics().as_dict()
+        if self.limiter is not None:
+            stats["shared_state"] = dataclasses.asdict(self.limiter.state.statistics())
+        return stats

@@ -19,6 +19,8 @@ import orjson
 import trio
 
 from llm_router import errors
+from llm_router.limiting import Demand
+from llm_router.ratelimit import estimate_tokens
 from llm_router.routing import Resolver, Route, forwardable_headers
 from llm_router.translate import translate_request
 from llm_router.transport import PoolTransport, pool_statistics
@@ -71,6 +73,7 @@ class _Call:
     routes: list[Route]
     default_max_tokens: int | None
     include_usage: bool = True
+    demand: Demand | None = None
     _bodies: dict[ProviderFormat, bytes] = field(default_factory=dict)
 
     def body_for(self, route: Route) -> bytes:
@@ -197,6 +200,9 @@ class Router:
         for auth in self._config.auth.values():
             if auth.needs_refresh_task:
                 self._nursery.start_soon(auth.refresh_forever)
+        limiter = self._config.executor.limiter
+        if limiter is not None:  # shared state connects (and reconnects) in the nursery
+            await self._nursery.start(limiter.state.run)
         return self
 
     async def __aexit__(
@@ -233,10 +239,13 @@ class Router:
         model: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
+        caller: str | None = None,
     ) -> CompletionResult:
-        """Send a non-streaming request; the answer comes back in the caller's `format`."""
+        """Send a non-streaming request; the answer comes back in the caller's `format`.
+
+        `caller` names who is asking (e.g. a gateway's API key) for per-key rate limits."""
         client = self._require_open()
-        call = self._prepare(body, format, model, headers, stream=False)
+        call = self._prepare(body, format, model, headers, stream=False, caller=caller)
         started = trio.current_time()
 
         async def attempt(route: Route) -> bytes:
@@ -248,11 +257,12 @@ class Router:
                 headers=call.headers,
                 auth=self._auth(route),
             )
+            self._config.executor.observe(route, response.headers)
             return await read_completion(response, route, call.format)
 
         with self._call_scope() as scope:
             data, route, attempts = await self._config.executor.run_complete(
-                call.routes, attempt, label=call.model
+                call.routes, attempt, label=call.model, demand=call.demand
             )
         self._check_closed(scope)
         return CompletionResult(
@@ -273,13 +283,14 @@ class Router:
         model: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
+        caller: str | None = None,
     ) -> AsyncIterator[RouterStream]:
         """Open a streamed answer: `async with router.stream(...) as events: async for e in events`.
 
         Leaving the block (normally, by error or by cancellation) closes the upstream response.
         """
         client = self._require_open()
-        call = self._prepare(body, format, model, headers, stream=True)
+        call = self._prepare(body, format, model, headers, stream=True, caller=caller)
 
         async def attempt(route: Route) -> UpstreamStream:
             response = await open_upstream(
@@ -290,6 +301,7 @@ class Router:
                 headers=call.headers,
                 auth=self._auth(route),
             )
+            self._config.executor.observe(route, response.headers)
             upstream = UpstreamStream(
                 response, route, call.format, include_usage=call.include_usage
             )
@@ -302,7 +314,7 @@ class Router:
 
         with self._call_scope() as scope:
             upstream, _route, attempts = await self._config.executor.run_stream(
-                call.routes, attempt, label=call.model
+                call.routes, attempt, label=call.model, demand=call.demand
             )
         self._check_closed(scope)
         events = RouterStream(upstream, call.format, attempts, self._config.idle_timeout)
@@ -312,6 +324,7 @@ class Router:
         finally:
             self._streams.discard(events)
             await upstream.aclose()
+            await self._config.executor.stream_closed(upstream)
 
     @asynccontextmanager
     async def handle(
@@ -321,14 +334,15 @@ class Router:
         model: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
+        caller: str | None = None,
     ) -> AsyncIterator[CompletionResult | RouterStream]:
         """Gateway entry point: streams when the body asks (`"stream": true`), else completes."""
         raw, obj = _parse_body(body)
         if _stream_flag(obj):
-            async with self.stream(raw, format, model, headers=headers) as events:
+            async with self.stream(raw, format, model, headers=headers, caller=caller) as events:
                 yield events
         else:
-            yield await self.complete(raw, format, model, headers=headers)
+            yield await self.complete(raw, format, model, headers=headers, caller=caller)
 
     def resolve(
         self, model: str, format: ProviderFormat | str = ProviderFormat.OPENAI
@@ -364,6 +378,7 @@ class Router:
         headers: Mapping[str, str] | None,
         *,
         stream: bool,
+        caller: str | None = None,
     ) -> _Call:
         fmt = _parse_format(format)
         raw, obj = _parse_body(body)
@@ -383,7 +398,21 @@ class Router:
             routes=routes,
             default_max_tokens=max_tokens,
             include_usage=_wants_stream_usage(obj, fmt),
+            demand=self._demand(raw, obj, name, caller, max_tokens),
         )
+
+    def _demand(
+        self,
+        raw: bytes,
+        obj: Mapping[str, Any],
+        model: str,
+        caller: str | None,
+        max_tokens: int | None,
+    ) -> Demand | None:
+        if self._config.executor.limiter is None and self._config.executor.catalog is None:
+            return None
+        input_tokens, output_tokens = estimate_tokens(raw, obj, default_output=max_tokens or 0)
+        return Demand(model, caller, input_tokens, output_tokens)
 
 
 class _TrackedScope:

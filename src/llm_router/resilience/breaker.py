@@ -154,6 +154,22 @@ class CircuitBreaker:
         ):
             self._open(now)
 
+    def open_for(self, now: float, seconds: float) -> None:
+        """Hold the circuit open until ``now + seconds``: another router sharing this route's
+        state opened it. Not counted in `times_opened` (this breaker saw no failures)."""
+        until = now + seconds
+        if self._state is BreakerState.OPEN and self._opened_at + self.policy.cooldown >= until:
+            return
+        self._opened_at = until - self.policy.cooldown
+        if self._state is not BreakerState.OPEN:
+            self._transition(BreakerState.OPEN)
+
+    def open_remaining(self, now: float) -> float:
+        """Seconds the circuit stays open (0.0 when it is not open)."""
+        if self.state(now) is not BreakerState.OPEN:
+            return 0.0
+        return self._opened_at + self.policy.cooldown - now
+
     def release(self, permit: Permit) -> None:
         """The attempt ended without saying anything about the route's health."""
         if permit.probe and permit.generation == self._generation:

@@ -61,6 +61,9 @@ def classify(exc: BaseException, *, wall_now: float, committed: bool = False) ->
     """The verdict on one failed attempt. `wall_now` is seconds since the epoch."""
     if committed or isinstance(exc, errors.StreamError):
         return _FATAL
+    if isinstance(exc, errors.LocalRateLimitError):
+        # Our own limit refused before sending: retry later or elsewhere, the route is healthy.
+        return Verdict(Disposition.RETRY, exc.retry_after, route_fault=False)
     if isinstance(exc, errors.ProviderError):
         return _classify_provider_error(exc, wall_now)
     if isinstance(exc, builtins.TimeoutError | ConnectionError):

@@ -1,0 +1,133 @@
+"""In-process state: rate-limit logs and opened circuits in dictionaries of this process."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import trio
+
+from llm_router.ratelimit import Quota, ScopeLimits, ScopeState
+from llm_router.state import Admission, SharedState, StateStatistics
+
+__all__ = ["MemoryState"]
+
+
+class MemoryState(SharedState):
+    """Everything in this process. `clock` defaults to Trio's (so `MockClock` drives it)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = clock
+        self._scopes: dict[str, ScopeState] = {}
+        self._circuits: dict[str, float] = {}  # route key -> open until (on `now`)
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else trio.current_time()
+
+    def _scope(self, limits: ScopeLimits) -> ScopeState:
+        state = self._scopes.get(limits.key)
+        if state is None:
+            state = self._scopes[limits.key] = ScopeState(limits.period)
+        return state
+
+    def acquire_nowait(
+        self,
+        groups: Sequence[Sequence[ScopeLimits]],
+        ident: str,
+        tokens: int,
+        *,
+        lease: float,
+        circuits: Sequence[str] = (),
+        now: float | None = None,
+    ) -> Admission:
+        now = self.now() if now is None else now
+        waits: list[float] = []
+        headroom: list[float] = []
+        index: int | None = None
+        for number, group in enumerate(groups):
+            wait = 0.0
+            for limits in group:
+                wait = max(wait, self._scope(limits).wait_for(limits, tokens, now))
+            if wait == 0.0 and index is None:
+                index = number
+                for limits in group:
+                    self._scope(limits).admit(limits, ident, tokens, now, lease)
+            waits.append(wait)
+            headroom.append(min((self._headroom(limits) for limits in group), default=1.0))
+        open_circuits = {}
+        for key in circuits:
+            until = self._circuits.get(key)
+            if until is not None:
+                if until > now:
+                    open_circuits[key] = until - now
+                else:
+                    del self._circuits[key]
+        return Admission(index, tuple(waits), tuple(headroom), open_circuits)
+
+    def _headroom(self, limits: ScopeLimits) -> float:
+        state = self._scopes.get(limits.key)
+        if state is None:
+            return 1.0
+        free = 1.0
+        if limits.rpm is not None:
+            free = min(free, 1.0 - len(state.requests) / limits.rpm)
+        if limits.tpm is not None:
+            free = min(free, 1.0 - state.tokens.total / limits.tpm)
+        if limits.max_concurrency is not None:
+            free = min(free, 1.0 - len(state.leases) / limits.max_concurrency)
+        return max(0.0, free)
+
+    async def acquire(
+        self,
+        groups: Sequence[Sequence[ScopeLimits]],
+        ident: str,
+        tokens: int,
+        *,
+        lease: float,
+        circuits: Sequence[str] = (),
+    ) -> Admission:
+        await trio.lowlevel.checkpoint()
+        return self.acquire_nowait(groups, ident, tokens, lease=lease, circuits=circuits)
+
+    def settle_nowait(
+        self,
+        scopes: Sequence[ScopeLimits],
+        ident: str,
+        *,
+        tokens: int | None,
+        release: bool,
+        quotas: Mapping[str, Quota] | None = None,
+        opened: Mapping[str, float] | None = None,
+        now: float | None = None,
+    ) -> None:
+        now = self.now() if now is None else now
+        for limits in scopes:
+            state = self._scopes.get(limits.key)
+            if state is not None:
+                state.settle(ident, None if limits.tpm is None else tokens, release=release)
+        for key, quota in (quotas or {}).items():
+            self._scope(ScopeLimits(key, None, None, None, 60.0)).quota.merge(quota)
+        for key, seconds in (opened or {}).items():
+            until = now + seconds
+            if until > self._circuits.get(key, -math.inf):
+                self._circuits[key] = until
+
+    async def settle(
+        self,
+        scopes: Sequence[ScopeLimits],
+        ident: str,
+        *,
+        tokens: int | None,
+        release: bool,
+        quotas: Mapping[str, Quota] | None = None,
+        opened: Mapping[str, float] | None = None,
+    ) -> None:
+        await trio.lowlevel.checkpoint()
+        self.settle_nowait(
+            scopes, ident, tokens=tokens, release=release, quotas=quotas, opened=opened
+        )
+
+    def statistics(self) -> StateStatistics:
+        return StateStatistics(
+            backend="memory", shared=False, fallbacks=0, round_trips=0, scopes=len(self._scopes)
+        )

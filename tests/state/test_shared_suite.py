@@ -1,0 +1,170 @@
+"""One suite, two backends: the in-process state and Redis behave the same.
+
+Time is a hand-driven clock passed to both backends, so windows are exact and no test sleeps.
+The Redis runs are against a real redis-server on loopback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+import pytest
+
+from llm_router.ratelimit import Quota, ScopeLimits
+from llm_router.state import MemoryState, RedisState, SharedState
+
+
+class Clock:
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def state(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[SharedState]:
+    if request.param == "memory":
+        yield MemoryState(clock=clock)
+        return
+    url = request.getfixturevalue("redis_url")
+    import trio
+
+    redis = RedisState(url, prefix="suite", clock=clock, timeout=2.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(redis.run)
+        assert redis.shared, "could not connect to the test redis-server"
+        yield redis
+        assert redis.fallbacks == 0
+        nursery.cancel_scope.cancel()
+
+
+def rpm(n: int, key: str = "route:a", period: float = 60.0) -> ScopeLimits:
+    return ScopeLimits(key, n, None, None, period)
+
+
+async def test_requests_per_window_are_exact(state: SharedState, clock: Clock) -> None:
+    limits = [rpm(3)]
+    for i in range(3):
+        admission = await state.acquire([limits], f"r{i}", 0, lease=60)
+        assert admission.index == 0
+        clock.now += 10
+    refused = await state.acquire([limits], "r3", 0, lease=60)
+    assert refused.index is None
+    # The oldest entry (t=0) leaves the window at t=60; it is now t=30.
+    assert refused.waits == (pytest.approx(30.0),)
+    clock.now += 29.999
+    assert (await state.acquire([limits], "r4", 0, lease=60)).index is None
+    clock.now += 0.001
+    assert (await state.acquire([limits], "r5", 0, lease=60)).index == 0
+
+
+async def test_first_group_with_room_is_admitted(state: SharedState, clock: Clock) -> None:
+    a, b = [rpm(1, "route:a")], [rpm(5, "route:b")]
+    assert (await state.acquire([a, b], "x1", 0, lease=60)).index == 0
+    second = await state.acquire([a, b], "x2", 0, lease=60)
+    assert second.index == 1
+    assert second.waits[0] == pytest.approx(60.0)
+    assert second.headroom[0] == 0.0
+    assert second.headroom[1] == pytest.approx(1 - 1 / 5)
+    # Nothing was counted on the refused group.
+    clock.now += 60
+    assert (await state.acquire([a], "x3", 0, lease=60)).index == 0
+
+
+async def test_a_group_needs_every_scope(state: SharedState, clock: Clock) -> None:
+    route, model = rpm(10, "route:a"), rpm(1, "model:m")
+    assert (await state.acquire([[route, model]], "y1", 0, lease=60)).index == 0
+    assert (await state.acquire([[route, model]], "y2", 0, lease=60)).index is None
+    # The refused request did not use up the route's allowance.
+    for i in range(9):
+        assert (await state.acquire([[route]], f"z{i}", 0, lease=60)).index == 0
+    assert (await state.acquire([[route]], "z9", 0, lease=60)).index is None
+
+
+async def test_tokens_are_corrected_by_reported_usage(state: SharedState, clock: Clock) -> None:
+    limits = ScopeLimits("route:t", None, 1000, None, 60.0)
+    assert (await state.acquire([[limits]], "t1", 800, lease=60)).index == 0
+    refused = await state.acquire([[limits]], "t2", 300, lease=60)
+    assert refused.index is None and refused.waits == (pytest.approx(60.0),)
+    await state.settle([limits], "t1", tokens=100, release=True)  # it really used 100
+    assert (await state.acquire([[limits]], "t2", 300, lease=60)).index == 0
+    clock.now += 30
+    assert (await state.acquire([[limits]], "t3", 600, lease=60)).index == 0
+    refused = await state.acquire([[limits]], "t4", 1, lease=60)
+    # 100 + 300 + 600 = 1000: one more token waits for t1 (at t=0) to leave, at t=60.
+    assert refused.waits == (pytest.approx(30.0),)
+
+
+async def test_a_request_above_the_token_limit_is_admitted_alone(
+    state: SharedState, clock: Clock
+) -> None:
+    limits = ScopeLimits("route:big", None, 100, None, 60.0)
+    assert (await state.acquire([[limits]], "b1", 10, lease=60)).index == 0
+    refused = await state.acquire([[limits]], "b2", 500, lease=60)
+    assert refused.waits == (pytest.approx(60.0),)
+    clock.now += 60
+    assert (await state.acquire([[limits]], "b2", 500, lease=60)).index == 0
+
+
+async def test_concurrency_slots_and_leases(state: SharedState, clock: Clock) -> None:
+    limits = ScopeLimits("route:c", None, None, 2, 60.0)
+    assert (await state.acquire([[limits]], "c1", 0, lease=5)).index == 0
+    assert (await state.acquire([[limits]], "c2", 0, lease=5)).index == 0
+    full = await state.acquire([[limits]], "c3", 0, lease=5)
+    assert full.index is None and math.isinf(full.waits[0])
+    await state.settle([limits], "c1", tokens=None, release=True)
+    assert (await state.acquire([[limits]], "c3", 0, lease=5)).index == 0
+    assert (await state.acquire([[limits]], "c4", 0, lease=5)).index is None
+    clock.now += 5  # c2 and c3 never released (a crashed process): their leases run out
+    assert (await state.acquire([[limits]], "c4", 0, lease=5)).index == 0
+
+
+async def test_provider_quota_holds_requests_until_reset(state: SharedState, clock: Clock) -> None:
+    limits = ScopeLimits("route:q", None, None, None, 60.0)
+    quota = Quota(requests_remaining=1, requests_reset=clock.now + 20)
+    await state.settle([], "", tokens=None, release=False, quotas={"route:q": quota})
+    assert (await state.acquire([[limits]], "q1", 0, lease=60)).index == 0
+    refused = await state.acquire([[limits]], "q2", 0, lease=60)
+    assert refused.index is None and refused.waits == (pytest.approx(20.0),)
+    clock.now += 20
+    assert (await state.acquire([[limits]], "q2", 0, lease=60)).index == 0
+
+
+async def test_token_quota(state: SharedState, clock: Clock) -> None:
+    limits = ScopeLimits("route:tq", None, None, None, 60.0)
+    quota = Quota(tokens_remaining=50, tokens_reset=clock.now + 7)
+    await state.settle([], "", tokens=None, release=False, quotas={"route:tq": quota})
+    refused = await state.acquire([[limits]], "tq1", 80, lease=60)
+    assert refused.waits == (pytest.approx(7.0),)
+    assert (await state.acquire([[limits]], "tq2", 40, lease=60)).index == 0
+
+
+async def test_opened_circuits_are_seen_until_they_close(state: SharedState, clock: Clock) -> None:
+    await state.settle([], "", tokens=None, release=False, opened={"a/m": 30.0})
+    seen = await state.acquire([], "o1", 0, lease=60, circuits=["a/m", "b/m"])
+    assert seen.open_circuits.keys() == {"a/m"}
+    assert seen.open_circuits["a/m"] == pytest.approx(30.0, abs=0.01)
+    # A shorter report does not shorten it.
+    await state.settle([], "", tokens=None, release=False, opened={"a/m": 1.0})
+    seen = await state.acquire([], "o2", 0, lease=60, circuits=["a/m"])
+    assert seen.open_circuits["a/m"] == pytest.approx(30.0, abs=0.01)
+    if isinstance(state, MemoryState):  # Redis expires keys on its own clock
+        clock.now += 30
+        assert (await state.acquire([], "o3", 0, lease=60, circuits=["a/m"])).open_circuits == {}
+
+
+async def test_limits_expire_with_their_window(state: SharedState, clock: Clock) -> None:
+    limits = [rpm(2, "route:w", period=1.0)]
+    for i in range(2):
+        assert (await state.acquire([limits], f"w{i}", 0, lease=60)).index == 0
+    clock.now += 1.0
+    assert (await state.acquire([limits], "w2", 0, lease=60)).index == 0
+    assert (await state.acquire([limits], "w3", 0, lease=60)).index == 0
+    assert (await state.acquire([limits], "w4", 0, lease=60)).index is None
