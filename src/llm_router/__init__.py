@@ -50,6 +50,7 @@ from llm_router.providers import (
     Provider,
     VertexProvider,
 )
+from llm_router.ratelimit import RateLimitPolicy
 from llm_router.resilience import (
     AttemptOutcome,
     AttemptRecord,
@@ -60,16 +61,15 @@ from llm_router.resilience import (
     RetryPolicy,
     TimeoutPolicy,
 )
-from llm_router.ratelimit import RateLimitPolicy
 from llm_router.router import CompletionResult, Router, RouterClosedError, RouterStream
 from llm_router.routing import Route
+from llm_router.state import MemoryState, RedisState, SharedState
 from llm_router.translate import (
     StreamTranslator,
     translate_error,
     translate_request,
     translate_response,
 )
-from llm_router.state import MemoryState, RedisState, SharedState
 from llm_router.types import ProviderFormat, StreamEvent
 
 __version__ = "0.1.0"
