@@ -19,14 +19,16 @@ from llm_router.types import ProviderFormat, StreamEvent
 from llm_router_testing.patterns import PatternError
 
 from . import bedrock
+from .actions import Action
 from .answers import derive_answer
 from .auth import AuthFailure, SignedRequest, check
+from .conversation import Conversation
 from .dialects import count_tokens_body, dialect_for, error_reply, models_body
 from .faults import Fault, FaultSpecError
 from .fixtures import FixtureResponse
 from .journal import JournalEntry, redact_headers, redact_query
 from .routes import Route, resolve
-from .state import FakeState
+from .state import Decision, FakeState
 from .wire import ErrorReply, RejectedRequest, RenderContext, as_dict, default_message
 
 __all__ = ["ProviderExchange"]
@@ -64,6 +66,8 @@ class ProviderExchange:
         self.query_string: str = scope["query_string"].decode("latin-1")
         self.query = dict(parse_qsl(self.query_string)) if self.query_string else {}
         self.route: Route | None = None
+        self.decision = Decision(None)
+        self.conversation: Conversation | None = None
         self.complete = False  # the whole answer was handed to the server
         self.entry: JournalEntry = state.journal.new_entry(
             method=self.method,
@@ -136,8 +140,15 @@ class ProviderExchange:
         except FaultSpecError as error:
             await self._reply_error(error_reply(route.provider, 400, str(error)))
             return
+        conversation = None
+        if (
+            state.scenario.reads_content
+            and route.operation == "generate"
+            and isinstance(parsed, dict)
+        ):
+            conversation = Conversation.read(route.format, parsed, model)
         try:
-            fault, entry.attempt = state.fault_for(
+            decision = state.decide(
                 method=self.method,
                 path=self.path,
                 provider=route.provider,
@@ -145,11 +156,14 @@ class ProviderExchange:
                 headers=self.headers,
                 body=self.body,
                 header_fault=header_fault,
+                conversation=conversation,
             )
         except PatternError as error:  # the scenario's fault, not the caller's: a 500 naming it
             entry.error = f"scenario: {error}"
             await self._reply_error(error_reply(route.provider, 500, entry.error))
             return
+        fault, entry.attempt, entry.rule = decision.fault, decision.attempt, decision.rule
+        self.decision, self.conversation = decision, conversation
         if fault is None and not stream:
             await self._answer(route, parsed, None, stream)
             return
@@ -210,6 +224,14 @@ class ProviderExchange:
         if route.operation == "count_tokens":
             await self._reply(200, JSON, count_tokens_body(route, prompt), fault)
             return
+        if self.decision.unmatched is not None:
+            message = f"No scripted rule matches this request ({self.decision.unmatched})."
+            self.entry.error = message
+            await self._reply_error(error_reply(route.provider, 404, message))
+            return
+        if self.decision.action is not None:
+            await self._scripted(route, parsed, self.decision.action, fault, stream)
+            return
         answer = derive_answer(prompt, forced_text=fault.answer if fault else None)
         provider = "bedrock" if route.invoke else route.provider
         ctx = RenderContext(model=prompt.model, provider=provider, request=parsed)
@@ -223,7 +245,49 @@ class ProviderExchange:
             return
         await self._stream(route, events, fault)
 
-    async def _stream(self, route: Route, events: list[StreamEvent], fault: Fault | None) -> None:
+    async def _scripted(
+        self,
+        route: Route,
+        parsed: dict[str, Any],
+        action: Action,
+        fault: Fault | None,
+        stream: bool,
+    ) -> None:
+        """Answer with a scenario rule's scripted action, rendered in the route's format."""
+        if action.error is not None:
+            status = action.error.status
+            message = action.error.message or default_message(status)
+            await self._reply_error(error_reply(route.provider, status, message), fault)
+            return
+        conversation = self.conversation
+        model = conversation.model if conversation else str(parsed.get("model") or "")
+        words = conversation.input_words if conversation else 0
+        if not stream:
+            body = action.render_body(route.format, model=model, input_words=words)
+            await self._reply(200, JSON, body, fault)
+            return
+        options = as_dict(parsed.get("stream_options"))
+        timed = action.render_stream(
+            route.format,
+            model=model,
+            input_words=words,
+            include_usage=options.get("include_usage") is True,
+        )
+        if route.format is ProviderFormat.GOOGLE and not route.sse:
+            array = b"[" + b",\r\n".join(event.data for event in timed.events) + b"]"
+            await self._reply(200, JSON, array, fault)
+            return
+        if timed.ttfb is not None:
+            fault = Fault(ttfb=timed.ttfb).over(fault)
+        await self._stream(route, timed.events, fault, timed.delays)
+
+    async def _stream(
+        self,
+        route: Route,
+        events: list[StreamEvent],
+        fault: Fault | None,
+        delays: list[float] | None = None,
+    ) -> None:
         bedrock_stream = route.provider == "bedrock"
         if route.invoke:
             encode: Callable[..., bytes] = bedrock.frame_invoke
@@ -256,7 +320,12 @@ class ProviderExchange:
         delay = fault.inter_event_delay if fault else None
         if ttfb:
             await trio.sleep(ttfb)
-        if delay:
+        if delays is not None and any(delays) and not delay:
+            for index, frame in enumerate(frames):
+                if index < len(delays) and delays[index]:
+                    await trio.sleep(delays[index])
+                await self._events([frame], last=not abort and index == len(frames) - 1)
+        elif delay:
             for index, frame in enumerate(frames):
                 if index:
                     await trio.sleep(delay)

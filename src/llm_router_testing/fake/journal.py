@@ -11,13 +11,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
 import trio
 
 from llm_router_testing.redact import DEFAULT_QUERY_PARAMS
+
+if TYPE_CHECKING:
+    from .journal_query import JournalMatches
 
 __all__ = ["Journal", "JournalEntry", "redact_headers", "redact_query"]
 
@@ -69,7 +72,7 @@ class JournalEntry:
     body bytes did. `events_sent` counts stream events written (SSE events, `[DONE]` included,
     or event-stream frames); `disconnected` is True when the client went away before the
     answer was complete. `faults` names the faults applied; `error` says why a request was
-    refused (e.g. a credential failure).
+    refused (e.g. a credential failure); `rule` names the scenario rule that matched it.
     """
 
     id: int
@@ -93,6 +96,7 @@ class JournalEntry:
     disconnected: bool = False
     faults: tuple[str, ...] = ()
     error: str | None = None
+    rule: str | None = None
 
     @property
     def done(self) -> bool:
@@ -136,6 +140,7 @@ class JournalEntry:
             "disconnected": self.disconnected,
             "faults": list(self.faults),
             "error": self.error,
+            "rule": self.rule,
         }
 
 
@@ -238,3 +243,16 @@ class Journal(Sequence[JournalEntry]):
     def to_json(self) -> list[dict[str, Any]]:
         with self._condition:
             return [entry.to_json() for entry in self._entries]
+
+    def matching(self, **conditions: Any) -> JournalMatches:
+        """The requests satisfying every condition (see `journal_query` for the names)."""
+        from .journal_query import find_entries
+
+        return find_entries(iter(self), conditions)
+
+    def called(self, **conditions: Any) -> JournalMatches:
+        """Whether some request satisfied every condition: ``assert journal.called(model=...)``.
+
+        The result is true when at least one matched; its repr lists what the journal holds.
+        """
+        return self.matching(**conditions)

@@ -23,6 +23,12 @@ mistral, anthropic, vertex-anthropic, google, vertex-google, bedrock) compare ex
 limits a rule to its first N matching requests (counted from the last reset), `probability`
 applies it to that share of them (drawn from the server's seeded generator).
 
+A rule with `respond` answers the request itself (see `actions.py`), and its `match` may also
+look at what the request says (see `conversation.py`: `user_text`, `tool_result_for`, `turn`,
+`system`, `tools`, `metadata`...). A `respond` list is consumed in order, one answer per
+matching request; the rule is then used up. `"strict": true` makes a request that no scripted
+rule answers a 404 naming the closest rule.
+
 Precedence, field by field: `x-fake-*` request headers, then the matching rule, then
 `defaults`, then the server options (`--latency`).
 """
@@ -38,11 +44,13 @@ import orjson
 
 from llm_router_testing.patterns import BoundedPattern, PatternError, compile_pattern
 
+from .actions import Action
+from .conversation import ContentMatch, Conversation
 from .faults import Fault, FaultSpecError
 
 __all__ = ["Match", "Rule", "Scenario", "ScenarioSource"]
 
-_RULE_KEYS = {"match", "times", "probability", "name"}
+_RULE_KEYS = {"match", "times", "probability", "name", "respond"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +62,15 @@ class Match:
     method: str | None = None
     provider: str | None = None
     headers: tuple[tuple[str, BoundedPattern], ...] = ()
+    content: ContentMatch = field(default_factory=ContentMatch)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Match:
-        unknown = set(values) - {"path", "model", "method", "provider", "headers", "header"}
+        unknown = (
+            set(values)
+            - {"path", "model", "method", "provider", "headers", "header"}
+            - ContentMatch.KEYS
+        )
         if unknown:
             raise FaultSpecError(f"unknown match keys: {sorted(unknown)}")
         headers = values.get("headers") or values.get("header") or {}
@@ -75,6 +88,7 @@ class Match:
                 )
                 for name, pattern in headers.items()
             ),
+            content=ContentMatch.from_mapping(values),
         )
 
     def matches(
@@ -92,6 +106,31 @@ class Match:
             name in headers and pattern.search(headers[name]) for name, pattern in self.headers
         )
 
+    def failures(
+        self,
+        *,
+        method: str,
+        path: str,
+        provider: str,
+        model: str,
+        headers: Mapping[str, str],
+        conversation: Conversation | None,
+    ) -> list[str]:
+        """Why a request does not match, one phrase per failed condition (empty: it matches)."""
+        failed: list[str] = []
+        if self.method is not None and self.method != method:
+            failed.append(f"method {method}, not {self.method}")
+        if self.provider is not None and self.provider != provider:
+            failed.append(f"provider {provider}, not {self.provider}")
+        if self.path is not None and not self.path.search(path):
+            failed.append(f"path /{self.path.source}/ not found in {path!r}")
+        if self.model is not None and not self.model.search(model):
+            failed.append(f"model /{self.model.source}/ not found in {model!r}")
+        for name, pattern in self.headers:
+            if name not in headers or not pattern.search(headers[name]):
+                failed.append(f"header {name} does not match /{pattern.source}/")
+        return failed + self.content.failures(conversation)
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -100,6 +139,22 @@ class Rule:
     times: int | None = None
     probability: float | None = None
     name: str | None = None
+    actions: tuple[Action, ...] = ()
+    """Scripted answers; empty: a fault rule. One answer repeats; a list (`sequence`) is
+    consumed in order, one per matching request, and the rule is used up after the last."""
+    sequence: bool = False
+
+    def action_for(self, use: int) -> Action | None:
+        """The answer for the rule's `use`-th match (from 0); None once a sequence is used up."""
+        if not self.actions:
+            return None
+        if not self.sequence:
+            return self.actions[0]
+        return self.actions[use] if use < len(self.actions) else None
+
+    def label(self, index: int) -> str:
+        """How the journal and errors name this rule: its name, else its position."""
+        return self.name if self.name else f"rule #{index}"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Rule:
@@ -120,6 +175,8 @@ class Rule:
             times=times,
             probability=float(probability) if probability is not None else None,
             name=str(values["name"]) if values.get("name") else None,
+            actions=_actions(values.get("respond")),
+            sequence=isinstance(values.get("respond"), list),
         )
 
 
@@ -129,14 +186,23 @@ class Scenario:
 
     defaults: Fault = field(default_factory=Fault)
     rules: tuple[Rule, ...] = ()
+    strict: bool = False
+    """A request no scripted rule answers gets a 404 naming the closest rule."""
 
     @property
     def is_empty(self) -> bool:
-        return not self.rules and self.defaults == Fault()
+        return not self.rules and self.defaults == Fault() and not self.strict
+
+    @property
+    def reads_content(self) -> bool:
+        """Whether a rule needs the request read as a conversation (or strict mode explains)."""
+        return self.strict or any(
+            rule.actions or not rule.match.content.is_empty for rule in self.rules
+        )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Scenario:
-        unknown = set(values) - {"defaults", "rules", "description"}
+        unknown = set(values) - {"defaults", "rules", "description", "strict"}
         if unknown:
             raise FaultSpecError(f"unknown scenario keys: {sorted(unknown)}")
         defaults = values.get("defaults") or {}
@@ -146,7 +212,10 @@ class Scenario:
         for rule in rules:
             if not isinstance(rule, Mapping):
                 raise FaultSpecError("scenario: each rule must be an object")
-        return cls(Fault.from_mapping(defaults), tuple(Rule.from_mapping(r) for r in rules))
+        strict = values.get("strict", False)
+        if not isinstance(strict, bool):
+            raise FaultSpecError("scenario: strict must be true or false")
+        return cls(Fault.from_mapping(defaults), tuple(Rule.from_mapping(r) for r in rules), strict)
 
     @classmethod
     def load(cls, source: ScenarioSource) -> Scenario:
@@ -185,3 +254,16 @@ def _compile(pattern: object, where: str) -> BoundedPattern | None:
         return compile_pattern(pattern, where)
     except PatternError as error:
         raise FaultSpecError(str(error)) from None
+
+
+def _actions(value: object) -> tuple[Action, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return (Action.from_mapping(value),)
+    if not isinstance(value, list) or not value:
+        raise FaultSpecError("respond must be an object or a non-empty list of them")
+    for step in value:
+        if not isinstance(step, Mapping):
+            raise FaultSpecError("each step of respond must be an object")
+    return tuple(Action.from_mapping(step, f"respond[{i}]") for i, step in enumerate(value))

@@ -26,6 +26,8 @@ from .app import FakeApp
 
 if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework
+
+    from ..script import Script
 from .auth import FakeCredentials
 from .faults import LatencyMixture
 from .fixtures import Fixtures
@@ -93,6 +95,16 @@ class FakeProvider:
     def reset(self) -> None:
         """Clear the journal and every counter (attempts, rule uses, fixture positions)."""
         self.state.reset()
+
+    def script(self, *, strict: bool = False) -> Script:
+        """A new scripted conversation, installed as this server's scenario as it is built.
+
+        ``fake.script().when(user_contains="weather").call_tool("get_weather", {...})
+        .then().reply("It is sunny")``; `strict`: requests no rule answers get a 404.
+        """
+        from ..script import Script
+
+        return Script(self, strict=strict)
 
 
 def _state(options: FakeOptions) -> FakeState:

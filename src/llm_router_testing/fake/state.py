@@ -6,16 +6,34 @@ import hashlib
 import random
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from .actions import Action
 from .auth import FakeCredentials
+from .conversation import Conversation
 from .faults import Fault, LatencyMixture
 from .fixtures import Fixtures
 from .journal import Journal
 from .scenario import Scenario, ScenarioSource
 
-__all__ = ["DEFAULT_MODELS", "FakeState"]
+__all__ = ["DEFAULT_MODELS", "Decision", "FakeState"]
 
 DEFAULT_MODELS = ("gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash", "mistral-small-latest")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """How one attempt is answered: its fault, its number, and the scripted rule if any.
+
+    `unmatched` (strict scenarios only) says why no scripted rule answered: the closest
+    rule and the conditions it failed.
+    """
+
+    fault: Fault | None
+    attempt: int = 1
+    rule: str | None = None
+    action: Action | None = None
+    unmatched: str | None = None
 
 
 class FakeState:
@@ -77,18 +95,58 @@ class FakeState:
         headers: Mapping[str, str],
         body: bytes,
         header_fault: Fault | None,
+        conversation: Conversation | None = None,
     ) -> tuple[Fault | None, int]:
         """The fault for one attempt and the attempt's number (1 when not counted)."""
+        decision = self.decide(
+            method=method,
+            path=path,
+            provider=provider,
+            model=model,
+            headers=headers,
+            body=body,
+            header_fault=header_fault,
+            conversation=conversation,
+        )
+        return decision.fault, decision.attempt
+
+    def decide(
+        self,
+        *,
+        method: str,
+        path: str,
+        provider: str,
+        model: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        header_fault: Fault | None,
+        conversation: Conversation | None = None,
+    ) -> Decision:
+        """Pick the rule for one attempt: its fault layered over the defaults, its answer."""
         scenario = self.scenario
         fault = header_fault
+        label: str | None = None
+        action: Action | None = None
+        unmatched: str | None = None
         if not scenario.is_empty:
-            rule_fault = self._matching_rule(method, path, provider, model, headers)
+            found = self._matching_rule(method, path, provider, model, headers, conversation)
+            rule_fault = None
+            if found is not None:
+                index, use = found
+                rule = scenario.rules[index]
+                label = rule.label(index)
+                rule_fault = rule.fault
+                action = rule.action_for(use)
+            elif scenario.strict:
+                unmatched = self._closest_rule(method, path, provider, model, headers, conversation)
+            if scenario.strict and action is None and unmatched is None:
+                unmatched = self._closest_rule(method, path, provider, model, headers, conversation)
             layered = rule_fault.over(scenario.defaults) if rule_fault else scenario.defaults
             fault = fault.over(layered) if fault else layered
         if self.server_fault is not None:
             fault = fault.over(self.server_fault) if fault else self.server_fault
         if fault is None or fault == Fault():
-            return None, 1
+            return Decision(None, 1, label, action, unmatched)
         attempt = 1
         request_id = headers.get("x-fake-request-id")
         if fault.fail_times is not None or request_id is not None:
@@ -102,21 +160,67 @@ class FakeState:
             self._attempts[key] = attempt
         if fault.fail_times is not None:
             fault = fault.failing() if attempt <= fault.fail_times else fault.succeeding()
-        return fault, attempt
+        return Decision(fault, attempt, label, action, unmatched)
 
     def _matching_rule(
-        self, method: str, path: str, provider: str, model: str, headers: Mapping[str, str]
-    ) -> Fault | None:
+        self,
+        method: str,
+        path: str,
+        provider: str,
+        model: str,
+        headers: Mapping[str, str],
+        conversation: Conversation | None,
+    ) -> tuple[int, int] | None:
+        """(index, use number) of the first matching rule that is not used up."""
         for index, rule in enumerate(self.scenario.rules):
             if not rule.match.matches(
                 method=method, path=path, provider=provider, model=model, headers=headers
             ):
                 continue
+            if rule.match.content.failures(conversation):
+                continue
             used = self._rule_uses.get(index, 0)
             if rule.times is not None and used >= rule.times:
+                continue
+            if rule.sequence and used >= len(rule.actions):
                 continue
             if rule.probability is not None and self.rng.random() >= rule.probability:
                 continue
             self._rule_uses[index] = used + 1
-            return rule.fault
+            return index, used
         return None
+
+    def _closest_rule(
+        self,
+        method: str,
+        path: str,
+        provider: str,
+        model: str,
+        headers: Mapping[str, str],
+        conversation: Conversation | None,
+    ) -> str:
+        """The scripted rule with the fewest failed conditions, and what it failed."""
+        best: tuple[int, int, list[str]] | None = None
+        for index, rule in enumerate(self.scenario.rules):
+            if not rule.actions:
+                continue
+            failed = rule.match.failures(
+                method=method,
+                path=path,
+                provider=provider,
+                model=model,
+                headers=headers,
+                conversation=conversation,
+            )
+            used = self._rule_uses.get(index, 0)
+            if not failed and rule.sequence and used >= len(rule.actions):
+                failed = [f"all {len(rule.actions)} scripted answers were used"]
+            elif not failed and rule.times is not None and used >= rule.times:
+                failed = [f"used its {rule.times} times"]
+            if best is None or len(failed) < len(best[2]):
+                best = (index, used, failed)
+        if best is None:
+            return "the scenario is strict and has no scripted rule"
+        index, _, failed = best
+        label = self.scenario.rules[index].label(index)
+        return f"closest is {label}: " + "; ".join(failed or ["probability draw missed"])
