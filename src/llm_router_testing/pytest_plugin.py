@@ -14,6 +14,14 @@
 - fixtures ``fake_provider`` / ``fake_provider_url``: a fake provider server running in a
   background thread for the whole session, reset before each test; usable from sync and
   Trio tests alike.
+- fixture ``llm_script``: a scripted conversation (`llm_router_testing.script.Script`) on
+  that fake server, e.g. ``llm_script.when(user_contains="hi").reply("hello")``;
+  ``llm_script.fake`` is the server.
+- marker ``@pytest.mark.llm_block_network(allow=())`` or option ``--llm-block-network``:
+  the test may only reach loopback (the fake server) and the allowed hosts
+  (``--llm-allow-host HOST``, repeatable); any other host raises
+  `llm_router_testing.network.NetworkBlockedError` naming it, and fails the test even if
+  the code under test swallowed the error. ``llm_block_network(False)`` exempts a test.
 
 Heavy imports happen inside the fixtures: this module is loaded into every pytest run.
 """
@@ -30,6 +38,7 @@ import pytest
 if TYPE_CHECKING:
     from llm_router_testing.cassette import Cassette
     from llm_router_testing.fake import FakeProvider
+    from llm_router_testing.script import Script
 
 __all__ = [
     "fake_provider",
@@ -37,6 +46,7 @@ __all__ = [
     "llm_cassette",
     "llm_cassette_options",
     "llm_record_mode",
+    "llm_script",
 ]
 
 RECORD_MODES = ("none", "once", "new", "all")
@@ -57,6 +67,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             " (re-record everything). Overrides the mode given in markers."
         ),
     )
+    group.addoption(
+        "--llm-block-network",
+        action="store_true",
+        default=False,
+        help="block network access except loopback (the fake server) in every test",
+    )
+    group.addoption(
+        "--llm-allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host tests may reach while the network is blocked (repeatable)",
+    )
     parser.addini(
         "llm_cassette_dir",
         help="directory of cassettes, relative to each test file (default: cassettes)",
@@ -70,6 +93,31 @@ def pytest_configure(config: pytest.Config) -> None:
         "llm_cassette(path=None, mode=None, **options): the cassette of this test for the"
         " llm_cassette fixture (path relative to the test file; options go to Cassette.open)",
     )
+    config.addinivalue_line(
+        "markers",
+        "llm_block_network(enabled=True, allow=()): only loopback and the allowed hosts may be"
+        " reached; other hosts raise NetworkBlockedError",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    marker = item.get_closest_marker("llm_block_network")
+    enabled = bool(item.config.getoption("--llm-block-network"))
+    allow: list[str] = list(item.config.getoption("--llm-allow-host") or ())
+    if marker is not None:
+        enabled = bool(marker.args[0]) if marker.args else bool(marker.kwargs.get("enabled", True))
+        allow += list(marker.kwargs.get("allow", ()))
+    if not enabled:
+        return (yield)
+    from llm_router_testing.network import block_network
+
+    with block_network(allow) as attempts:
+        result = yield
+    if attempts:
+        # The code under test may have caught the error: the attempt still fails the test.
+        raise attempts[0]
+    return result
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -157,6 +205,12 @@ def fake_provider(_llm_fake_provider_server: FakeProvider) -> FakeProvider:
     _llm_fake_provider_server.reset()
     _llm_fake_provider_server.set_scenario(None)
     return _llm_fake_provider_server
+
+
+@pytest.fixture
+def llm_script(fake_provider: FakeProvider) -> Script:
+    """A scripted conversation installed on the (reset) session fake server."""
+    return fake_provider.script()
 
 
 @pytest.fixture

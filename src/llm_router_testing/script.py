@@ -39,10 +39,25 @@ class Script:
         defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self._fake = fake
-        self.strict = strict
+        self._strict = strict
         self._defaults = dict(defaults or {})
         self._rules: list[RuleBuilder] = []
         self._install()
+
+    @property
+    def strict(self) -> bool:
+        """Whether a request no rule answers gets a 404 naming the closest rule."""
+        return self._strict
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self._strict = value
+        self._install()
+
+    @property
+    def fake(self) -> FakeProvider | None:
+        """The fake server this script is installed on (None: not installed)."""
+        return self._fake
 
     def when(
         self,
