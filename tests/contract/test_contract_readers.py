@@ -129,6 +129,13 @@ def test_valid_streams_read_the_same_however_they_are_cut(
     assert text == TEXT
 
 
+def test_keepalives_are_ignored_wherever_they_come() -> None:
+    ping = _sse({"type": "ping"}, "ping")
+    text, events = _read(ProviderFormat.ANTHROPIC, ping + _anthropic() + b": keep-alive\n\n")
+    assert text == TEXT
+    assert events == len(WORDS) + 2  # message_start, the deltas, message_stop
+
+
 @pytest.mark.parametrize(
     ("fmt", "data", "message"),
     [
@@ -136,7 +143,11 @@ def test_valid_streams_read_the_same_however_they_are_cut(
         (ProviderFormat.OPENAI, _chat() + _chat(), "an event followed data: [DONE]"),
         (ProviderFormat.OPENAI, _sse({"error": {"message": "boom"}}), "carried an error"),
         (ProviderFormat.MISTRAL, _sse({"object": "chat.completion"}), "chat.completion.chunk"),
-        (ProviderFormat.ANTHROPIC, _anthropic(stop=False), "ended with 'ping', not message_stop"),
+        (
+            ProviderFormat.ANTHROPIC,
+            _anthropic(stop=False),
+            "ended with 'content_block_delta', not message_stop",
+        ),
         (
             ProviderFormat.ANTHROPIC,
             _anthropic()[len(_sse({"type": "message_start", "message": {}}, "message_start")) :],

@@ -44,14 +44,19 @@ class _SSEReader(StreamReader):
         self._decoder = SSEDecoder()
 
     def feed(self, chunk: bytes) -> int:
-        messages = self._decoder.feed(chunk)
-        for message in messages:
+        counted = 0
+        for message in self._decoder.feed(chunk):
+            if self.is_keepalive(message):
+                continue  # SDKs ignore keep-alives wherever the format allows them
             self.events += 1
+            counted += 1
             self.on_message(message)
-        return len(messages)
+        return counted
 
     def finish(self) -> str:
         for message in self._decoder.finish():
+            if self.is_keepalive(message):
+                continue
             self.events += 1
             self.on_message(message)
         if self.events == 0:
@@ -64,6 +69,10 @@ class _SSEReader(StreamReader):
 
     def on_end(self) -> None:
         raise NotImplementedError
+
+    def is_keepalive(self, message: SSEMessage) -> bool:
+        """An event carrying nothing (an empty data line); formats add their own pings."""
+        return not message.data.strip()
 
     def json(self, message: SSEMessage) -> dict[str, Any]:
         try:
@@ -106,11 +115,26 @@ class _ChatReader(_SSEReader):
 
 
 class _AnthropicReader(_SSEReader):
-    """Anthropic Messages: named events, `message_start` first and `message_stop` last."""
+    """Anthropic Messages: named events, `message_start` first and `message_stop` last.
+
+    `ping` events may appear anywhere (a buffering gateway can even put one before
+    `message_start`); the SDK ignores them, and so does this reader.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._types: list[str] = []
+
+    def is_keepalive(self, message: SSEMessage) -> bool:
+        if super().is_keepalive(message):
+            return True
+        if b"ping" not in message.data[:40]:
+            return False
+        try:
+            data = orjson.loads(message.data)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(data, dict) and data.get("type") == "ping"
 
     def on_message(self, message: SSEMessage) -> None:
         data = self.json(message)
