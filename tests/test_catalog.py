@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_router.catalog import Catalog, ModelSpec, strip_date_suffix
-from llm_router.errors import ConfigurationError, ModelNotFoundError
+from llm_router.errors import ConfigurationError, InvalidUsageError, ModelNotFoundError
 from llm_router.types import ProviderFormat
 
 SAMPLE: dict[str, dict[str, Any]] = {
@@ -384,8 +384,9 @@ def test_cost_input_and_output(catalog: Catalog) -> None:
 
 
 def test_cost_with_cache_prices(catalog: Catalog) -> None:
+    # input_tokens counts every prompt token: 1000 uncached + 10000 read + 2000 written.
     usage = _Usage(
-        input_tokens=1000, output_tokens=500, cache_read_tokens=10_000, cache_write_tokens=2000
+        input_tokens=13_000, output_tokens=500, cache_read_tokens=10_000, cache_write_tokens=2000
     )
     # (1000*3 + 500*15 + 10000*0.3 + 2000*3.75) / 1e6
     expected = (3000 + 7500 + 3000 + 7500) / 1_000_000
@@ -395,10 +396,10 @@ def test_cost_with_cache_prices(catalog: Catalog) -> None:
 
 def test_cost_falls_back_to_input_price_for_unknown_cache_prices(catalog: Catalog) -> None:
     # gpt-4o has a cache-read price but no cache-write price.
-    usage = {"input_tokens": 100, "cached_tokens": 1000, "cache_creation_tokens": 400}
+    usage = {"input_tokens": 1500, "cache_read_tokens": 1000, "cache_write_tokens": 400}
     expected = (100 * 2.5 + 1000 * 1.25 + 400 * 2.5) / 1_000_000
     assert catalog.cost("gpt-4o", usage) == pytest.approx(expected, rel=1e-12)
-    assert catalog.cost("gpt-4o", {"cached": 1000}) == pytest.approx(0.00125, rel=1e-12)
+    assert catalog.cost("gpt-4o", {"cache_read_tokens": 1000}) == pytest.approx(0.00125)
 
 
 def test_cost_accepts_a_spec_and_resolves_names(catalog: Catalog) -> None:
@@ -422,7 +423,7 @@ def test_cost_with_unknown_price_raises(catalog: Catalog) -> None:
 @pytest.mark.parametrize("bad", [-1, 1.5, "10", True])
 def test_cost_rejects_bad_token_counts(catalog: Catalog, bad: object) -> None:
     with pytest.raises(
-        ValueError, match="usage field 'output_tokens' must be a non-negative integer"
+        InvalidUsageError, match="usage field 'output_tokens' must be a non-negative integer"
     ):
         catalog.cost("gpt-4o", {"output_tokens": bad})
 
@@ -436,7 +437,7 @@ def test_cost_rejects_bad_token_counts(catalog: Catalog, bad: object) -> None:
 )
 def test_cost_is_linear_in_each_count(inp: int, out: int, read: int, write: int) -> None:
     catalog = Catalog.from_mapping(SAMPLE)
-    usage = _Usage(inp, out, read, write)
+    usage = _Usage(inp + read + write, out, read, write)
     expected = (inp * 3 + out * 15 + read * 0.3 + write * 3.75) / 1_000_000
     assert catalog.cost("claude-sonnet-4-5", usage) == pytest.approx(expected, rel=1e-9, abs=1e-12)
 

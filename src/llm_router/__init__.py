@@ -24,10 +24,12 @@ from llm_router.errors import (
     ContextWindowExceededError,
     FramingError,
     InvalidRequestError,
+    InvalidUsageError,
     LLMRouterError,
     ModelNotFoundError,
     NoRouteError,
     NotFoundError,
+    NotInTrioError,
     OverloadedError,
     PermissionError,
     PoolTimeoutError,
@@ -71,6 +73,7 @@ from llm_router.translate import (
     translate_response,
 )
 from llm_router.types import ProviderFormat, StreamEvent
+from llm_router.universal import Usage
 
 __version__ = "0.1.0"
 
@@ -112,10 +115,12 @@ __all__ = [
     "Custom",
     "FramingError",
     "InvalidRequestError",
+    "InvalidUsageError",
     "LLMRouterError",
     "ModelNotFoundError",
     "ModelSpec",
     "NoRouteError",
+    "NotInTrioError",
     "NotFoundError",
     "OpenAIProvider",
     "OverloadedError",
@@ -137,6 +142,7 @@ __all__ = [
     "TimeoutError",
     "TranslationError",
     "UpstreamError",
+    "Usage",
     "translate_error",
     "translate_request",
     "translate_response",

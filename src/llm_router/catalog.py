@@ -23,8 +23,10 @@ from typing import Any, Final
 
 import orjson
 
-from llm_router.errors import ConfigurationError, ModelNotFoundError
+from llm_router.errors import ConfigurationError, InvalidUsageError, ModelNotFoundError
 from llm_router.types import ProviderFormat
+from llm_router.universal import Usage
+from llm_router.usage import parse_usage
 
 __all__ = ["Catalog", "ModelSpec", "strip_date_suffix"]
 
@@ -88,14 +90,6 @@ _KNOWN_FIELDS: Final = frozenset(
 
 _FORMATS: Final = {f.value: f for f in ProviderFormat}
 _NO_EXTRA: Final[Mapping[str, Any]] = types.MappingProxyType({})
-
-# Usage keys accepted by `Catalog.cost`, canonical name first.
-_USAGE_KEYS: Final = (
-    ("input_tokens",),
-    ("output_tokens",),
-    ("cache_read_tokens", "cached_tokens", "cached"),
-    ("cache_write_tokens", "cache_creation_tokens"),
-)
 
 _DEFAULT_SOURCE: Final = "model_list.json"
 
@@ -270,31 +264,49 @@ class Catalog:
 
     # -- cost -------------------------------------------------------------------------------
 
-    def cost(self, model: str | ModelSpec, usage: Mapping[str, object] | object) -> float:
-        """Dollar cost of one call.
+    def cost(self, model: str | ModelSpec, usage: Usage | Mapping[str, Any] | object) -> float:
+        """Dollar cost of one call's `usage` at the catalog's prices for `model`.
 
-        `usage` is a mapping or an object with `input_tokens`, `output_tokens`,
-        `cache_read_tokens` (also read as `cached_tokens` or `cached`) and
-        `cache_write_tokens` (also `cache_creation_tokens`); missing counts are zero.
-        `input_tokens` counts only *uncached* input, billed at the input price (Anthropic's
-        convention; OpenAI's `prompt_tokens` includes cached tokens, so subtract them first).
-        Cache reads and writes are billed at their own prices, or at the input price when the
-        catalog has none. A needed price that is unknown raises `ConfigurationError`.
+        `usage` is a universal `Usage` (or a mapping/object with its field names), or any
+        format's native usage object as the provider sent it: OpenAI Chat and Mistral
+        ``usage`` (``prompt_tokens_details.cached_tokens``), OpenAI Responses ``usage``,
+        Anthropic ``usage`` (both cache keys), Gemini ``usageMetadata``, Bedrock Converse
+        ``usage`` (see `llm_router.usage.parse_usage`).
+
+        One convention, the universal `Usage`'s: `input_tokens` counts *all* prompt tokens,
+        cache reads and cache writes included. Cache reads and writes are billed at their own
+        prices (at the input price when the catalog has none) and the rest of the input at the
+        input price. `output_tokens` includes reasoning tokens, billed at the output price (the
+        catalog has no separate reasoning price). Unknown usage keys raise
+        `InvalidUsageError` naming them; a price the usage needs but the catalog lacks raises
+        `ConfigurationError`. A cost is never silently zero.
         """
         spec = model if isinstance(model, ModelSpec) else self.get(model)
-        input_tokens, output_tokens, read_tokens, write_tokens = _usage_counts(usage)
+        counted = parse_usage(usage)
+        read = counted.cache_read_tokens or 0
+        write = counted.cache_write_tokens or 0
+        prompt = counted.input_tokens if counted.input_tokens is not None else read + write
+        if prompt < read + write:
+            raise InvalidUsageError(
+                f"usage input_tokens ({prompt}) counts all prompt tokens and cannot be less than "
+                f"cache reads + writes ({read} + {write})",
+                keys=["input_tokens"],
+            )
+        output = counted.output_tokens or 0
         read_price = spec.cache_read_cost_per_mil_tokens
         write_price = spec.cache_write_cost_per_mil_tokens
         billed_as_input = (
-            input_tokens
-            + (read_tokens if read_price is None else 0)
-            + (write_tokens if write_price is None else 0)
+            prompt
+            - read
+            - write
+            + (read if read_price is None else 0)
+            + (write if write_price is None else 0)
         )
         total = (
             billed_as_input * _price(spec, "input_cost_per_mil_tokens", billed_as_input)
-            + output_tokens * _price(spec, "output_cost_per_mil_tokens", output_tokens)
-            + (0.0 if read_price is None else read_tokens * read_price)
-            + (0.0 if write_price is None else write_tokens * write_price)
+            + output * _price(spec, "output_cost_per_mil_tokens", output)
+            + (0.0 if read_price is None else read * read_price)
+            + (0.0 if write_price is None else write * write_price)
         )
         return total / 1_000_000
 
@@ -347,25 +359,6 @@ def _price(spec: ModelSpec, field_name: str, tokens: int) -> float:
             )
         return 0.0
     return price
-
-
-def _usage_counts(usage: Mapping[str, object] | object) -> tuple[int, int, int, int]:
-    counts: list[int] = []
-    for keys in _USAGE_KEYS:
-        value: object = None
-        for key in keys:
-            value = usage.get(key) if isinstance(usage, Mapping) else getattr(usage, key, None)
-            if value is not None:
-                break
-        if value is None:
-            counts.append(0)
-        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            counts.append(value)
-        else:
-            raise ValueError(
-                f"usage field {keys[0]!r} must be a non-negative integer, got {value!r}"
-            )
-    return counts[0], counts[1], counts[2], counts[3]
 
 
 # -- validation -------------------------------------------------------------------------------

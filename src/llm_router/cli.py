@@ -59,8 +59,8 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_cost(args: argparse.Namespace, out: TextIO) -> int:
-    usage = {
-        "input_tokens": args.input,
+    usage = {  # --input counts uncached tokens; Usage.input_tokens counts them all
+        "input_tokens": args.input + args.cache_read + args.cache_write,
         "output_tokens": args.output,
         "cache_read_tokens": args.cache_read,
         "cache_write_tokens": args.cache_write,

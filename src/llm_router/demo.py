@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import trio
 
-from llm_router import AnthropicProvider, OpenAIProvider, ProviderFormat, Router
+from llm_router import AnthropicProvider, OpenAIProvider, ProviderFormat, Router, Usage
 from llm_router_testing.fake import FAKE_KEYS, open_fake_provider
 
 OPENAI_BODY: dict[str, Any] = {
@@ -47,14 +47,14 @@ async def run_demo(url: str, out: Any = sys.stdout) -> None:
     router = _build(url)
     async with router:
         result = await router.complete(orjson.dumps(OPENAI_BODY), ProviderFormat.OPENAI)
-        answer = result.json()["choices"][0]["message"]["content"]
         print("== complete (caller speaks OpenAI Chat Completions)", file=out)
         print(
             f"   provider={result.provider} model={result.model} wire={result.provider_format} "
             f"latency={result.latency * 1000:.1f} ms",
             file=out,
         )
-        print(f"   answer: {answer}", file=out)
+        print(f"   answer: {result.text}", file=out)
+        print(f"   {_spend(result.usage, result.cost)}", file=out)
 
         # The caller speaks Anthropic Messages, but we ask for an OpenAI model: the router
         # translates the request to Chat Completions and the stream back to Anthropic events.
@@ -71,6 +71,7 @@ async def run_demo(url: str, out: Any = sys.stdout) -> None:
                 if delta.get("type") == "text_delta":
                     texts.append(delta["text"])
             provider, model, wire = events.provider, events.model, events.provider_format
+            usage, cost = events.usage, events.cost
         print(
             f"   provider={provider} model={model} wire={wire} "
             f"latency={(trio.current_time() - started) * 1000:.1f} ms events={len(names)}",
@@ -78,6 +79,14 @@ async def run_demo(url: str, out: Any = sys.stdout) -> None:
         )
         print(f"   event names: {' '.join(dict.fromkeys(names))}", file=out)
         print(f"   answer: {''.join(texts)}", file=out)
+        print(f"   {_spend(usage, cost)}", file=out)
+
+
+def _spend(usage: Usage | None, cost: float | None) -> str:
+    if usage is None:
+        return "usage: not reported"
+    price = "no catalog price" if cost is None else f"${cost:.8f}"
+    return f"usage: {usage.input_tokens} in / {usage.output_tokens} out, cost: {price}"
 
 
 async def _main(url: str | None) -> None:

@@ -18,10 +18,12 @@ __all__ = [
     "ContextWindowExceededError",
     "FramingError",
     "InvalidRequestError",
+    "InvalidUsageError",
     "LLMRouterError",
     "LocalRateLimitError",
     "ModelNotFoundError",
     "NoRouteError",
+    "NotInTrioError",
     "NotFoundError",
     "OverloadedError",
     "PermissionError",
@@ -74,6 +76,22 @@ class TranslationError(LLMRouterError):
         super().__init__(message)
         self.message = message
         self.path = path
+
+
+class InvalidUsageError(LLMRouterError, ValueError):
+    """A usage object handed to `Catalog.cost` is not one the library can read.
+
+    `keys` lists the keys it did not recognise (a misspelling, or another format's name).
+    """
+
+    def __init__(self, message: str, *, keys: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.keys = keys or []
+
+
+class NotInTrioError(LLMRouterError, RuntimeError):
+    """A Trio-only object (the router, the fake provider, the gateway) was entered outside
+    Trio, e.g. under `asyncio.run`."""
 
 
 class FramingError(LLMRouterError):

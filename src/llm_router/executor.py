@@ -27,8 +27,10 @@ from llm_router.resilience import (
     TimeoutPolicy,
     run_with_resilience,
 )
+from llm_router.resilience.engine import Finisher, Measure, ResilientResult
 from llm_router.routing import Route
 from llm_router.strategies import RouteView, Strategy, ordered
+from llm_router.universal import Usage
 
 if TYPE_CHECKING:
     from llm_router.catalog import Catalog
@@ -86,9 +88,11 @@ class Executor:
         *,
         label: str = "",
         demand: Demand | None = None,
+        measure: Measure[T] | None = None,
     ) -> tuple[T, Route, tuple[AttemptRecord, ...]]:
-        value, route, records = await self._run(routes, attempt, label, demand, stream=False)
-        return value, route, records
+        """Run a plain call; `measure(answer)` gives (usage, cost) for hooks that listen."""
+        result = await self._run(routes, attempt, label, demand, stream=False, measure=measure)
+        return result.value, result.route, result.attempts
 
     async def run_stream(
         self,
@@ -97,12 +101,14 @@ class Executor:
         *,
         label: str = "",
         demand: Demand | None = None,
-    ) -> tuple[S, Route, tuple[AttemptRecord, ...]]:
+    ) -> tuple[S, Route, tuple[AttemptRecord, ...], Finisher]:
         """Like `run_complete`; an attempt answers with its first event, and answers that lose
         the race (or are orphaned by cancellation) are closed. The winner holds its
-        concurrency slot until `stream_closed(value)`."""
-        value, route, records = await self._run(routes, attempt, label, demand, stream=True)
-        return value, route, records
+        concurrency slot until `stream_closed(value)`, and the request stays open until the
+        caller calls the returned `finish(usage, cost, error)` when the stream is done."""
+        result = await self._run(routes, attempt, label, demand, stream=True)
+        assert result.finish is not None
+        return result.value, result.route, result.attempts, result.finish
 
     async def stream_closed(self, value: object, tokens: int | None = None) -> None:
         """The caller is done with a streamed answer: free its rate-limit slot."""
@@ -118,7 +124,8 @@ class Executor:
         demand: Demand | None,
         *,
         stream: bool,
-    ) -> Any:
+        measure: Measure[Any] | None = None,
+    ) -> ResilientResult[Route, Any]:
         demand = demand or Demand(label)
         routes = self._order(routes, demand)
         timeouts = self.timeouts
@@ -159,7 +166,7 @@ class Executor:
             if stream:
                 self._stream_grants[id(value)] = grant
             else:
-                used = reported_tokens(value) if isinstance(value, bytes) else None
+                used = _tokens_used(value)
                 await limiter.settle(grant, tokens=used)
             return value
 
@@ -177,12 +184,14 @@ class Executor:
                 timeouts=timeouts,
                 release=release if stream else None,
                 label=label,
+                measure=measure,
+                defer_finish=stream,
             )
         finally:
             if pending and pending[0] is not None and limiter is not None:
                 await limiter.settle(pending[0], tokens=0)
             await self._publish_opened(routes)
-        return result.value, result.route, result.attempts
+        return result
 
     def observe(self, route: Route, headers: Any) -> None:
         """Rate-limit headers of a successful response (feeds the limits' provider quota)."""
@@ -252,3 +261,11 @@ class Executor:
         if self.limiter is not None:
             stats["shared_state"] = dataclasses.asdict(self.limiter.state.statistics())
         return stats
+
+
+def _tokens_used(value: object) -> int | None:
+    """Total tokens a plain answer reports (None: no usage), for the rate limiter."""
+    if isinstance(value, bytes):
+        return reported_tokens(value)
+    usage = getattr(value, "usage", None)
+    return usage.total if isinstance(usage, Usage) else None

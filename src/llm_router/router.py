@@ -19,13 +19,18 @@ import orjson
 import trio
 
 from llm_router import errors
+from llm_router._concurrency import open_nursery, require_trio
+from llm_router.answer import Answer, Pricer
+from llm_router.formats import get_format
 from llm_router.limiting import Demand
 from llm_router.ratelimit import estimate_tokens
+from llm_router.resilience import AttemptRecord
+from llm_router.resilience.log import with_usage
 from llm_router.routing import Resolver, Route, forwardable_headers
 from llm_router.translate import translate_request
 from llm_router.transport import PoolTransport, pool_statistics
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import ErrorInfo
+from llm_router.universal import ErrorInfo, TextDelta, Usage
 from llm_router.upstream import UpstreamStream, open_upstream, read_completion
 
 if TYPE_CHECKING:
@@ -44,21 +49,79 @@ class RouterClosedError(errors.LLMRouterError):
     """The router was closed (left its `async with`) while this call was in flight."""
 
 
-@dataclass(frozen=True, slots=True)
 class CompletionResult:
-    """A whole answer, pre-serialised in the caller's format."""
+    """A whole answer, pre-serialised in the caller's format, with what it says.
 
-    body: bytes
-    format: ProviderFormat
-    provider: str
-    model: str
-    provider_format: ProviderFormat
-    latency: float
-    attempts: tuple[Any, ...] = ()
-    status: int = 200
+    `body` is the answer's bytes in the caller's `format`; `usage` (universal `Usage`, None
+    when the provider reported none), `cost` (dollars at the catalog's prices, None when the
+    model has no price) and `text` (the answer's text parts, concatenated) are read from the
+    provider's answer the first time they are asked for. `attempts` is the attempt log; the
+    winning attempt carries the usage and cost.
+    """
+
+    __slots__ = (
+        "_answer",
+        "_attempts",
+        "_attempts_raw",
+        "format",
+        "latency",
+        "model",
+        "provider",
+        "provider_format",
+        "status",
+    )
+
+    def __init__(
+        self,
+        answer: Answer,
+        *,
+        provider: str,
+        model: str,
+        provider_format: ProviderFormat,
+        latency: float,
+        attempts: tuple[AttemptRecord, ...] = (),
+        status: int = 200,
+    ) -> None:
+        self._answer = answer
+        self._attempts: tuple[AttemptRecord, ...] | None = None
+        self.format = answer.format
+        self.provider = provider
+        self.model = model
+        self.provider_format = provider_format
+        self.latency = latency
+        self.status = status
+        self._attempts_raw = attempts
+
+    @property
+    def body(self) -> bytes:
+        return self._answer.body
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._answer.usage
+
+    @property
+    def cost(self) -> float | None:
+        return self._answer.cost
+
+    @property
+    def text(self) -> str:
+        return self._answer.text
+
+    @property
+    def attempts(self) -> tuple[AttemptRecord, ...]:
+        if self._attempts is None:
+            self._attempts = with_usage(self._attempts_raw, self.usage, self.cost)
+        return self._attempts
 
     def json(self) -> Any:
-        return orjson.loads(self.body)
+        return orjson.loads(self._answer.body)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CompletionResult {self.provider}/{self.model} format={self.format} "
+            f"bytes={len(self.body)} latency={self.latency:.3f}s>"
+        )
 
 
 @dataclass(slots=True)
@@ -92,6 +155,10 @@ class _Call:
 class RouterStream:
     """Events of one streamed answer in the caller's format; iterate with `async for`.
 
+    `usage` (universal, as the provider reported it so far: complete once the stream has
+    ended) and `cost` (dollars at the catalog's prices) need no parsing; `text_deltas()`
+    iterates just the answer's text pieces, for callers who only want the words.
+
     Not an async generator on purpose: each `__anext__` reads inside its own short cancel
     scope (idle timeout, router shutdown) and never yields while holding one.
     """
@@ -100,13 +167,16 @@ class RouterStream:
         self,
         upstream: UpstreamStream,
         caller_format: ProviderFormat,
-        attempts: tuple[Any, ...],
+        attempts: tuple[AttemptRecord, ...],
         idle_timeout: float | None,
+        pricer: Pricer | None = None,
     ) -> None:
         self._upstream = upstream
         self._idle_timeout = idle_timeout
         self._scope: trio.CancelScope | None = None
         self._aborted = False
+        self._pricer = pricer
+        self.failure: BaseException | None = None  # the error that ended the stream, if any
         self.attempts = attempts
         self.provider = upstream.route.alias
         self.model = upstream.route.model
@@ -114,10 +184,38 @@ class RouterStream:
         self.provider_format = upstream.route.format
         self.events_delivered = 0
 
+    @property
+    def usage(self) -> Usage | None:
+        """The usage the provider reported (cumulative; final once the stream has ended)."""
+        return self._upstream.meter.usage
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars for `usage` at the catalog's prices (None without usage or a price)."""
+        return None if self._pricer is None else self._pricer.cost(self.usage)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the upstream stream has ended."""
+        return self._upstream.ended
+
+    def text_deltas(self) -> AsyncIterator[str]:
+        """The answer's text pieces as they arrive (reasoning and tool calls left out).
+
+        Consumes this stream: iterate one or the other."""
+        return TextDeltas(self, self.format)
+
     def __aiter__(self) -> RouterStream:
         return self
 
     async def __anext__(self) -> StreamEvent:
+        try:
+            return await self._next()
+        except errors.LLMRouterError as exc:
+            self.failure = exc
+            raise
+
+    async def _next(self) -> StreamEvent:
         if self._aborted:
             raise RouterClosedError("the router was closed while this stream was open")
         event: StreamEvent | None = None
@@ -184,25 +282,37 @@ class Router:
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def __aenter__(self) -> Router:
+        require_trio("Router")
         if self._client is not None:
             raise errors.ConfigurationError(
                 "this router is already open; a router is entered once at a time"
             )
         self._closing = False
-        self._client = httpx.AsyncClient(
+        client = httpx.AsyncClient(
             transport=self._config.transport
             or PoolTransport(limits=self._config.limits, pool_timeout=self._config.pool_timeout),
             timeout=httpx.Timeout(None, connect=self._config.connect_timeout),
             follow_redirects=False,
         )
-        self._nursery_cm = trio.open_nursery()
-        self._nursery = await self._nursery_cm.__aenter__()
+        nursery_cm = open_nursery()
+        try:
+            nursery = await nursery_cm.__aenter__()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await client.aclose()
+            raise
+        self._client, self._nursery, self._nursery_cm = client, nursery, nursery_cm
         for auth in self._config.auth.values():
             if auth.needs_refresh_task:
-                self._nursery.start_soon(auth.refresh_forever)
+                nursery.start_soon(auth.refresh_forever)
         limiter = self._config.executor.limiter
         if limiter is not None:  # shared state connects (and reconnects) in the nursery
-            await self._nursery.start(limiter.state.run)
+            try:
+                await nursery.start(limiter.state.run)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self.__aexit__(None, None, None)
+                raise
         return self
 
     async def __aexit__(
@@ -219,9 +329,11 @@ class Router:
         assert self._nursery is not None
         self._nursery.cancel_scope.cancel()
         try:
+            # A lone exception leaves as itself (see `open_nursery`), never as a group.
             return bool(await self._nursery_cm.__aexit__(exc_type, exc, tb))
         finally:
             client, self._client, self._nursery = self._client, None, None
+            self._nursery_cm = None
             if client is not None:
                 with trio.CancelScope(shield=True):
                     await client.aclose()
@@ -248,7 +360,7 @@ class Router:
         call = self._prepare(body, format, model, headers, stream=False, caller=caller)
         started = trio.current_time()
 
-        async def attempt(route: Route) -> bytes:
+        async def attempt(route: Route) -> Answer:
             response = await open_upstream(
                 client,
                 route,
@@ -258,16 +370,16 @@ class Router:
                 auth=self._auth(route),
             )
             self._config.executor.observe(route, response.headers)
-            return await read_completion(response, route, call.format)
+            data, parsed = await read_completion(response, route, call.format)
+            return Answer(data, call.format, parsed, self._pricer(route, call))
 
         with self._call_scope() as scope:
-            data, route, attempts = await self._config.executor.run_complete(
-                call.routes, attempt, label=call.model, demand=call.demand
+            answer, route, attempts = await self._config.executor.run_complete(
+                call.routes, attempt, label=call.model, demand=call.demand, measure=_measure
             )
         self._check_closed(scope)
         return CompletionResult(
-            body=data,
-            format=call.format,
+            answer,
             provider=route.alias,
             model=route.model,
             provider_format=route.format,
@@ -313,18 +425,28 @@ class Router:
             return upstream
 
         with self._call_scope() as scope:
-            upstream, _route, attempts = await self._config.executor.run_stream(
+            upstream, route, attempts, finish = await self._config.executor.run_stream(
                 call.routes, attempt, label=call.model, demand=call.demand
             )
-        self._check_closed(scope)
-        events = RouterStream(upstream, call.format, attempts, self._config.idle_timeout)
+        events = RouterStream(
+            upstream, call.format, attempts, self._config.idle_timeout, self._pricer(route, call)
+        )
         self._streams.add(events)
         try:
+            try:
+                self._check_closed(scope)
+            except RouterClosedError as exc:
+                events.failure = exc
+                raise
             yield events
         finally:
             self._streams.discard(events)
             await upstream.aclose()
-            await self._config.executor.stream_closed(upstream)
+            usage = events.usage
+            events.attempts = finish(usage, events.cost, events.failure)
+            await self._config.executor.stream_closed(
+                upstream, None if usage is None else usage.total
+            )
 
     @asynccontextmanager
     async def handle(
@@ -365,6 +487,9 @@ class Router:
 
     def _call_scope(self) -> _TrackedScope:
         return _TrackedScope(self._scopes)
+
+    def _pricer(self, route: Route, call: _Call) -> Pricer:
+        return Pricer(self._config.catalog, (route.model, call.model))
 
     def _check_closed(self, scope: trio.CancelScope) -> None:
         if scope.cancelled_caught:
@@ -413,6 +538,38 @@ class Router:
             return None
         input_tokens, output_tokens = estimate_tokens(raw, obj, default_output=max_tokens or 0)
         return Demand(model, caller, input_tokens, output_tokens)
+
+
+def _measure(answer: Answer) -> tuple[Usage | None, float | None]:
+    return answer.usage, answer.cost
+
+
+class TextDeltas:
+    """`RouterStream.text_deltas()`: the text pieces of a stream's events, in order."""
+
+    def __init__(self, events: RouterStream, fmt: ProviderFormat) -> None:
+        self._events = events
+        self._format = fmt
+        self._parser = get_format(fmt).StreamParser()
+        self._pending: list[str] = []
+
+    def __aiter__(self) -> TextDeltas:
+        return self
+
+    async def __anext__(self) -> str:
+        while not self._pending:
+            event = await self._events.__anext__()  # StopAsyncIteration ends this one too
+            payload = event.json()
+            if payload is None:  # the [DONE] sentinel
+                continue
+            if self._format is ProviderFormat.CONVERSE:
+                payload = {event.event: payload}
+            try:
+                deltas = self._parser.feed(payload)
+            except errors.LLMRouterError:
+                continue  # not an event the text could be in
+            self._pending = [d.text for d in deltas if isinstance(d, TextDelta) and d.text]
+        return self._pending.pop(0)
 
 
 class _TrackedScope:

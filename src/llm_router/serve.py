@@ -20,6 +20,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
+from llm_router._concurrency import open_nursery
 from llm_router.builder import RouterBuilder
 from llm_router.gateway import Gateway
 from llm_router.gateway.config import GatewaySettings
@@ -133,7 +134,7 @@ async def open_gateway(
 ) -> AsyncIterator[str]:
     """Serve `router` through the gateway; yields the base URL. The router is opened here."""
     config = hypercorn_config(settings or GatewaySettings(), host, port)
-    async with router, trio.open_nursery() as nursery:
+    async with router, open_nursery() as nursery:
         binds = await nursery.start(partial(hypercorn_serve, Gateway(router), config))  # type: ignore[arg-type]
         yield str(binds[0])
         nursery.cancel_scope.cancel()

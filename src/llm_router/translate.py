@@ -18,13 +18,15 @@ from llm_router.formats import StreamRenderer as FormatStreamRenderer
 from llm_router.formats import get_format
 from llm_router.formats import openai as openai_format
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import ErrorInfo, StreamErrorDelta
+from llm_router.universal import ErrorInfo, Response, StreamErrorDelta
 
 __all__ = [
     "StreamTranslator",
+    "parse_response",
     "translate_error",
     "translate_request",
     "translate_response",
+    "translate_response_parsed",
 ]
 
 Body = bytes | bytearray | memoryview | str | Mapping[str, Any]
@@ -67,16 +69,33 @@ def translate_response(
     body: Body, source: ProviderFormat | str, target: ProviderFormat | str
 ) -> bytes:
     """Translate a complete (non-streaming) response body; raises `TranslationError`."""
+    return translate_response_parsed(body, source, target)[0]
+
+
+def translate_response_parsed(
+    body: Body, source: ProviderFormat | str, target: ProviderFormat | str
+) -> tuple[bytes, Response | None]:
+    """`translate_response`, also returning the universal answer it went through (None when
+    the body passed through untouched; `parse_response` reads it then, if needed)."""
     src = _format(source)
     dst = _format(target)
     if src is dst:
-        return _passthrough(body)
-    obj = _load(body, "response")
+        return _passthrough(body), None
+    answer = parse_response(body, src)
     try:
-        out = get_format(dst).render_response(get_format(src).parse_response(obj))
+        out = get_format(dst).render_response(answer)
     except _SHAPE_ERRORS as exc:
         raise TranslationError(_unexpected(exc)) from exc
-    return orjson.dumps(out)
+    return orjson.dumps(out), answer
+
+
+def parse_response(body: Body, format: ProviderFormat | str) -> Response:
+    """A complete response body of `format` as the universal `Response`; raises `TranslationError`."""
+    obj = _load(body, "response")
+    try:
+        return get_format(_format(format)).parse_response(obj)
+    except _SHAPE_ERRORS as exc:
+        raise TranslationError(_unexpected(exc)) from exc
 
 
 def translate_error(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 __all__ = ["ProviderFormat", "StreamEvent"]
 
@@ -41,6 +44,12 @@ class StreamEvent:
 
     event: str | None
     data: bytes
+
+    def json(self) -> Any:
+        """The decoded payload; None for OpenAI's ``[DONE]`` end-of-stream sentinel."""
+        if self.data[:1] != b"{" and self.data.strip() == b"[DONE]":
+            return None
+        return orjson.loads(self.data)
 
     def to_sse(self) -> bytes:
         """Render as one SSE frame (`event:` line when named, then `data:`, blank line)."""

@@ -354,6 +354,9 @@ class Usage:
     cache writes included; `output_tokens` counts all generated tokens, reasoning included.
     Formats that count differently (Anthropic excludes cache tokens from `input_tokens`,
     Gemini excludes thoughts from `candidatesTokenCount`) convert when parsing and rendering.
+    `Catalog.cost` uses the same convention: the uncached input is
+    ``input_tokens - cache_read_tokens - cache_write_tokens``, so cache tokens are billed
+    once, at their own prices.
     """
 
     input_tokens: int | None = None

@@ -18,9 +18,10 @@ import trio
 
 from llm_router import errors
 from llm_router.providers.base import EventDecoder, UpstreamRequest
-from llm_router.translate import StreamTranslator, translate_response
+from llm_router.translate import StreamTranslator, translate_response_parsed
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import ErrorInfo
+from llm_router.universal import ErrorInfo, Response
+from llm_router.usage import UsageMeter
 
 if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
@@ -95,8 +96,12 @@ def _scrub_credentials(data: bytes, request: httpx.Request) -> bytes:
     return data
 
 
-async def read_completion(response: httpx.Response, route: Route, caller: ProviderFormat) -> bytes:
-    """Read a whole answer and translate it to the caller's format (untouched when it matches)."""
+async def read_completion(
+    response: httpx.Response, route: Route, caller: ProviderFormat
+) -> tuple[bytes, Response | None]:
+    """Read a whole answer and translate it to the caller's format (untouched when it matches).
+
+    Also returns the universal answer the translation went through (None for passthrough)."""
     try:
         data = await response.aread()
     except httpx.TransportError as exc:
@@ -106,9 +111,7 @@ async def read_completion(response: httpx.Response, route: Route, caller: Provid
         ) from None
     finally:
         await response.aclose()
-    if route.format is caller:
-        return data
-    return translate_response(data, route.format, caller)
+    return translate_response_parsed(data, route.format, caller)
 
 
 class UpstreamStream:
@@ -137,6 +140,8 @@ class UpstreamStream:
         self._closed = False
         self._committed = False  # an event went to the caller: no retry may happen any more
         self.events_received = 0
+        self.meter = UsageMeter(route.format)  # the provider's own usage reports
+        self.ended = False  # the upstream stream ended (cleanly or not)
 
     async def next_event(self) -> StreamEvent | None:
         """The next event in the caller's format, or None at the end of the stream."""
@@ -179,6 +184,9 @@ class UpstreamStream:
 
     def _emit(self, events: list[StreamEvent], *, final: bool) -> None:
         self.events_received += len(events)
+        self.ended = final
+        for event in events:
+            self.meter.observe(event)
         translator = self._translator
         if translator is None:
             self._pending.extend(events)

@@ -7,9 +7,9 @@ upstream call.
 from __future__ import annotations
 
 import orjson
-import trio
 
 from llm_router import errors
+from llm_router._concurrency import open_nursery
 from llm_router.framing.eventstream import encode_stream_event
 from llm_router.gateway.asgi import Receive, Scope, Send, lifespan, respond
 from llm_router.gateway.errors import error_info, render_error
@@ -97,7 +97,7 @@ async def _stream_out(
             ],
         }
     )
-    async with trio.open_nursery() as nursery:
+    async with open_nursery() as nursery:
 
         async def watch_disconnect() -> None:
             while (await receive())["type"] != "http.disconnect":

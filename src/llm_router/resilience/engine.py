@@ -30,6 +30,7 @@ Nothing leaks: every value an attempt returns is either returned or released.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -40,6 +41,7 @@ from typing import Generic, Protocol, TypeVar
 import trio
 
 from llm_router import errors
+from llm_router._concurrency import open_nursery
 from llm_router.resilience.breaker import Permit
 from llm_router.resilience.classify import classify
 from llm_router.resilience.latency import hedge_delay
@@ -53,11 +55,13 @@ from llm_router.resilience.log import (
     RequestStarted,
     describe_error,
     emit,
+    with_usage,
 )
 from llm_router.resilience.outcome import call_error, deadline_error
 from llm_router.resilience.policy import HedgePolicy, RetryPolicy, TimeoutPolicy
 from llm_router.resilience.schedule import Launch, Schedule
 from llm_router.resilience.state import ResilienceState
+from llm_router.universal import Usage
 
 __all__ = [
     "AttemptContext",
@@ -107,6 +111,13 @@ class ResilientResult(Generic[R, T]):
     attempts: tuple[AttemptRecord, ...]
     deadline: float
     elapsed: float
+    #: With `defer_finish`, ends the request once the caller is done with the value (a
+    #: stream): `finish(usage, cost, error)`; returns the final attempt log.
+    finish: Finisher | None = None
+
+
+Finisher = Callable[[Usage | None, float | None, BaseException | None], tuple[AttemptRecord, ...]]
+Measure = Callable[[T], tuple[Usage | None, float | None]]
 
 
 async def run_with_resilience(
@@ -119,6 +130,8 @@ async def run_with_resilience(
     timeouts: TimeoutPolicy | None = None,
     release: Callable[[T], Awaitable[None]] | None = None,
     label: str = "",
+    measure: Measure[T] | None = None,
+    defer_finish: bool = False,
 ) -> ResilientResult[R, T]:
     """Run `attempt` over `routes` (in preference order) until one answers.
 
@@ -126,6 +139,9 @@ async def run_with_resilience(
     (with `.status` and `.headers`), `ConnectError` or `TimeoutError` for network failures.
     `release(value)` closes an answer that lost the race (see the module docstring).
     `hedge=None` disables hedging. `label` tags the hook records (e.g. the model name).
+    `measure(value)` gives the winner's (usage, cost) for the hooks; it is called only when
+    a hook listens. `defer_finish` leaves the request open after the winner is returned (a
+    stream being read): the caller ends it with `result.finish(usage, cost, error)`.
 
     Raises the last attempt's typed error when every route failed, `RateLimitError` with
     `retry_after` when the last route asked for a longer wait than allowed, `NoRouteError`
@@ -144,6 +160,8 @@ async def run_with_resilience(
         timeouts=timeouts or TimeoutPolicy(),
         release=release,
         label=label,
+        measure=measure,
+        defer_finish=defer_finish,
     )
     return await call.run()
 
@@ -182,6 +200,8 @@ class _Call(Generic[R, T]):
         timeouts: TimeoutPolicy,
         release: Callable[[T], Awaitable[None]] | None,
         label: str,
+        measure: Measure[T] | None = None,
+        defer_finish: bool = False,
     ) -> None:
         self.routes = list(routes)
         self.attempt = attempt
@@ -191,6 +211,9 @@ class _Call(Generic[R, T]):
         self.timeouts = timeouts
         self.release = release
         self.label = label
+        wants_usage = self.hooks.on_attempt_end is not None or self.hooks.on_request_end is not None
+        self.measure = measure if wants_usage else None
+        self.defer_finish = defer_finish
         self.start = trio.current_time()
         self.deadline = self.start + timeouts.total if timeouts.total is not None else math.inf
         self.request_id = state.new_request_id()
@@ -230,13 +253,31 @@ class _Call(Generic[R, T]):
                 outcome = RequestOutcome.TIMED_OUT if timed_out else RequestOutcome.FAILED
                 self._finish_request(outcome, exc)
             raise
-        self._finish_request(RequestOutcome.SUCCEEDED, None)
+        if self.defer_finish:
+            return dataclasses.replace(result, finish=self._finish_later)
+        winner = next(r for r in self.records if r.outcome is AttemptOutcome.WON)
+        self._finish_request(RequestOutcome.SUCCEEDED, None, winner.usage, winner.cost)
         return result
+
+    def _finish_later(
+        self, usage: Usage | None, cost: float | None, error: BaseException | None
+    ) -> tuple[AttemptRecord, ...]:
+        """End a deferred request (once): the stream is done, with `usage` or `error`."""
+        if not self.defer_finish:
+            return self._attempts()
+        self.defer_finish = False
+        self.records = list(with_usage(tuple(self.records), usage, cost))
+        outcome = RequestOutcome.SUCCEEDED if error is None else RequestOutcome.FAILED
+        self._finish_request(outcome, error, usage, cost)
+        return self._attempts()
+
+    def _attempts(self) -> tuple[AttemptRecord, ...]:
+        return tuple(sorted(self.records, key=lambda r: r.number))
 
     async def _run(self) -> ResilientResult[R, T]:
         try:
             with trio.CancelScope(deadline=self.deadline) as deadline_scope:
-                async with trio.open_nursery() as nursery:
+                async with open_nursery() as nursery:
                     self.nursery = nursery
                     await self._drive()
         except BaseException:
@@ -250,7 +291,7 @@ class _Call(Generic[R, T]):
             return ResilientResult(
                 value=self.winner.value,
                 route=self.routes[self.winner.route],
-                attempts=tuple(sorted(self.records, key=lambda r: r.number)),
+                attempts=self._attempts(),
                 deadline=self.deadline,
                 elapsed=trio.current_time() - self.start,
             )
@@ -381,7 +422,8 @@ class _Call(Generic[R, T]):
             self.winner = _Winner(value, run.route, run.started)
             if run.kind is AttemptKind.HEDGE:
                 health.hedges_won += 1
-            self._record(run, AttemptOutcome.WON, now, ttfb=ttfb)
+            usage, cost = (None, None) if self.measure is None else self.measure(value)
+            self._record(run, AttemptOutcome.WON, now, ttfb=ttfb, usage=usage, cost=cost)
             for other in self.running.values():
                 other.scope.cancel()
             self.wakeup.set()
@@ -438,6 +480,8 @@ class _Call(Generic[R, T]):
         *,
         ttfb: float | None = None,
         error: BaseException | None = None,
+        usage: Usage | None = None,
+        cost: float | None = None,
     ) -> None:
         self.health[run.route].in_flight -= 1
         del self.running[run.number]
@@ -455,6 +499,8 @@ class _Call(Generic[R, T]):
             status=status,
             error=name,
             message=message,
+            usage=usage,
+            cost=cost,
         )
         self.records.append(record)
         emit(self.hooks.on_attempt_end, record)
@@ -470,7 +516,13 @@ class _Call(Generic[R, T]):
 
     # ---------------------------------------------------------------------- the outcome
 
-    def _finish_request(self, outcome: RequestOutcome, error: BaseException | None) -> None:
+    def _finish_request(
+        self,
+        outcome: RequestOutcome,
+        error: BaseException | None,
+        usage: Usage | None = None,
+        cost: float | None = None,
+    ) -> None:
         state = self.state
         state.requests_in_flight -= 1
         if outcome is RequestOutcome.SUCCEEDED:
@@ -485,11 +537,13 @@ class _Call(Generic[R, T]):
                 label=self.label,
                 outcome=outcome,
                 route=None if self.winner is None else self.health[self.winner.route].key,
-                attempts=tuple(sorted(self.records, key=lambda r: r.number)),
+                attempts=self._attempts(),
                 elapsed=trio.current_time() - self.start,
                 status=status,
                 error=name,
                 message=message,
+                usage=usage,
+                cost=cost,
             ),
         )
 

@@ -11,8 +11,10 @@ import enum
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
+
+from llm_router.universal import Usage
 
 __all__ = [
     "AttemptKind",
@@ -25,6 +27,7 @@ __all__ = [
     "RequestStarted",
     "describe_error",
     "emit",
+    "with_usage",
 ]
 
 logger = logging.getLogger("llm_router.resilience")
@@ -85,7 +88,8 @@ class AttemptRecord:
 
     `ttfb` is the time the attempt took to answer (first event of a stream, whole answer of
     a plain request); None when it never answered. `status`, `error` (class name) and
-    `message` describe a failure, or the cancellation of a loser.
+    `message` describe a failure, or the cancellation of a loser. The winning attempt
+    carries the answer's `usage` (universal) and `cost` (dollars, None without a price).
     """
 
     request_id: int
@@ -100,10 +104,15 @@ class AttemptRecord:
     status: int | None = None
     error: str | None = None
     message: str | None = None
+    usage: Usage | None = None
+    cost: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RequestFinished:
+    """A call ended. For a stream that is when the stream ends (or its block is left), so
+    `usage` and `cost` are the whole answer's; `elapsed` then covers the whole stream."""
+
     request_id: int
     label: str
     outcome: RequestOutcome
@@ -113,6 +122,22 @@ class RequestFinished:
     status: int | None = None
     error: str | None = None
     message: str | None = None
+    usage: Usage | None = None
+    cost: float | None = None
+
+
+def with_usage(
+    records: tuple[AttemptRecord, ...], usage: Usage | None, cost: float | None
+) -> tuple[AttemptRecord, ...]:
+    """`records` with the winning attempt's usage and cost filled in (where not yet set)."""
+    if usage is None and cost is None:
+        return records
+    return tuple(
+        replace(r, usage=usage, cost=cost)
+        if r.outcome is AttemptOutcome.WON and r.usage is None
+        else r
+        for r in records
+    )
 
 
 @dataclass(frozen=True, slots=True)

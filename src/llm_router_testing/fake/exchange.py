@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 import orjson
 import trio
 
+from llm_router._concurrency import open_nursery
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router_testing.patterns import PatternError
 
@@ -167,7 +168,7 @@ class ProviderExchange:
         if fault is None and not stream:
             await self._answer(route, parsed, None, stream)
             return
-        async with trio.open_nursery() as nursery:
+        async with open_nursery() as nursery:
             nursery.start_soon(self._watch_disconnect, nursery.cancel_scope)
             await self._answer(route, parsed, fault, stream)
             nursery.cancel_scope.cancel()

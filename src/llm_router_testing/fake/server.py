@@ -22,6 +22,8 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
+from llm_router._concurrency import open_nursery, require_trio, sole_exception
+
 from .app import FakeApp
 
 if TYPE_CHECKING:
@@ -138,34 +140,23 @@ def _config(host: str, port: int) -> Config:
 @asynccontextmanager
 async def open_fake_provider(**options: Unpack[FakeOptions]) -> AsyncIterator[FakeProvider]:
     """Serve the fake provider for the duration of the block; yields its handle."""
+    require_trio("open_fake_provider")
     state = _state(options)
     config = _config(options.get("host", "127.0.0.1"), options.get("port", 0))
-    # Errors (a port already taken, or the caller's own exception) are re-raised outside the
-    # nursery so the caller sees them as they are, not wrapped in an ExceptionGroup.
-    error: BaseException | None = None
-    async with trio.open_nursery() as nursery:
+    async with open_nursery() as nursery:
         try:
             app = cast("ASGIFramework", FakeApp(state))
             binds = await nursery.start(partial(hypercorn.trio.serve, app, config))
-            fake = FakeProvider(binds[0], state)
         except BaseException as startup_error:
-            error = _sole_exception(startup_error)
-        else:
-            try:
-                yield fake
-            except BaseException as body_error:
-                error = body_error
+            # A port already taken fails inside hypercorn's own nurseries: show the cause.
+            error = sole_exception(startup_error)
+            if error is startup_error:
+                raise
+            raise error from None
+        try:
+            yield FakeProvider(binds[0], state)
         finally:
             nursery.cancel_scope.cancel()
-    if error is not None:
-        raise error
-
-
-def _sole_exception(error: BaseException) -> BaseException:
-    """The one exception inside (nested) single-member groups, else `error` itself."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error
 
 
 async def serve(
