@@ -65,6 +65,8 @@ class Executor:
         self.retry = retry if retry is not None else RetryPolicy()
         self.hedge = hedge
         self.timeouts = timeouts if timeouts is not None else TimeoutPolicy()
+        if hedge is not None:
+            _check_hedging_possible(hedge, self.timeouts)
         self.state = state if state is not None else ResilienceState(hooks=hooks or Hooks())
         self.limiter = limiter
         self.strategy = strategy
@@ -269,3 +271,17 @@ def _tokens_used(value: object) -> int | None:
         return reported_tokens(value)
     usage = getattr(value, "usage", None)
     return usage.total if isinstance(usage, Usage) else None
+
+
+def _check_hedging_possible(hedge: HedgePolicy, timeouts: TimeoutPolicy) -> None:
+    """A hedge policy that can never fire is a configuration error, not silently off."""
+    delay, name = (
+        (hedge.delay, "delay") if hedge.delay is not None else (hedge.min_delay, "min_delay")
+    )
+    for limit, field in ((timeouts.first_byte, "first_byte"), (timeouts.total, "total")):
+        if limit is not None and delay >= limit:
+            raise errors.ConfigurationError(
+                f"HedgePolicy.{name} ({delay:g} s) is not below TimeoutPolicy.{field} "
+                f"({limit:g} s): an attempt times out before a hedge could start, so hedging "
+                f"would never happen; lower the hedge delay or raise the timeout"
+            )

@@ -44,8 +44,9 @@ def test_tokens_stay_between_zero_and_max() -> None:
     assert budget.tokens == 3
 
 
-def test_hedge_budget_starts_empty_and_needs_whole_tokens() -> None:
+def test_hedge_budget_starts_full_then_needs_whole_tokens() -> None:
     budget = HedgeBudget(burst=10)
+    assert all(budget.try_withdraw() for _ in range(10))  # the burst allowance, from the start
     assert not budget.try_withdraw()
     for _ in range(9):
         budget.deposit(0.1)
@@ -53,7 +54,7 @@ def test_hedge_budget_starts_empty_and_needs_whole_tokens() -> None:
     budget.deposit(0.1)  # ten deposits of 0.1 add up to one hedge despite float rounding
     assert budget.try_withdraw()
     assert not budget.try_withdraw()
-    assert (budget.requests, budget.hedges) == (10, 1)
+    assert (budget.requests, budget.hedges) == (10, 11)
 
 
 def test_hedge_budget_burst_caps_savings() -> None:
@@ -81,4 +82,4 @@ def test_hedges_never_exceed_the_extra_load(ratio: float, wants: list[bool]) -> 
         budget.deposit(ratio)
         if want_hedge:
             budget.try_withdraw()
-    assert budget.hedges <= ratio * budget.requests + 1e-9
+    assert budget.hedges <= budget.burst + ratio * budget.requests + 1e-9

@@ -522,3 +522,30 @@ async def test_a_hedged_stream_over_two_aliases_disconnects_the_loser(fake: Fake
     assert loser is fake.journal[0] and loser.events_sent == 0
     assert not winner.disconnected and winner.events_sent == len(received)
     assert received[-1].data == b"[DONE]"
+
+
+async def test_a_fresh_router_hedges_its_first_call_with_one_attempt_per_route(
+    fake: FakeProvider,
+) -> None:
+    # As the README configures it: default extra-load budget, no retries, one route.
+    fake.set_scenario({"rules": [{"match": {}, "ttfb": "5s", "times": 1}]})
+    router = (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .add_model_route(MODEL, "openai", WIRE_MODEL)
+        .with_retry_policy(RetryPolicy(max_attempts=1))
+        .with_hedge_policy(HedgePolicy(delay=0.1))
+        .build()
+    )
+    async with router:
+        with trio.fail_after(5):
+            result = await router.complete(CHAT, ProviderFormat.OPENAI)
+            loser = await fake.journal.wait_for_disconnect()
+        assert router.statistics()["pool"]["in_use"] == 0
+    assert content(result.body) == "You said: ping"
+    assert summary(result.attempts) == [
+        ("openai", AttemptKind.FIRST, LOSER),
+        ("openai", AttemptKind.HEDGE, WON),
+    ]
+    assert loser is fake.journal[0]

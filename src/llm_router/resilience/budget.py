@@ -53,12 +53,13 @@ class RetryBudget:
 
 
 class HedgeBudget:
-    """Caps hedges at a fraction of requests: at most ``max_extra_load * requests`` hedges.
+    """Caps hedges at a fraction of requests, plus a burst allowance.
 
     Every request deposits its `max_extra_load` (a fraction of a token); a hedge withdraws a
-    whole token. The bucket starts empty, so the bound holds from the first request on;
-    `burst` caps what quiet periods save up, so a sudden slowdown cannot spend a long
-    history of calm all at once.
+    whole token. The bucket starts full, at `burst` (as gRPC's retry throttling starts full),
+    so a fresh router hedges its first slow requests as a warm one would; over any run, hedges
+    stay within ``burst + max_extra_load * requests``. `burst` also caps what quiet periods
+    save up, so a sudden slowdown cannot spend a long history of calm all at once.
     """
 
     __slots__ = ("_tokens", "burst", "hedges", "requests")
@@ -67,7 +68,7 @@ class HedgeBudget:
         if not burst >= 1:
             raise ValueError(f"burst must be >= 1 (one whole hedge), got {burst!r}")
         self.burst = burst
-        self._tokens = 0.0
+        self._tokens = float(burst)
         self.requests = 0
         self.hedges = 0
 

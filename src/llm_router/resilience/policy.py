@@ -28,7 +28,7 @@ class RetryPolicy:
     """How often one route is retried, and how long to wait in between.
 
     `max_attempts` counts attempts per route, the first included (1 disables retries; failover
-    to the next route still happens). Waits use full-jitter exponential backoff: a uniform draw
+    to the next route still happens). Hedges are not counted: `HedgePolicy` governs them. Waits use full-jitter exponential backoff: a uniform draw
     from ``[0, min(max_delay, initial_delay * multiplier ** (n - 1))]`` before retry n. A
     provider's own ``retry-after`` wins over backoff when it is at most `max_retry_after`; a
     longer requested wait moves on to the next route instead of sleeping.
@@ -76,8 +76,9 @@ class HedgePolicy:
     `delay=None` the delay adapts: the `percentile` of the route's recent time to first byte,
     never below `min_delay`; until `min_samples` answers are known, `initial_delay` is used.
     `max_attempts` caps the attempts in flight at once (the first included, at most 5, as in
-    gRPC). `max_extra_load` caps hedges at that fraction of requests (0.1: one hedge per ten
-    requests at most, measured per first route).
+    gRPC). `max_extra_load` caps hedges at that fraction of requests in the long run (0.1: one
+    hedge per ten requests, measured per first route), on top of `BudgetPolicy.hedge_burst`
+    hedges available from the first request on. Hedges do not use up `RetryPolicy.max_attempts`.
     """
 
     delay: float | None = None

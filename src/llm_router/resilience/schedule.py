@@ -6,7 +6,8 @@ outside, behind the `usable(route, kind)` predicate the engine passes in.
 
 Without hedging (one attempt in flight) routes are tried in order and a route is kept until it
 is exhausted: retried after its backoff while it has attempts and budget left, then the next
-route takes over at once. With hedging, a new attempt is due when the hedge delay passes or
+route takes over at once. `RetryPolicy.max_attempts` counts a route's attempts other than
+hedges; hedges are bounded by `max_in_flight` and the hedge budget. With hedging, a new attempt is due when the hedge delay passes or
 as soon as an attempt fails; it goes to the route that can start soonest, preferring routes
 with nothing in flight, then list order: hedges spread across providers when there are
 several and fall back to the same route when there is one.
@@ -41,6 +42,7 @@ class RouteProgress:
     """What one call has done with one of its routes."""
 
     attempts: int = 0
+    hedges: int = 0  # of `attempts`, those started as hedges (not counted against retries)
     failures: int = 0
     in_flight: int = 0
     not_before: float = -math.inf  # backoff or retry-after: no attempt before this time
@@ -93,9 +95,13 @@ class Schedule:
             return None
         best: tuple[tuple[bool, float, int], Launch] | None = None
         for index, progress in enumerate(self.routes):
-            if progress.exhausted or progress.attempts >= self.retry.max_attempts:
+            if progress.exhausted:
                 continue
             kind = self._kind(progress, hedge)
+            # Hedges are bounded by the hedge policy (in flight) and budget, retries by the
+            # retry policy: as in gRPC, one does not use up the other.
+            if kind is not AttemptKind.HEDGE and self._retries_used(progress):
+                continue
             if not usable(index, kind):
                 continue
             launch = Launch(index, max(trigger, progress.not_before), kind)
@@ -110,6 +116,7 @@ class Schedule:
         """An attempt started; the next hedge is due `hedge_delay` later if there is room."""
         progress = self.routes[launch.route]
         progress.attempts += 1
+        progress.hedges += launch.kind is AttemptKind.HEDGE
         progress.in_flight += 1
         self.attempts += 1
         self.in_flight += 1
@@ -150,9 +157,14 @@ class Schedule:
             wait = backoff_delay(progress.failures, self.retry, self.rng)
         progress.not_before = now + wait
 
+    def _retries_used(self, progress: RouteProgress) -> bool:
+        return progress.attempts - progress.hedges >= self.retry.max_attempts
+
     def _kind(self, progress: RouteProgress, hedge: bool) -> AttemptKind:
-        if hedge:
+        if hedge and not (progress.failures and progress.in_flight == 0):
             return AttemptKind.HEDGE
+        # A route whose last attempt failed is retried, even when the hedge timer is what
+        # starts it (after its backoff or retry-after wait): that attempt is a retry.
         if self.attempts == 0:
             return AttemptKind.FIRST
         return AttemptKind.RETRY if progress.attempts else AttemptKind.FAILOVER
