@@ -6,9 +6,11 @@ point every provider the gateway uses at it) and run::
     llm-router-contract --base-url http://127.0.0.1:8080 --format all \\
         --fake-url http://127.0.0.1:8123
 
-Requirement: the gateway must forward request headers starting with ``x-fake-`` to its
-upstream unchanged; they carry the faults the error checks inject (``x-fake-status``,
-``x-fake-retry-after``, ...). For ``llm-router serve`` that is ``--forward x-fake-``.
+Faults: each check's request carries a unique marker in its prompt; with ``--fake-url`` the
+suite installs a scenario rule on the fake matching that marker (``POST /_fake/rules``), so
+the gateway needs to forward nothing. The same faults are also sent as ``x-fake-*`` request
+headers, the fast path for gateways that forward them (``llm-router serve --forward x-fake-``)
+and the only way without ``--fake-url``.
 
 Checks, for every format (OpenAI chat, Responses, Anthropic, Gemini, Converse, Mistral), each
 over real HTTP in that format's client wire format:
@@ -28,9 +30,26 @@ error_overloaded   an upstream 529 reaches the client as 503 or 529 (overloaded)
 retry_after        (needs --fake-url) after a 429 with ``retry-after: 1`` the gateway either
                    retries no earlier than 1 s later (on the same route), or passes the 429
                    on with its ``retry-after``; the detail says which
+error_503          an upstream 503 reaches the client as 503 or 529 (overloaded)
+stream_tool_call   a streamed tool call (read by the library's parser for the format)
+                   carries the tool's name and JSON arguments
+stream_structured  (``stream_structured_output``) a streamed JSON-schema answer is JSON
+                   following the schema
+should_retry_false (needs --fake-url) a 503 with ``x-should-retry: false`` reaches each
+                   upstream route once
+non_retryable_once (needs --fake-url) 400/401/403/404/422 reach each upstream route once
+                   (400/422 one route only); attempts are counted in the fake's journal
+usage_exact        (needs --fake-url) a scripted usage reaches the client exactly, plain
+                   and streamed
 disconnect         (needs --fake-url) a client leaving mid-stream closes the upstream
                    stream: the fake's journal shows it disconnected early
+sync_disconnect    (needs --fake-url) a client leaving a slow non-streaming request cancels
+                   the upstream call
 ================== =======================================================================
+
+Keep-alives (Anthropic ``ping`` events anywhere, SSE comments) are ignored, as SDKs do. Every
+failure is a row (a ``--fake-url`` that is not the fake server too), and one root cause is
+reported once: later checks failing for it read ``same cause as <format>/<check>``.
 
 The error checks send ``x-fake-should-retry: false`` (as OpenAI and Anthropic do) so that a
 retrying gateway answers quickly. They make the upstream fail on purpose: a gateway with

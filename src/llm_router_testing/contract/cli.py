@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="llm-router-contract",
         description=(
             "Check an LLM gateway placed in front of the fake provider server "
-            "(llm-router-fake serve). The gateway must forward x-fake-* request headers "
-            "to its upstream."
+            "(llm-router-fake serve). With --fake-url, faults are injected through the "
+            "fake's scenario; without it, the gateway must forward x-fake-* request headers."
         ),
     )
     parser.add_argument("--base-url", required=True, help="the gateway's base URL")

@@ -1,8 +1,11 @@
 """Reading the fake provider server's request journal over HTTP, for checks that need it.
 
 The fake server lists every request it answered at `GET /_fake/journal`. Contract checks tag
-their requests with a unique `x-fake-request-id` header and look up the matching entries, so
-several runs (or other traffic) can share one fake server.
+their requests with a unique marker, sent both as the `x-fake-request-id` header and inside
+the prompt, and look up the entries carrying either, so several runs (or other traffic) can
+share one fake server and nothing depends on the gateway forwarding headers. Faults are
+installed the same way: `POST /_fake/rules` with a rule matching the marker in the request's
+content.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 import httpx
 import orjson
 import trio
+
+from .dialects import ContractViolation, preview
 
 __all__ = ["FakeJournal", "JournalRecord"]
 
@@ -58,19 +63,50 @@ class FakeJournal:
 
     def __init__(self, client: httpx.AsyncClient, fake_url: str) -> None:
         self._client = client
-        self._url = fake_url.rstrip("/") + "/_fake/journal"
+        self._root = fake_url.rstrip("/")
+        self._url = self._root + "/_fake/journal"
 
     async def entries(self, request_id: str) -> list[JournalRecord]:
-        """The entries tagged with `request_id`, oldest first."""
-        response = await self._client.get(self._url)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {self._url} answered {response.status_code}")
-        listed = orjson.loads(response.content)
+        """The entries tagged with `request_id` (header or prompt), oldest first."""
+        listed = await self._control("GET", self._url)
+        if not isinstance(listed, list):
+            raise ContractViolation(
+                f"GET {self._url} did not answer a journal (a JSON array): {preview(listed)}; "
+                "is --fake-url the fake server?"
+            )
+        marker = request_id.encode()
         return [
             JournalRecord.from_json(entry)
             for entry in listed
-            if (entry.get("headers") or {}).get(REQUEST_ID_HEADER) == request_id
+            if isinstance(entry, dict)
+            and (
+                (entry.get("headers") or {}).get(REQUEST_ID_HEADER) == request_id
+                or marker in orjson.dumps(entry.get("body"))
+            )
         ]
+
+    async def add_rule(self, rule: dict[str, Any]) -> None:
+        """Install one scenario rule on the fake server (before the existing ones)."""
+        await self._control("POST", self._root + "/_fake/rules", {"rules": [rule]})
+
+    async def _control(self, method: str, url: str, body: Any = None) -> Any:
+        hint = "is --fake-url the fake server?"
+        try:
+            response = await self._client.request(
+                method, url, content=None if body is None else orjson.dumps(body)
+            )
+        except httpx.HTTPError as error:
+            raise ContractViolation(f"{method} {url} failed: {error!r}; {hint}") from None
+        if response.status_code != 200:
+            raise ContractViolation(
+                f"{method} {url} answered {response.status_code}: {preview(response.text)}; {hint}"
+            )
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise ContractViolation(
+                f"{method} {url} answered non-JSON: {preview(response.text)}; {hint}"
+            ) from None
 
     async def wait_for(
         self,

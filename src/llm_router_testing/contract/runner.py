@@ -16,7 +16,7 @@ import httpx
 
 from llm_router.types import ProviderFormat
 
-from .checks import CHECKS, Check, CheckContext, SkipCheck, check_named
+from .checks import CHECKS, FORWARD_HINT, Check, CheckContext, SkipCheck, check_named
 from .dialects import ContractViolation, Dialect, dialect_for
 from .journal import FakeJournal
 
@@ -143,6 +143,16 @@ async def _run_one(check: Check, ctx: CheckContext) -> tuple[Verdict, str]:
         return Verdict.SKIP, str(skip)
     except httpx.HTTPError as error:
         return Verdict.FAIL, f"HTTP failure: {error!r}"
+    except Exception as error:  # every failure is a row of the report, never a crash
+        return Verdict.FAIL, f"the check itself failed: {type(error).__name__}: {error}"
+
+
+def _root_cause(detail: str) -> str | None:
+    """The part of a failure that other checks of the format would repeat, if any."""
+    for cause in (FORWARD_HINT, "is --fake-url the fake server?"):
+        if cause in detail:
+            return cause
+    return None
 
 
 async def _run_format(
@@ -155,9 +165,16 @@ async def _run_format(
         verdict = Verdict.SKIP if config.formats is None else Verdict.FAIL
         return [CheckResult(fmt, "served", verdict, unserved, time.perf_counter() - started)]
     results = []
+    causes: dict[str, str] = {}
     for check in checks:
         started = time.perf_counter()
         verdict, detail = await _run_one(check, ctx)
+        cause = _root_cause(detail) if verdict is Verdict.FAIL else None
+        if cause is not None and cause in causes:
+            # One root cause is reported once; its first row says what was seen.
+            verdict, detail = Verdict.SKIP, f"same cause as {causes[cause]}"
+        elif cause is not None:
+            causes[cause] = f"{fmt.value}/{check.name}"
         results.append(CheckResult(fmt, check.name, verdict, detail, time.perf_counter() - started))
     return results
 

@@ -10,13 +10,17 @@ event-stream frames (decoded with botocore) from `messageStart` to `messageStop`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from botocore.eventstream import EventStreamBuffer, ParserError
 
+from llm_router.errors import LLMRouterError
+from llm_router.formats import get_format
 from llm_router.framing.sse import SSEDecoder, SSEMessage
 from llm_router.types import ProviderFormat
+from llm_router.universal import StreamDelta
 
 from .dialects import ContractViolation, preview
 
@@ -26,12 +30,30 @@ __all__ = ["StreamReader", "stream_reader"]
 class StreamReader:
     """Base class: counts events, collects text, raises `ContractViolation` on a framing fault."""
 
+    format: ProviderFormat = ProviderFormat.OPENAI
+
     def __init__(self) -> None:
         self.events = 0
         self.text: list[str] = []
+        self.payloads: list[Mapping[str, Any]] = []
+        """Every decoded event (Converse: ``{eventType: payload}``), for `deltas`."""
 
     def feed(self, chunk: bytes) -> int:
         raise NotImplementedError
+
+    def deltas(self) -> list[StreamDelta]:
+        """The stream read by the library's own parser for the format (after `finish`)."""
+        parser = get_format(self.format).StreamParser()
+        out: list[StreamDelta] = []
+        try:
+            for payload in self.payloads:
+                out += parser.feed(payload)
+            out += parser.finish()
+        except (LLMRouterError, ValueError, TypeError, KeyError) as error:
+            raise ContractViolation(
+                f"the stream does not parse as {self.format}: {error}"
+            ) from None
+        return out
 
     def finish(self) -> str:
         """Check the end of the stream; return the reassembled text."""
@@ -83,6 +105,7 @@ class _SSEReader(StreamReader):
             ) from None
         if not isinstance(data, dict):
             raise ContractViolation(f"stream event {self.events} is not an object: {preview(data)}")
+        self.payloads.append(data)
         return data
 
 
@@ -274,6 +297,8 @@ class _ConverseReader(StreamReader):
             raise ContractViolation(
                 f"{event_type} payload is not JSON: {payload[:120]!r}"
             ) from None
+        if isinstance(data, dict):
+            self.payloads.append({event_type: data})
         delta = data.get("delta") if isinstance(data, dict) else None
         if event_type == "contentBlockDelta" and isinstance(delta, dict):
             text = delta.get("text")
@@ -300,4 +325,6 @@ _READERS: dict[ProviderFormat, type[StreamReader]] = {
 
 def stream_reader(fmt: ProviderFormat) -> StreamReader:
     """A fresh reader for one stream in `fmt`."""
-    return _READERS[fmt]()
+    reader = _READERS[fmt]()
+    reader.format = fmt
+    return reader

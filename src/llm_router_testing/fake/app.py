@@ -5,6 +5,8 @@ Control endpoints (never journaled, never authenticated):
 - `GET /_fake/journal`: the request journal as a JSON array; `DELETE` clears it.
 - `POST /_fake/reset`: clear the journal, attempt counters, rule counters, fixture positions.
 - `POST /_fake/scenario`: replace the scenario with the JSON body (see `scenario.py`).
+- `POST /_fake/rules`: put the body's `rules` before the current ones (the contract suite adds
+  rules matched by a marker in each check's request this way).
 - `GET /_fake/health`: `{"status": "ok"}`.
 """
 
@@ -64,6 +66,13 @@ class FakeApp:
                 await _json(send, 400, {"error": {"message": str(error)}})
                 return
             await _json(send, 200, {"rules": len(scenario.rules)})
+        elif path == "/_fake/rules" and method == "POST":
+            try:
+                added = state.add_rules(body or b"{}")
+            except FaultSpecError as error:
+                await _json(send, 400, {"error": {"message": str(error)}})
+                return
+            await _json(send, 200, {"added": len(added.rules), "rules": len(state.scenario.rules)})
         elif path == "/_fake/health" and method == "GET":
             await _json(send, 200, {"status": "ok"})
         else:

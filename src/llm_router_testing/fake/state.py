@@ -77,6 +77,18 @@ class FakeState:
             self._rule_uses = {}
         return scenario
 
+    def add_rules(self, source: ScenarioSource) -> Scenario:
+        """Put the rules of `source` before the current ones (their counters kept)."""
+        added = Scenario.load(source)
+        with self._lock:
+            current = self.scenario
+            self.scenario = Scenario(
+                current.defaults, added.rules + current.rules, current.strict or added.strict
+            )
+            shift = len(added.rules)
+            self._rule_uses = {index + shift: uses for index, uses in self._rule_uses.items()}
+        return added
+
     def reset(self) -> None:
         """Forget the journal, attempt counters, rule counters and fixture positions."""
         with self._lock:
