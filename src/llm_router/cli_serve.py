@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import trio
 
 from llm_router import errors
+from llm_router._concurrency import open_nursery
 from llm_router.gateway import Gateway
 from llm_router.gateway.config import (
     GatewayConfig,
@@ -91,7 +92,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     port = settings.port if args.port is None else args.port
 
     async def serve(router: Router, note: str) -> None:
-        async with trio.open_nursery() as nursery:
+        async with open_nursery() as nursery:
             binds = await nursery.start(
                 partial(
                     serve_gateway,

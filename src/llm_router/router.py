@@ -23,6 +23,7 @@ from llm_router._concurrency import open_nursery, require_trio
 from llm_router.answer import Answer, Pricer
 from llm_router.formats import get_format
 from llm_router.limiting import Demand
+from llm_router.providers.base import edit_json_body
 from llm_router.ratelimit import estimate_tokens
 from llm_router.resilience import AttemptRecord
 from llm_router.resilience.log import with_usage
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from llm_router.catalog import Catalog
 
 __all__ = ["CompletionResult", "Router", "RouterClosedError", "RouterStream"]
+
+#: Caller formats that say "stream" in the URL, not in the body.
+_STREAM_IN_URL = frozenset({ProviderFormat.GOOGLE, ProviderFormat.CONVERSE})
 
 #: Anthropic requires `max_tokens`; when a caller's format has none, use the model's catalog
 #: maximum capped here (large values make non-streaming Anthropic calls refuse to start).
@@ -148,6 +152,14 @@ class _Call:
             body = translate_request(
                 self.raw, self.format, route.format, default_max_tokens=self.default_max_tokens
             )
+            if (
+                self.stream
+                and self.format in _STREAM_IN_URL
+                and route.format is ProviderFormat.OPENAI
+            ):
+                # The caller's body never said "stream" (its URL did): ask for the usage
+                # chunk that a streamed Chat answer only sends on request.
+                body = edit_json_body(body, {"stream_options": {"include_usage": True}})
             self._bodies[route.format] = body
         return body
 

@@ -289,7 +289,8 @@ _EVENT_USAGE: Final = {
 def usage_in_event(fmt: ProviderFormat, event: StreamEvent) -> Usage | None:
     """The usage one stream event of format `fmt` reports (cumulative), or None."""
     # Most events carry none: a byte search is far cheaper than decoding each one.
-    if b"sage" not in event.data:
+    data = event.data
+    if b'usage"' not in data and b"usageMetadata" not in data:
         return None
     find, read = _EVENT_USAGE[fmt]
     try:

@@ -6,8 +6,6 @@ cached, $0.60 out; claude-sonnet-4-5: $3 in, $0.30 cache read, $3.75 cache write
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
@@ -147,25 +145,44 @@ async def test_no_usage_and_no_price_are_none_not_zero() -> None:
     assert unpriced.cost is None  # the catalog has no price for it
 
 
-@pytest.mark.parametrize(
-    ("fmt", "body"),
-    [
-        (ProviderFormat.OPENAI, dict(CHAT, stream=True, stream_options={"include_usage": True})),
-        (ProviderFormat.ANTHROPIC, dict(CHAT, stream=True, max_tokens=50)),
-        (ProviderFormat.OPENAI, dict(CHAT, model="claude-sonnet-4-5", stream=True)),
-    ],
-    ids=["passthrough", "translated", "translated-from-anthropic"],
-)
+USER = [{"role": "user", "content": [{"text": "ping pong"}]}]
+STREAMS = {
+    "passthrough": (
+        ProviderFormat.OPENAI,
+        dict(CHAT, stream=True, stream_options={"include_usage": True}),
+    ),
+    "anthropic-caller": (ProviderFormat.ANTHROPIC, dict(CHAT, stream=True, max_tokens=50)),
+    "anthropic-provider": (
+        ProviderFormat.OPENAI,
+        dict(CHAT, model="claude-sonnet-4-5", stream=True),
+    ),
+    "responses-caller": (
+        ProviderFormat.RESPONSES,
+        {"model": "gpt-4o-mini", "input": "ping pong", "stream": True},
+    ),
+    "mistral-caller": (ProviderFormat.MISTRAL, dict(CHAT, stream=True)),
+    # Gemini and Converse callers say "stream" in the URL, not the body.
+    "google-caller": (
+        ProviderFormat.GOOGLE,
+        {"contents": [{"role": "user", "parts": [{"text": "ping pong"}]}]},
+    ),
+    "converse-caller": (ProviderFormat.CONVERSE, {"messages": USER}),
+}
+
+
+@pytest.mark.parametrize("case", list(STREAMS))
 async def test_a_stream_has_usage_cost_and_text_deltas_once_ended(
-    fake: FakeProvider, fmt: ProviderFormat, body: dict[str, Any]
+    fake: FakeProvider, case: str
 ) -> None:
-    async with _router(fake) as router, router.stream(body, fmt) as events:
+    fmt, body = STREAMS[case]
+    model = body.get("model", "gpt-4o-mini")
+    async with _router(fake) as router, router.stream(body, fmt, model=model) as events:
         pieces = [piece async for piece in events.text_deltas()]
         assert events.ended
         usage, cost = events.usage, events.cost
     assert "".join(pieces) == "You said: ping pong" and len(pieces) > 1
     assert usage is not None and usage.input_tokens and usage.output_tokens
-    spec = router.catalog.get(body["model"])
+    spec = router.catalog.get(model)
     assert spec.input_cost_per_mil_tokens is not None
     assert spec.output_cost_per_mil_tokens is not None
     expected = (
