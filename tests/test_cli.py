@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -19,7 +21,8 @@ def run(*argv: str) -> tuple[int, str]:
 def test_models_filters_the_catalog() -> None:
     code, text = run("models", "--provider", "bedrock", "--format", "converse", "--json")
     names = orjson.loads(text)
-    assert code == 0 and len(names) > 10 and all(isinstance(n, str) for n in names)
+    assert code == 0 and len(names) > 10
+    assert all(r["format"] == "converse" and "bedrock" in r["available_providers"] for r in names)
 
 
 def test_show_resolves_a_dated_id_to_its_entry() -> None:
@@ -56,3 +59,103 @@ def test_unknown_model_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
     code, _ = run("show", "gpt-4o-minii")
     assert code == 2
     assert "unknown model 'gpt-4o-minii'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["cost", "gpt-4o", "--input", "-5"], "argument --input: a token count cannot be negative"),
+        (["cost", "gpt-4o", "--output", "many"], "argument --output: expected a token count"),
+        (["models", "--provider", "nosuch"], "unknown provider 'nosuch'"),
+        (["models", "--format", "yaml"], "argument --format: invalid choice: 'yaml'"),
+        (["translate", "--from", "openai", "--to", "google", "missing.json"], "missing.json"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], problem: str
+) -> None:
+    try:
+        code: object = run(*argv)[0]  # errors found after parsing return 2
+    except SystemExit as exit:  # argparse's own errors exit
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert problem in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_translate_stream_reads_sse_text(tmp_path: Path) -> None:
+    chunk = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}],
+    }
+    done = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    path = tmp_path / "events.sse"
+    path.write_text(
+        f"data: {orjson.dumps(chunk).decode()}\n\ndata: {orjson.dumps(done).decode()}\n\ndata: [DONE]\n\n"
+    )
+    code, text = run(
+        "translate", "--from", "openai", "--to", "anthropic", "--kind", "stream", str(path)
+    )
+    assert code == 0
+    names = [
+        line.removeprefix("event: ") for line in text.splitlines() if line.startswith("event:")
+    ]
+    assert names[0] == "message_start" and names[-1] == "message_stop"
+    assert '"text":"hi"' in text
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("data: {broken\n\n", "SSE event 1 is not JSON"),
+        ("just words", "stream input holds no events"),
+        ("[1, 2", "stream input is not a valid JSON array"),
+    ],
+)
+def test_translate_stream_rejects_bad_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, problem: str
+) -> None:
+    path = tmp_path / "events"
+    path.write_text(content)
+    code, _ = run("translate", "--from", "openai", "--to", "google", "--kind", "stream", str(path))
+    err = capsys.readouterr().err
+    assert code == 2 and problem in err and err.count("\n") == 1
+
+
+def test_models_prints_a_header_aligned_columns_and_a_count() -> None:
+    code, text = run("models", "--provider", "anthropic")
+    lines = text.splitlines()
+    assert code == 0
+    assert lines[0].split() == ["MODEL", "FORMAT", "PROVIDERS", "$/MTOK", "IN", "/", "OUT"]
+    starts = {line.index(line.split()[1], len(line.split()[0])) for line in lines[:-1]}
+    assert len(starts) == 1  # the second column starts at the same place on every row
+    assert lines[-1] == f"{len(lines) - 2} models"
+    assert any(line.startswith("claude-sonnet-4-5 ") for line in lines)
+
+
+def test_models_json_prints_full_records() -> None:
+    code, text = run("models", "--provider", "anthropic", "--json")
+    records = orjson.loads(text)
+    assert code == 0 and records
+    sonnet = next(r for r in records if r["name"] == "claude-sonnet-4-5")
+    assert sonnet["format"] == "anthropic" and sonnet["input_cost_per_mil_tokens"] == 3.0
+    assert "anthropic" in sonnet["available_providers"]
+
+
+def test_piping_into_head_does_not_report_a_broken_pipe() -> None:
+    script = "import sys; from llm_router.cli import main; sys.exit(main(['models']))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # what `head -1` does once it has its line
+    err = process.stderr.read()
+    assert process.wait(timeout=30) == 0
+    assert first.startswith(b"MODEL")
+    assert err == b""

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, NoReturn, TextIO
 
 import orjson
 
 from llm_router import errors
-from llm_router.catalog import Catalog
+from llm_router.catalog import Catalog, ModelSpec
 from llm_router.cli_serve import add_serve_parser
+from llm_router.framing.sse import SSEDecoder
 from llm_router.types import ProviderFormat
 
 __all__ = ["main"]
@@ -24,8 +26,26 @@ def _catalog(path: str | None) -> Catalog:
     return Catalog.load(path) if path else Catalog.default()
 
 
+def _spec_record(spec: ModelSpec) -> dict[str, object]:
+    return {k: getattr(spec, k) for k in spec.__dataclass_fields__ if k != "extra"}
+
+
+def _dumps(value: object, *, indent: bool = True) -> str:
+    option = orjson.OPT_INDENT_2 if indent else 0
+    return orjson.dumps(value, option=option, default=str).decode() + "\n"
+
+
+def _price(spec: ModelSpec) -> str:
+    if spec.input_cost_per_mil_tokens is None or spec.output_cost_per_mil_tokens is None:
+        return "-"
+    return f"${spec.input_cost_per_mil_tokens:g} / ${spec.output_cost_per_mil_tokens:g}"
+
+
 def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     catalog = _catalog(args.models)
+    if args.provider is not None and args.provider not in catalog.providers():
+        known = ", ".join(sorted(catalog.providers()))
+        raise _UsageError(f"unknown provider {args.provider!r} (known: {known})")
     specs = catalog.filter(
         provider=args.provider,
         format=ProviderFormat(args.format) if args.format else None,
@@ -33,28 +53,23 @@ def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
         multimodal=True if args.multimodal else None,
     )
     if args.json:
-        out.write(orjson.dumps([s.name for s in specs]).decode() + "\n")
+        out.write(_dumps([_spec_record(spec) for spec in specs]))
         return 0
-    for spec in specs:
-        price = ""
-        if (
-            spec.input_cost_per_mil_tokens is not None
-            and spec.output_cost_per_mil_tokens is not None
-        ):
-            price = (
-                f"${spec.input_cost_per_mil_tokens:g}/${spec.output_cost_per_mil_tokens:g} per Mtok"
-            )
-        out.write(
-            f"{spec.name:<48} {spec.format.value:<10} {','.join(spec.available_providers):<28} {price}\n"
-        )
-    out.write(f"{len(specs)} models\n")
+    rows = [("MODEL", "FORMAT", "PROVIDERS", "$/MTOK IN / OUT")]
+    rows += [
+        (spec.name, spec.format.value, ",".join(spec.available_providers), _price(spec))
+        for spec in specs
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.write("  ".join([*cells, row[3]]) + "\n")
+    out.write(f"{len(specs)} model{'' if len(specs) == 1 else 's'}\n")
     return 0
 
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    spec = _catalog(args.models).get(args.model)
-    fields = {k: getattr(spec, k) for k in spec.__dataclass_fields__ if k != "extra"}
-    out.write(orjson.dumps(fields, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    out.write(_dumps(_spec_record(_catalog(args.models).get(args.model))))
     return 0
 
 
@@ -77,16 +92,41 @@ def _cmd_translate(args: argparse.Namespace, out: TextIO) -> int:
         result = translate_request(data, args.source, args.target)
     elif args.kind == "response":
         result = translate_response(data, args.source, args.target)
-    else:  # a JSON array of decoded stream events
+    else:
         translator = StreamTranslator(args.source, args.target)
-        events = orjson.loads(data)
-        if not isinstance(events, list):
-            raise errors.InvalidRequestError("--kind stream expects a JSON array of decoded events")
+        events = _stream_events(data)
         rendered = [e for item in events for e in translator.feed(item)] + translator.finish()
         out.write(b"".join(e.to_sse() for e in rendered).decode())
         return 0
     out.write(orjson.dumps(orjson.loads(result), option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
+
+
+def _stream_events(data: bytes) -> list[Any]:
+    """Decoded stream events from a JSON array of them, or from SSE text (`data:` lines)."""
+    if data.lstrip()[:1] == b"[":
+        try:
+            events = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise _UsageError(f"stream input is not a valid JSON array: {error}") from None
+        if isinstance(events, list):
+            return events
+    decoder = SSEDecoder()
+    messages = [*decoder.feed(data), *decoder.finish()]
+    if not messages:
+        raise _UsageError(
+            "stream input holds no events: give SSE text (data: lines) "
+            "or a JSON array of decoded events"
+        )
+    events = []
+    for number, message in enumerate(messages, 1):
+        if message.is_done:
+            continue
+        try:
+            events.append(orjson.loads(message.data))
+        except orjson.JSONDecodeError as error:
+            raise _UsageError(f"SSE event {number} is not JSON: {error}") from None
+    return events
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -95,8 +135,29 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return demo_main(["--url", args.url] if args.url else [])
 
 
+class _UsageError(Exception):
+    """Bad input from the command line: one line on stderr and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors as one line naming the problem (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a token count, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a token count cannot be negative, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="llm-router", description="Route LLM requests between wire formats and providers."
     )
     parser.add_argument(
@@ -120,10 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cost", help="dollar cost of a usage record")
     p.add_argument("model")
-    p.add_argument("--input", type=int, default=0, help="uncached input tokens")
-    p.add_argument("--output", type=int, default=0)
-    p.add_argument("--cache-read", type=int, default=0)
-    p.add_argument("--cache-write", type=int, default=0)
+    p.add_argument("--input", type=_count, default=0, help="uncached input tokens")
+    p.add_argument("--output", type=_count, default=0, help="output tokens")
+    p.add_argument("--cache-read", type=_count, default=0, help="cache-read input tokens")
+    p.add_argument("--cache-write", type=_count, default=0, help="cache-write input tokens")
     p.set_defaults(func=_cmd_cost)
 
     p = sub.add_parser(
@@ -147,9 +208,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, out or sys.stdout))
-    except (errors.LLMRouterError, OSError) as exc:
-        print(f"llm-router: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        # The reader went away (`llm-router models | head`): stop quietly, and keep Python
+        # from reporting the broken pipe again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except (_UsageError, errors.LLMRouterError, OSError, ValueError) as exc:
+        print(f"llm-router: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":
