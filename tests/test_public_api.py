@@ -61,3 +61,21 @@ async def test_readme_quick_start_runs() -> None:
             async with router.stream(body, ProviderFormat.ANTHROPIC) as events:
                 names = [event.event async for event in events]
             assert names[0] == "message_start" and names[-1] == "message_stop"
+
+
+def test_testing_package_root_exports_its_entry_points_lazily() -> None:
+    import subprocess
+    import sys
+
+    import llm_router_testing
+    from llm_router_testing import FAKE_KEYS as root_keys
+    from llm_router_testing import Cassette, open_fake_provider
+    from llm_router_testing.cassette import Cassette as cassette_class
+    from llm_router_testing.fake import open_fake_provider as fake_opener
+
+    assert (Cassette, open_fake_provider, root_keys) == (cassette_class, fake_opener, FAKE_KEYS)
+    assert all(hasattr(llm_router_testing, name) for name in llm_router_testing.__all__)
+    # pytest imports the package for its plugin in every run: the root alone stays light.
+    probe = "import sys, llm_router_testing; print('hypercorn' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False"

@@ -23,11 +23,18 @@
   `llm_router_testing.network.NetworkBlockedError` naming it, and fails the test even if
   the code under test swallowed the error. ``llm_block_network(False)`` exempts a test.
 
+Async tests that use these fixtures run under Trio (through pytest-trio, installed with the
+``testing`` extra) even where the project has not set ``trio_mode = true``; for other async
+tests set that one line in the pytest configuration, or mark them ``@pytest.mark.trio``.
+Tests marked for asyncio or anyio, and projects running pytest-asyncio in auto mode, are left
+to their own loop.
+
 Heavy imports happen inside the fixtures: this module is loaded into every pytest run.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -118,6 +125,46 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         # The code under test may have caught the error: the attempt still fails the test.
         raise attempts[0]
     return result
+
+
+_PLUGIN_FIXTURES = frozenset(
+    {
+        "llm_cassette",
+        "llm_cassette_options",
+        "llm_record_mode",
+        "fake_provider",
+        "fake_provider_url",
+    }
+)
+_LOOP_MARKERS = ("trio", "asyncio", "anyio")
+
+
+def _ini(config: pytest.Config, name: str) -> object:
+    try:
+        return config.getini(name)
+    except ValueError:  # the plugin that declares it is not installed
+        return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run async tests that use this plugin's fixtures under Trio, without `trio_mode`."""
+    if _ini(config, "trio_mode") or _ini(config, "asyncio_mode") == "auto":
+        return
+    for item in items:
+        if not isinstance(item, pytest.Function) or not _PLUGIN_FIXTURES & set(item.fixturenames):
+            continue
+        test = getattr(getattr(item.obj, "hypothesis", None), "inner_test", item.obj)
+        if not inspect.iscoroutinefunction(test):
+            continue
+        if any(item.get_closest_marker(name) is not None for name in _LOOP_MARKERS):
+            continue
+        if not config.pluginmanager.has_plugin("trio"):
+            raise pytest.UsageError(
+                f"{item.nodeid} is an async test using llm_router_testing fixtures, and runs"
+                " under Trio through pytest-trio, which is not installed: pip install"
+                " 'llm-router[testing]'"
+            )
+        item.add_marker(pytest.mark.trio)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -123,12 +123,12 @@ async def test_error_bodies_follow_the_provider(client: httpx.AsyncClient) -> No
 
 
 def _signed(
-    url: str, body: bytes, *, secret: str = FAKE_AWS_CREDENTIALS["aws_secret_access_key"]
+    url: str, body: bytes, *, secret: str = FAKE_AWS_CREDENTIALS["secret_key"]
 ) -> AWSRequest:
     request = AWSRequest(
         method="POST", url=url, data=body, headers={"content-type": "application/json"}
     )
-    credentials = Credentials(FAKE_AWS_CREDENTIALS["aws_access_key_id"], secret)
+    credentials = Credentials(FAKE_AWS_CREDENTIALS["access_key"], secret)
     SigV4Auth(credentials, "bedrock", "eu-west-3").add_auth(request)
     return request
 

@@ -242,7 +242,11 @@ async def test_google_genai_function_call_and_errors(fake: FakeProvider) -> None
 def _bedrock(fake: FakeProvider) -> Any:
     session = botocore.session.get_session()
     return session.create_client(
-        "bedrock-runtime", region_name="us-east-1", endpoint_url=fake.url, **FAKE_AWS_CREDENTIALS
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=fake.url,
+        aws_access_key_id=FAKE_AWS_CREDENTIALS["access_key"],
+        aws_secret_access_key=FAKE_AWS_CREDENTIALS["secret_key"],
     )
 
 

@@ -75,11 +75,7 @@ ANSWER_FIELD = {
 
 
 def _sigv4() -> AuthConfig:
-    return AwsSigV4(
-        FAKE_AWS_CREDENTIALS["aws_access_key_id"],
-        FAKE_AWS_CREDENTIALS["aws_secret_access_key"],
-        region="us-east-1",
-    )
+    return AwsSigV4(**FAKE_AWS_CREDENTIALS, region="us-east-1")
 
 
 def _service_account() -> AuthConfig:
@@ -239,7 +235,7 @@ async def test_wrong_key_is_typed_and_never_echoed(
 
 async def test_bedrock_bad_signature_is_an_authentication_error(fake: FakeProvider) -> None:
     setup = SETUPS[5]
-    auth = AwsSigV4(FAKE_AWS_CREDENTIALS["aws_access_key_id"], "wrong-secret", region="us-east-1")
+    auth = AwsSigV4(FAKE_AWS_CREDENTIALS["access_key"], "wrong-secret", region="us-east-1")
     router = (
         _builder()
         .add_provider("bedrock", setup.make(fake.url), auth=auth)

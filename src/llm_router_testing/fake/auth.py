@@ -30,9 +30,10 @@ FAKE_KEYS: Mapping[str, str] = {
     "mistral": "mistral-fake-key",
     "bedrock": "bedrock-fake-api-key",
 }
+# Named as `AwsSigV4(...)` takes them: `AwsSigV4(**FAKE_AWS_CREDENTIALS, region="us-east-1")`.
 FAKE_AWS_CREDENTIALS: Mapping[str, str] = {
-    "aws_access_key_id": "AKIDFAKEEXAMPLE",
-    "aws_secret_access_key": "fake-secret-access-key",
+    "access_key": "AKIDFAKEEXAMPLE",
+    "secret_key": "fake-secret-access-key",
 }
 _MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 
@@ -49,8 +50,8 @@ class FakeCredentials:
     vertex: str = FAKE_KEYS["vertex"]
     mistral: str = FAKE_KEYS["mistral"]
     bedrock_api_key: str = FAKE_KEYS["bedrock"]
-    aws_access_key_id: str = FAKE_AWS_CREDENTIALS["aws_access_key_id"]
-    aws_secret_access_key: str = FAKE_AWS_CREDENTIALS["aws_secret_access_key"]
+    aws_access_key_id: str = FAKE_AWS_CREDENTIALS["access_key"]
+    aws_secret_access_key: str = FAKE_AWS_CREDENTIALS["secret_key"]
     aws_session_token: str | None = None
 
 
