@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from llm_router_testing.fake import (
         FAKE_AWS_CREDENTIALS,
+        FAKE_BOTOCORE_CREDENTIALS,
         FAKE_KEYS,
         FakeCredentials,
         FakeProvider,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAKE_AWS_CREDENTIALS",
+    "FAKE_BOTOCORE_CREDENTIALS",
     "FAKE_KEYS",
     "BoundedPattern",
     "Cassette",

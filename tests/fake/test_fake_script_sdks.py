@@ -16,7 +16,7 @@ import trio
 from google import genai
 from google.genai import types as genai_types
 
-from llm_router_testing.fake import FAKE_AWS_CREDENTIALS, FAKE_KEYS, FakeProvider
+from llm_router_testing.fake import FAKE_BOTOCORE_CREDENTIALS, FAKE_KEYS, FakeProvider
 
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
 ANSWER = "It is sunny in Paris."
@@ -202,7 +202,10 @@ async def test_google_genai_agent_loop(fake: FakeProvider) -> None:
 async def test_bedrock_converse_agent_loop(fake: FakeProvider) -> None:
     _script(fake)
     client = botocore.session.get_session().create_client(
-        "bedrock-runtime", region_name="us-east-1", endpoint_url=fake.url, **FAKE_AWS_CREDENTIALS
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=fake.url,
+        **FAKE_BOTOCORE_CREDENTIALS,
     )
     model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     tool_config = {

@@ -19,7 +19,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from llm_router_testing.fake import FAKE_AWS_CREDENTIALS, FAKE_KEYS, FakeProvider
+from llm_router_testing.fake import FAKE_BOTOCORE_CREDENTIALS, FAKE_KEYS, FakeProvider
 
 WEATHER = {
     "type": "object",
@@ -245,8 +245,7 @@ def _bedrock(fake: FakeProvider) -> Any:
         "bedrock-runtime",
         region_name="us-east-1",
         endpoint_url=fake.url,
-        aws_access_key_id=FAKE_AWS_CREDENTIALS["access_key"],
-        aws_secret_access_key=FAKE_AWS_CREDENTIALS["secret_key"],
+        **FAKE_BOTOCORE_CREDENTIALS,
     )
 
 

@@ -10,7 +10,7 @@ files in `scenario`, cassettes in `fixtures`.
 from __future__ import annotations
 
 from .answers import derive_answer, minimal_json
-from .auth import FAKE_AWS_CREDENTIALS, FAKE_KEYS, FakeCredentials
+from .auth import FAKE_AWS_CREDENTIALS, FAKE_BOTOCORE_CREDENTIALS, FAKE_KEYS, FakeCredentials
 from .faults import Fault, FaultSpecError, LatencyMixture, parse_duration
 from .fixtures import FixtureError, Fixtures
 from .journal import Journal, JournalEntry
@@ -26,6 +26,7 @@ from .server import (
 
 __all__ = [
     "FAKE_AWS_CREDENTIALS",
+    "FAKE_BOTOCORE_CREDENTIALS",
     "FAKE_KEYS",
     "FakeCredentials",
     "FakeOptions",

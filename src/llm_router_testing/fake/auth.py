@@ -19,7 +19,14 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
-__all__ = ["FAKE_AWS_CREDENTIALS", "FAKE_KEYS", "AuthFailure", "FakeCredentials", "check"]
+__all__ = [
+    "FAKE_AWS_CREDENTIALS",
+    "FAKE_BOTOCORE_CREDENTIALS",
+    "FAKE_KEYS",
+    "AuthFailure",
+    "FakeCredentials",
+    "check",
+]
 
 FAKE_KEYS: Mapping[str, str] = {
     "openai": "sk-fake",
@@ -34,6 +41,11 @@ FAKE_KEYS: Mapping[str, str] = {
 FAKE_AWS_CREDENTIALS: Mapping[str, str] = {
     "access_key": "AKIDFAKEEXAMPLE",
     "secret_key": "fake-secret-access-key",
+}
+# The same credentials named as botocore and boto3 clients take them.
+FAKE_BOTOCORE_CREDENTIALS: Mapping[str, str] = {
+    "aws_access_key_id": FAKE_AWS_CREDENTIALS["access_key"],
+    "aws_secret_access_key": FAKE_AWS_CREDENTIALS["secret_key"],
 }
 _MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 
