@@ -27,9 +27,11 @@ from llm_router_testing.cassette_format import (
     CassetteFormatError,
     Interaction,
     RequestRecord,
-    load_cassette,
+    cassette_lock,
+    dump_cassette,
+    parse_cassette,
+    replace_file,
     request_record,
-    write_cassette,
 )
 from llm_router_testing.matching import (
     DEFAULT_MATCH_ON,
@@ -132,6 +134,9 @@ class Cassette:
         if self._effective_mode is RecordMode.ALL:
             self._loaded = []
         self._slots: list[RecordingSlot] = []
+        # What a save writes before this session's recordings, and the file as last seen.
+        self._base: list[Interaction] = [r.interaction for r in self._loaded]
+        self._on_disk: bytes | None = None
         self._play_count = 0
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
@@ -158,20 +163,22 @@ class Cassette:
         """
         record_mode = RecordMode.parse(mode)
         file_path = Path(path)
-        exists = file_path.exists()
+        data = _read_if_exists(file_path)
         interactions: list[Interaction] = []
-        if exists and record_mode is not RecordMode.ALL:
-            interactions = load_cassette(file_path)
-        return cls(
+        if data is not None and record_mode is not RecordMode.ALL:
+            interactions = parse_cassette(data, file_path)
+        cassette = cls(
             file_path,
             record_mode,
             interactions,
-            file_existed=exists,
+            file_existed=data is not None,
             matcher=RequestMatcher.build(match_on, ignore_body_keys),
             redaction=Redaction.from_rules(redact),
             allow_playback_repeats=allow_playback_repeats,
             realtime=realtime,
         )
+        cassette._on_disk = data
+        return cassette
 
     # -- assertions ------------------------------------------------------------------------
 
@@ -237,8 +244,11 @@ class Cassette:
     def save(self) -> bool:
         """Write the cassette if this session recorded; return whether the file was written.
 
-        Mode ``all`` always rewrites the file. Exchanges whose response is still open are
-        not written (close responses before saving).
+        Mode ``all`` rewrites the file with this session's recordings, ``new`` appends them.
+        Saves take turns through `cassette_lock`, and when another writer (a parallel test
+        run) saved the file since this cassette read it, its interactions are kept and ours
+        appended: concurrent writers never lose recordings. The file keeps its permissions.
+        Exchanges whose response is still open are not written (close responses first).
         """
         if self.path is None or not self.recording:
             return False
@@ -248,8 +258,16 @@ class Cassette:
         with self._lock:
             secrets = set(self._secrets)
         # A secret first seen in a later exchange may have been echoed by an earlier one.
-        interactions = [scrub_secrets(i, secrets) for i in self.interactions]
-        write_cassette(self.path, interactions)
+        ours = [scrub_secrets(i, secrets) for i in new]
+        with cassette_lock(self.path):
+            on_disk = _read_if_exists(self.path)
+            if on_disk != self._on_disk and on_disk is not None:
+                # Another writer saved since we read the file: keep its recordings too.
+                self._base = [i for i in parse_cassette(on_disk, self.path) if i not in ours]
+            base = [scrub_secrets(i, secrets) for i in self._base]
+            data = dump_cassette([*base, *ours])
+            replace_file(self.path, data)
+            self._on_disk = data
         return True
 
     def __enter__(self) -> Self:
@@ -342,3 +360,10 @@ class Cassette:
             f"Cassette({str(self.path)!r}, mode={self.mode.value!r},"
             f" {len(self._loaded)} replayable, {len(self.new_interactions)} new)"
         )
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

@@ -24,11 +24,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime
+import glob
 import os
-import tempfile
+import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NoReturn, NotRequired, TypedDict
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None  # type: ignore[assignment]
 
 import httpx
 import orjson
@@ -49,12 +57,15 @@ __all__ = [
     "StreamRecord",
     "body_bytes",
     "body_fields",
+    "cassette_lock",
     "chunk_bytes",
     "chunk_fields",
     "dump_cassette",
     "headers_record",
     "load_cassette",
     "now_iso",
+    "parse_cassette",
+    "replace_file",
     "request_record",
     "set_body",
     "stream_event",
@@ -258,24 +269,66 @@ def dump_cassette(interactions: list[Interaction]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def write_cassette(path: Path, interactions: list[Interaction]) -> None:
-    """Write a cassette atomically: readers never see a half-written file."""
-    data = dump_cassette(interactions)
+@contextlib.contextmanager
+def cassette_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive write lock of the directory of cassette `path` (blocking).
+
+    Writers of cassettes in one directory, in any process, take turns: a save can read the
+    file, merge and replace it without losing another writer's recordings. The lock is an
+    advisory `flock` on the directory itself, so no lock file is left behind; where `flock`
+    does not exist (Windows) saves are not serialised.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-        os.replace(tmp_name, path)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def write_cassette(path: Path, interactions: list[Interaction]) -> None:
+    """Write a cassette atomically (readers never see a half-written file), under the lock."""
+    with cassette_lock(path):
+        replace_file(path, dump_cassette(interactions))
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` through a temporary file beside it; hold `cassette_lock`.
+
+    The file keeps its permission bits (a new one gets the umask's). The temporary file is
+    named ``.<name>.<pid>.tmp``: one left by a writer killed mid-save is removed by the next
+    save, since under the lock no other save can be in progress.
+    """
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        try:
+            os.fchmod(fd, stat.S_IMODE(path.stat().st_mode))
+        except FileNotFoundError:
+            pass
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def load_cassette(path: Path) -> list[Interaction]:
     """Read and validate a cassette file; raise CassetteFormatError naming what is wrong."""
+    return parse_cassette(path.read_bytes(), path)
+
+
+def parse_cassette(data: bytes, path: Path | str) -> list[Interaction]:
+    """Validate a cassette document read from `path` (named in errors)."""
     try:
-        document = orjson.loads(path.read_bytes())
+        document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise CassetteFormatError(f"cassette {path} is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -289,49 +342,124 @@ def load_cassette(path: Path) -> list[Interaction]:
     if not isinstance(interactions, list):
         raise CassetteFormatError(f"cassette {path}: 'interactions' must be a list")
     for index, interaction in enumerate(interactions):
-        _validate_interaction(path, index, interaction)
+        _validate_interaction(_Where(f"cassette {path}: interactions[{index}]"), interaction)
     return interactions
 
 
-def _validate_interaction(path: Path, index: int, interaction: Any) -> None:
-    where = f"cassette {path}: interactions[{index}]"
-    if not isinstance(interaction, dict):
-        raise CassetteFormatError(f"{where} must be an object")
+MAX_SECONDS = 86_400.0
+"""Longest response latency or stream offset a cassette may hold (realtime replay waits it)."""
+
+
+class _Where(str):
+    """The path of a field, for error messages: ``interactions[0].response.status``."""
+
+    __slots__ = ()
+
+    def __truediv__(self, name: str | int) -> _Where:
+        if isinstance(name, int) or not name.isidentifier():
+            return _Where(f"{self}[{name!r}]")
+        return _Where(f"{self}.{name}")
+
+    def fail(self, problem: str) -> NoReturn:
+        raise CassetteFormatError(f"{self} {problem}")
+
+
+def _check(where: _Where, value: Any, kind: type | tuple[type, ...], name: str) -> None:
+    wanted = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+        where.fail(f"must be {name}, got {type(value).__name__} {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _seconds(where: _Where, value: Any) -> None:
+    _check(where, value, (int, float), "a number of seconds")
+    if not 0 <= value <= MAX_SECONDS:
+        where.fail(f"must be between 0 and {MAX_SECONDS:g} seconds, got {value!r}")
+
+
+def _validate_interaction(where: _Where, interaction: Any) -> None:
+    _check(where, interaction, dict, "an object")
     request = interaction.get("request")
-    if not isinstance(request, dict):
-        raise CassetteFormatError(f"{where}.request must be an object")
-    for key, kind in (("method", str), ("url", str), ("headers", dict)):
-        if not isinstance(request.get(key), kind):
-            raise CassetteFormatError(f"{where}.request.{key} must be a {kind.__name__}")
-    _validate_body(where + ".request", request)
+    _check(where / "request", request, dict, "an object")
+    _check(where / "request" / "method", request.get("method"), str, "a string")
+    _check(where / "request" / "url", request.get("url"), str, "a string")
+    _validate_headers(where / "request" / "headers", request.get("headers"))
+    _validate_body(where / "request", request)
+    if "recorded_at" in interaction:
+        _check(where / "recorded_at", interaction["recorded_at"], str, "a string")
     response = interaction.get("response")
     if response is None:
-        if not isinstance(interaction.get("error"), dict):
-            raise CassetteFormatError(f"{where} needs a 'response' or an 'error'")
+        if "error" not in interaction:
+            where.fail("needs a 'response' or an 'error'")
+        _validate_error(where / "error", interaction["error"])
         return
-    if not isinstance(response, dict):
-        raise CassetteFormatError(f"{where}.response must be an object")
-    if not isinstance(response.get("status"), int):
-        raise CassetteFormatError(f"{where}.response.status must be an integer")
-    if not isinstance(response.get("headers"), dict):
-        raise CassetteFormatError(f"{where}.response.headers must be an object")
-    _validate_body(where + ".response", response)
-    stream = response.get("stream")
-    if stream is not None:
-        if not isinstance(stream, dict) or stream.get("kind") not in ("sse", "bytes"):
-            raise CassetteFormatError(f"{where}.response.stream.kind must be 'sse' or 'bytes'")
-        events = stream.get("events")
-        if not isinstance(events, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("t"), int | float) for e in events
-        ):
-            raise CassetteFormatError(
-                f"{where}.response.stream.events must be a list of objects with a number 't'"
-            )
+    where = where / "response"
+    _check(where, response, dict, "an object")
+    status = response.get("status")
+    _check(where / "status", status, int, "an integer")
+    if not 100 <= status <= 599:
+        (where / "status").fail(f"must be an HTTP status (100-599), got {status}")
+    _validate_headers(where / "headers", response.get("headers"))
+    if "elapsed" in response:
+        _seconds(where / "elapsed", response["elapsed"])
+    if "truncated" in response:
+        _check(where / "truncated", response["truncated"], bool, "true or false")
+    _validate_body(where, response)
+    if "stream" in response:
+        _validate_stream(where / "stream", response["stream"])
 
 
-def _validate_body(where: str, record: dict[str, Any]) -> None:
+def _validate_headers(where: _Where, headers: Any) -> None:
+    _check(where, headers, dict, "an object")
+    for name, value in headers.items():
+        _check(where / str(name), value, str, "a string")
+
+
+def _validate_error(where: _Where, error: Any) -> None:
+    _check(where, error, dict, "an object")
+    _check(where / "type", error.get("type"), str, "a string")
+    _check(where / "message", error.get("message"), str, "a string")
+
+
+def _validate_stream(where: _Where, stream: Any) -> None:
+    _check(where, stream, dict, "an object")
+    if stream.get("kind") not in ("sse", "bytes"):
+        (where / "kind").fail(f"must be 'sse' or 'bytes', got {_shown(stream.get('kind'))}")
+    events = stream.get("events")
+    _check(where / "events", events, list, "a list")
+    for index, event in enumerate(events):
+        at = where / "events" / index
+        _check(at, event, dict, "an object")
+        _seconds(at / "t", event.get("t"))
+        if "data" in event:
+            _check(at / "data", event["data"], str, "a string")
+        elif "data_b64" in event:
+            _base64(at / "data_b64", event["data_b64"])
+    if "truncated" in stream:
+        _check(where / "truncated", stream["truncated"], bool, "true or false")
+    if "error" in stream:
+        _validate_error(where / "error", stream["error"])
+
+
+def _base64(where: _Where, value: Any) -> None:
+    _check(where, value, str, "a base64 string")
+    try:
+        base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        where.fail(f"is not valid base64: {exc}")
+
+
+def _validate_body(where: _Where, record: dict[str, Any]) -> None:
     present = [key for key in _BODY_KEYS if key in record]
     if len(present) > 1:
-        raise CassetteFormatError(f"{where} has more than one body field: {', '.join(present)}")
+        where.fail(f"has more than one body field: {', '.join(present)}")
     if "stream" in record and present:
-        raise CassetteFormatError(f"{where} has both a stream and a {present[0]}")
+        where.fail(f"has both a stream and a {present[0]}")
+    if "body_text" in record:
+        _check(where / "body_text", record["body_text"], str, "a string")
+    if "body_b64" in record:
+        _base64(where / "body_b64", record["body_b64"])

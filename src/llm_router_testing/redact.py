@@ -283,38 +283,135 @@ def _header(headers: dict[str, str], name: str) -> str | None:
 
 
 def scrub_secrets(value: Any, secrets: Iterable[str]) -> Any:
-    """A copy of a JSON-like value with every occurrence of `secrets` replaced by REDACTED,
-    in text and inside base64 fields (``*_b64``); short values are left alone."""
+    """A copy of a JSON-like value with every occurrence of `secrets` replaced by REDACTED.
+
+    Each secret is looked for as it is, JSON-escaped (``\\u0073\\u006b...``) and base64-encoded
+    at any alignment (inside text, and inside ``*_b64`` fields once decoded); a stream's
+    chunks are searched joined, so an echo split across two chunks is found too. Values
+    shorter than 8 characters are left alone.
+    """
     literals = sorted({s for s in secrets if len(s) >= _MIN_LITERAL_SECRET}, key=len, reverse=True)
     if not literals:
         return value
-    return _scrub_literals(value, literals)
+    forms = sorted({form for s in literals for form in _encoded_forms(s)}, key=len, reverse=True)
+    return _scrub(value, forms)
 
 
-def _scrub_literals(value: Any, literals: list[str], key: str | None = None) -> Any:
-    """Replace every occurrence of the found secrets, in text and in base64 payloads."""
+def _encoded_forms(secret: str) -> list[str]:
+    """`secret` as written, JSON-escaped and base64-encoded (standard and URL-safe alphabets).
+
+    Base64 of text holding the secret contains, at one of three alignments, the characters
+    that encode only the secret's own bits: those cores are what we look for.
+    """
+    raw = secret.encode("utf-8")
+    forms = [secret, "".join(f"\\u{ord(char):04x}" for char in secret)]
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + raw).decode("ascii")
+        core = encoded[-(-8 * pad // 6) : 8 * (pad + len(raw)) // 6]
+        if len(core) >= _MIN_LITERAL_SECRET:
+            forms += [core, core.replace("+", "-").replace("/", "_")]
+    return forms
+
+
+def _scrub(value: Any, forms: list[str], key: str | None = None) -> Any:
     if isinstance(value, dict):
-        return {k: _scrub_literals(v, literals, k) for k, v in value.items()}
+        if key == "stream" and isinstance(value.get("events"), list):
+            return {**value, "events": _scrub_stream(value["events"], forms)}
+        return {k: _scrub(v, forms, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub_literals(item, literals) for item in value]
+        return [_scrub(item, forms) for item in value]
     if isinstance(value, str):
         if key is not None and key.endswith("_b64"):
-            return _scrub_base64(value, literals)
-        for literal in literals:
-            if literal in value:
-                value = value.replace(literal, REDACTED)
-        return value
+            return _scrub_base64(value, forms)
+        return _scrub_text(value, forms)
     return value
 
 
-def _scrub_base64(text: str, literals: list[str]) -> str:
+def _scrub_text(text: str, forms: list[str]) -> str:
+    for form in forms:
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def _scrub_base64(text: str, forms: list[str]) -> str:
     try:
         raw = base64.b64decode(text, validate=True)
     except ValueError:
-        return text
-    scrubbed = raw
-    for literal in literals:
-        scrubbed = scrubbed.replace(literal.encode("utf-8"), REDACTED.encode("ascii"))
+        return _scrub_text(text, forms)
+    scrubbed = _scrub_bytes(raw, forms)
     if scrubbed == raw:
         return text
     return base64.b64encode(scrubbed).decode("ascii")
+
+
+def _scrub_bytes(raw: bytes, forms: list[str]) -> bytes:
+    for form in forms:
+        raw = raw.replace(form.encode("utf-8"), REDACTED.encode("ascii"))
+    return raw
+
+
+def _scrub_stream(events: list[Any], forms: list[str]) -> list[Any]:
+    """Scrub the chunks of a recorded stream as one text, keeping the chunk boundaries.
+
+    A match that spans chunks is replaced in the chunk where it starts and removed from the
+    chunks it runs into; every event keeps its time and its encoding.
+    """
+    chunks: list[bytes] = []
+    for event in events:
+        if not isinstance(event, dict):
+            return events
+        if "data" in event and isinstance(event["data"], str):
+            chunks.append(event["data"].encode("utf-8"))
+        elif "data_b64" in event and isinstance(event["data_b64"], str):
+            try:
+                chunks.append(base64.b64decode(event["data_b64"], validate=True))
+            except ValueError:
+                return events
+        else:
+            chunks.append(b"")
+    joined = b"".join(chunks)
+    spans = _find_spans(joined, [form.encode("utf-8") for form in forms])
+    if not spans:
+        return [_scrub(event, forms) for event in events]
+    pieces: list[bytearray] = [bytearray() for _ in chunks]
+    owner: list[int] = []
+    for index, chunk in enumerate(chunks):
+        owner += [index] * len(chunk)
+    position = 0
+    for start, end in [*spans, (len(joined), len(joined))]:
+        for offset in range(position, start):
+            pieces[owner[offset]].append(joined[offset])
+        if start < end:
+            pieces[owner[start]] += REDACTED.encode("ascii")
+        position = end
+    scrubbed = []
+    for event, piece in zip(events, pieces, strict=True):
+        event = dict(event)
+        if "data" in event:
+            try:
+                event["data"] = piece.decode("utf-8")
+            except UnicodeDecodeError:
+                del event["data"]
+                event["data_b64"] = base64.b64encode(bytes(piece)).decode("ascii")
+        elif "data_b64" in event:
+            event["data_b64"] = base64.b64encode(bytes(piece)).decode("ascii")
+        scrubbed.append(event)
+    return scrubbed
+
+
+def _find_spans(data: bytes, forms: list[bytes]) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) of every form in `data`, leftmost first, longest on ties."""
+    found: list[tuple[int, int]] = []
+    for form in forms:
+        start = data.find(form)
+        while start >= 0:
+            found.append((start, start + len(form)))
+            start = data.find(form, start + 1)
+    found.sort(key=lambda span: (span[0], -span[1]))
+    spans: list[tuple[int, int]] = []
+    for start, end in found:
+        if spans and start < spans[-1][1]:
+            continue
+        spans.append((start, end))
+    return spans
