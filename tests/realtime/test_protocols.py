@@ -356,7 +356,7 @@ def test_openai_error_becomes_a_gemini_close() -> None:
     assert code == 1011 and len(reason.encode()) <= 123
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=5),

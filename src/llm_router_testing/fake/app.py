@@ -19,6 +19,7 @@ import orjson
 
 from .exchange import ProviderExchange
 from .faults import FaultSpecError
+from .realtime import serve_websocket
 from .state import FakeState
 
 __all__ = ["FakeApp"]
@@ -45,6 +46,8 @@ class FakeApp:
                 await self._control(scope, body, send)
                 return
             await ProviderExchange(self.state, scope, receive, send, headers, body).run()
+        elif kind == "websocket":  # realtime sessions: see realtime.py
+            await serve_websocket(self.state, scope, receive, send)
         elif kind == "lifespan":
             await _lifespan(receive, send)
 

@@ -18,6 +18,8 @@ scenario key (`"drop_after_events": 3`, dashes also accepted) and as a `Fault` f
 | stream-error            | after N events, send the provider's in-stream error and end          |
 | fail-times              | only the first N attempts fail (status defaults to 500); then succeed |
 | answer                  | the answer text, instead of "You said: ..."                          |
+| close-code              | (WebSocket) close the session with this code after `drop-after-events` server frames (default 1) |
+| go-away                 | (Gemini Live) send `goAway` after N server frames                    |
 
 Values are checked when a request arrives: a bad one is a 400 naming the header (or the scenario
 key), never a broken answer. `status` must be 200-599 (1xx, 204 and 304 cannot carry an error
@@ -106,7 +108,14 @@ class LatencyMixture:
         return sum((low + high) / 2 * p for low, high, p in self.components)
 
 
-_FAILING = ("status", "drop_after_events", "malformed_event", "bad_crc", "stream_error")
+_FAILING = (
+    "status",
+    "drop_after_events",
+    "malformed_event",
+    "bad_crc",
+    "stream_error",
+    "close_code",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,8 @@ class Fault:
     stream_error: int | None = None
     fail_times: int | None = None
     answer: str | None = None
+    close_code: int | None = None
+    go_away: int | None = None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Fault:
@@ -268,4 +279,14 @@ _PARSERS: dict[str, Any] = {
     "stream_error": _int("stream_error"),
     "fail_times": _int("fail_times"),
     "answer": lambda text: ("answer", text),
+    "close_code": lambda text: _close_code(text),
+    "go_away": _int("go_away"),
 }
+
+
+def _close_code(text: str) -> tuple[str, int]:
+    # 1005, 1006 and 1015 are reserved: a peer never sends them in a close frame.
+    _, value = _int("close_code")(text)
+    if not (1000 <= value <= 4999) or value in (1004, 1005, 1006, 1015):
+        raise FaultSpecError(f"expected a WebSocket close code (1000-4999, sendable), got {value}")
+    return "close_code", value

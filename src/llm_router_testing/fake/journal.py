@@ -97,6 +97,10 @@ class JournalEntry:
     faults: tuple[str, ...] = ()
     error: str | None = None
     rule: str | None = None
+    # WebSocket sessions (method "WEBSOCKET"): frames from the client, how the session ended.
+    frames_received: int = 0
+    close_code: int | None = None
+    closed_by: str | None = None  # "client" or "server"
 
     @property
     def done(self) -> bool:
@@ -141,6 +145,9 @@ class JournalEntry:
             "faults": list(self.faults),
             "error": self.error,
             "rule": self.rule,
+            "frames_received": self.frames_received,
+            "close_code": self.close_code,
+            "closed_by": self.closed_by,
         }
 
 
