@@ -215,3 +215,34 @@ def test_no_event_breaks_the_meter(data: bytes) -> None:
     for fmt in ProviderFormat:
         event = StreamEvent("metadata", b'{"usage":' + data)
         assert usage_in_event(fmt, event) is None or isinstance(usage_in_event(fmt, event), Usage)
+
+
+_COUNTS = st.integers(0, 10**7)
+
+
+@given(fresh=_COUNTS, read=_COUNTS, write=_COUNTS, out=_COUNTS)
+def test_native_and_universal_usage_cost_the_same(
+    fresh: int, read: int, write: int, out: int
+) -> None:
+    catalog = Catalog.default()
+    universal = Usage(
+        input_tokens=fresh + read + write,
+        output_tokens=out,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+    )
+    anthropic = {
+        "input_tokens": fresh,
+        "cache_read_input_tokens": read,
+        "cache_creation_input_tokens": write,
+        "output_tokens": out,
+    }
+    converse = {
+        "inputTokens": fresh,
+        "cacheReadInputTokens": read,
+        "cacheWriteInputTokens": write,
+        "outputTokens": out,
+    }
+    expected = (fresh * 3 + read * 0.3 + write * 3.75 + out * 15) / 1e6
+    for usage in (universal, anthropic, converse):
+        assert catalog.cost("claude-sonnet-4-5", usage) == pytest.approx(expected, abs=1e-12)

@@ -7,6 +7,7 @@ Reading usage never breaks a call: a malformed usage object in a stream is simpl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -47,14 +48,15 @@ def _universal(u: Mapping[str, Any]) -> Usage:
     return Usage(**{key: u[key] for key in _UNIVERSAL_KEYS if key in u})
 
 
-_UNIVERSAL_KEYS: Final = frozenset(
+_UNIVERSAL_KEYS: Final = frozenset(field.name for field in dataclasses.fields(Usage))
+_ANTHROPIC_MARKS: Final = frozenset(
     {
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-        "total_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "cache_creation",
+        "server_tool_use",
+        "service_tier",
+        "inference_geo",
     }
 )
 
@@ -138,28 +140,8 @@ _NATIVE: Final[tuple[tuple[str, frozenset[str], frozenset[str], _Reader], ...]] 
     ),
     (
         "Anthropic Messages",
-        frozenset(
-            {
-                "cache_creation_input_tokens",
-                "cache_read_input_tokens",
-                "cache_creation",
-                "server_tool_use",
-                "service_tier",
-                "inference_geo",
-            }
-        ),
-        frozenset(
-            {
-                "input_tokens",
-                "output_tokens",
-                "cache_creation_input_tokens",
-                "cache_read_input_tokens",
-                "cache_creation",
-                "server_tool_use",
-                "service_tier",
-                "inference_geo",
-            }
-        ),
+        _ANTHROPIC_MARKS,
+        _ANTHROPIC_MARKS | {"input_tokens", "output_tokens"},
         _anthropic,
     ),
     (
