@@ -19,6 +19,12 @@ from typing import Any
 from llm_router import errors
 from llm_router.auth import ApiKey, AuthConfig, AwsSigV4, AzureEntra, GoogleServiceAccount, OAuth
 from llm_router.builder import RouterBuilder
+from llm_router.gateway.sharing import (
+    SHARING_TABLES,
+    SharingSettings,
+    apply_sharing,
+    parse_sharing,
+)
 from llm_router.providers import (
     AnthropicProvider,
     AzureProvider,
@@ -79,7 +85,7 @@ _POLICIES: Mapping[str, type[Any]] = {
     "breaker": BreakerPolicy,
     "budget": BudgetPolicy,
 }
-_TOP_LEVEL = frozenset({"gateway", "providers", "models", *_POLICIES})
+_TOP_LEVEL = frozenset({"gateway", "providers", "models", *_POLICIES, *SHARING_TABLES})
 
 
 class ConfigFileError(errors.ConfigurationError):
@@ -125,6 +131,7 @@ class GatewayConfig:
     providers: tuple[ProviderSettings, ...] = ()
     models: Mapping[str, tuple[tuple[str, str | None], ...]] = field(default_factory=dict)
     policies: Mapping[str, Any] = field(default_factory=dict)  # table -> policy or None (off)
+    sharing: SharingSettings = field(default_factory=SharingSettings)
 
 
 class _Problems:
@@ -176,8 +183,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> GatewayCo
     for name, cls in _POLICIES.items():
         if name in data:
             policies[name] = _policy(name, cls, _table(data, name, problems), problems)
+    sharing = parse_sharing(data, problems.add)
     problems.raise_if_any()
-    return GatewayConfig(source, gateway, tuple(providers), models, policies)
+    return GatewayConfig(source, gateway, tuple(providers), models, policies, sharing)
 
 
 def _table(data: Mapping[str, Any], name: str, problems: _Problems) -> Mapping[str, Any]:
@@ -405,6 +413,8 @@ def build_router(
             policy = config.policies[name]
             if policy is not None or name in ("hedge", "breaker"):
                 setter(policy)
+    apply_sharing(config.sharing, builder, env, problems.add)
+    problems.raise_if_any()
     return builder.build()
 
 
