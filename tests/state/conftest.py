@@ -4,13 +4,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from .redis_server import RedisServer, running_redis
+from llm_router_testing.redis_server import RedisServer, RedisUnavailable, running_redis
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    with running_redis() as server:
+    try:
+        server_cm = running_redis()
+        server = server_cm.__enter__()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
         yield server
+    finally:
+        server_cm.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -17,8 +17,7 @@ import pytest
 import trio
 
 from llm_router_testing.fake import FakeProvider, open_fake_provider
-
-from .redis_server import RedisServer
+from llm_router_testing.redis_server import RedisServer, RedisUnavailable, running_redis
 
 #: Allowed slack when checking windows: the time between a worker's admission decision and
 #: the request's arrival at the fake varies by scheduling and loopback latency, so two
@@ -116,26 +115,37 @@ async def test_a_circuit_opened_in_one_process_is_open_in_the_others(
         assert report["outcomes"] == {"ok": 2}
 
 
-async def test_redis_killed_and_restarted_mid_run(fake: FakeProvider) -> None:
-    from .redis_server import running_redis
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test alone (it gets killed)."""
+    try:
+        context = running_redis()
+        server = context.__enter__()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        context.__exit__(None, None, None)
 
-    with running_redis() as server:
-        reports: list[dict[str, Any]] = []
 
-        async def chaos(server: RedisServer) -> None:
-            await trio.sleep(2.5)
-            server.stop()
-            await trio.sleep(1.5)
-            server.start()
+async def test_redis_killed_and_restarted_mid_run(
+    fake: FakeProvider, own_redis: RedisServer
+) -> None:
+    async def chaos() -> None:
+        await trio.sleep(2.5)
+        own_redis.stop()
+        await trio.sleep(1.5)
+        own_redis.start()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(chaos, server)
-            reports = await run_workers(
-                2,
-                "--fake", fake.url, "--redis", server.url, "--rpm", "1000",
-                "--duration", "4.5", "--concurrency", "4", "--redis-timeout", "0.1",
-                "--start-at", str(time.time() + 1.5),
-            )  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(chaos)
+        reports = await run_workers(
+            2,
+            "--fake", fake.url, "--redis", own_redis.url, "--rpm", "1000",
+            "--duration", "4.5", "--concurrency", "4", "--redis-timeout", "0.1",
+            "--start-at", str(time.time() + 1.5),
+        )  # fmt: skip
     for report in reports:
         outcomes = report["outcomes"]
         assert set(outcomes) <= {"ok", "unfinished"}, report  # no request lost or failed

@@ -1,4 +1,8 @@
-"""A real redis-server on a free loopback port, for tests (skipped loudly when none exists)."""
+"""A real redis-server on a free loopback port, for tests and benchmarks of shared state.
+
+`running_redis()` starts one (and raises `RedisUnavailable` when no `redis-server` binary is
+installed: the pytest fixtures turn that into a loud skip).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
+__all__ = ["SKIP_REASON", "RedisServer", "RedisUnavailable", "running_redis"]
 
 SKIP_REASON = (
     "redis-server is not installed: shared-state tests against a real Redis are SKIPPED "
     "(install it with `apt-get install redis-server`; .ci/run does this)"
 )
+
+
+class RedisUnavailable(RuntimeError):
+    """No redis-server binary is installed."""
 
 
 def _free_port() -> int:
@@ -78,7 +86,7 @@ class RedisServer:
 def running_redis() -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip(SKIP_REASON)
+        raise RedisUnavailable(SKIP_REASON)
     server = RedisServer(binary)
     server.start()
     try:
