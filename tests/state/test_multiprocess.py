@@ -138,8 +138,7 @@ async def test_redis_killed_and_restarted_mid_run(
     async def chaos() -> None:
         # Kill Redis once both workers are sending, bring it back 1.5 s later.
         await trio.sleep(max(0.0, start_at - time.time()) + 0.5)
-        while len(fake.journal) < 20:
-            await trio.sleep(0.05)
+        await fake.journal.wait_for_count(20)
         own_redis.stop()
         await trio.sleep(1.5)
         own_redis.start()
