@@ -9,6 +9,7 @@ keys from the environment, and providers without a key are left out with a warni
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from functools import partial
@@ -19,6 +20,7 @@ import trio
 from llm_router import errors
 from llm_router._concurrency import open_nursery
 from llm_router.gateway import Gateway
+from llm_router.gateway.access_log import AccessLog
 from llm_router.gateway.config import (
     GatewayConfig,
     GatewaySettings,
@@ -26,6 +28,7 @@ from llm_router.gateway.config import (
     build_router,
     load_config,
 )
+from llm_router.gateway.keys import GatewayKeys
 from llm_router.router import Router
 
 __all__ = ["add_serve_parser", "cmd_serve"]
@@ -68,7 +71,7 @@ def _warn(line: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from llm_router.serve import gateway_router, serve_gateway, wait_for_termination
+    from llm_router.serve import gateway_router, is_loopback, serve_gateway, wait_for_termination
 
     forward = tuple(h.lower() for h in args.forward)
     if args.config and (args.fake or args.upstream):
@@ -91,12 +94,24 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
 
+    keys = GatewayKeys.from_env(settings.api_keys_env, os.environ)
+    if settings.api_keys_env and keys is None:
+        _warn(f"llm-router: {settings.api_keys_env} is not set: callers need no gateway key")
+    if keys is None and not is_loopback(host):
+        _warn(
+            f"llm-router: WARNING: listening on {host}, beyond this machine, with no gateway "
+            "keys: anyone who can reach it can spend your provider credits. Set "
+            "[gateway] api_keys_env to a variable holding comma-separated keys."
+        )
+    access_log = AccessLog() if settings.access_log else None
+
     async def serve(router: Router, note: str) -> None:
+        app = Gateway(router, settings, keys=keys, access_log=access_log)
         async with open_nursery() as nursery:
             binds = await nursery.start(
                 partial(
                     serve_gateway,
-                    Gateway(router),
+                    app,
                     settings,
                     host=host,
                     port=port,

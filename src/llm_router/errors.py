@@ -109,11 +109,21 @@ class ModelNotFoundError(LLMRouterError):
 
 
 class NoRouteError(LLMRouterError):
-    """Every route of a model was skipped or exhausted; `errors` holds each route's last error."""
+    """Every route of a model was skipped or exhausted; `errors` holds each route's last error.
 
-    def __init__(self, message: str, errors: list[BaseException] | None = None) -> None:
+    `retry_after` (seconds) is set when routes were skipped because their circuit is open:
+    the time until the first of them lets a probe through."""
+
+    def __init__(
+        self,
+        message: str,
+        errors: list[BaseException] | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.errors = errors or []
+        self.retry_after = retry_after
 
 
 class ProviderError(LLMRouterError):

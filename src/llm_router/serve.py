@@ -23,7 +23,9 @@ from hypercorn.trio import serve as hypercorn_serve
 from llm_router._concurrency import open_nursery
 from llm_router.builder import RouterBuilder
 from llm_router.gateway import Gateway
+from llm_router.gateway.access_log import AccessLog
 from llm_router.gateway.config import GatewaySettings
+from llm_router.gateway.keys import GatewayKeys
 from llm_router.providers import (
     AnthropicProvider,
     AzureProvider,
@@ -131,11 +133,15 @@ async def open_gateway(
     port: int = 0,
     *,
     settings: GatewaySettings | None = None,
+    keys: GatewayKeys | None = None,
+    access_log: AccessLog | None = None,
 ) -> AsyncIterator[str]:
     """Serve `router` through the gateway; yields the base URL. The router is opened here."""
-    config = hypercorn_config(settings or GatewaySettings(), host, port)
+    settings = settings or GatewaySettings()
+    app = Gateway(router, settings, keys=keys, access_log=access_log)
+    config = hypercorn_config(settings, host, port)
     async with router, open_nursery() as nursery:
-        binds = await nursery.start(partial(hypercorn_serve, Gateway(router), config))  # type: ignore[arg-type]
+        binds = await nursery.start(partial(hypercorn_serve, app, config))  # type: ignore[arg-type]
         yield str(binds[0])
         nursery.cancel_scope.cancel()
 

@@ -44,13 +44,9 @@ def _assert_all_pass(report: ContractReport) -> None:
 
 
 # Defects of the project's own gateway that the suite finds (kept visible here until fixed):
-# a caller leaving a non-streaming request does not cancel the upstream call, and the Vertex
-# Gemini route is attempted twice after a 503 with x-should-retry: false and after a 401.
+# the Vertex Gemini route is attempted twice after a 503 with x-should-retry: false and after
+# a 401.
 KNOWN_GATEWAY_DEFECTS = {
-    **{
-        f"{fmt.value}/sync_disconnect": "the upstream call ran to completion after the client left"
-        for fmt in ProviderFormat
-    },
     "google/should_retry_false": "2 attempts reached /v1/projects/fake-project/",
     "google/non_retryable_once": "2 attempts reached /v1/projects/fake-project/",
 }

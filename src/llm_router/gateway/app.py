@@ -1,30 +1,63 @@
 """The gateway's ASGI application: every caller path routed through an open Router.
 
-Errors leave in the caller's format; a client that disconnects mid-stream cancels the
-upstream call.
+Per request: the caller's key is checked (when the gateway has keys), the body is read within
+its size and time limits, and the call runs beside a task watching for `http.disconnect`, so
+a caller who hangs up cancels the upstream call at once, streaming or not (hypercorn does not
+cancel the app by itself). Errors leave in the caller's format; each request ends as one
+access-log line and in the metrics.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
 import orjson
+import trio
 
 from llm_router import errors
 from llm_router._concurrency import open_nursery
 from llm_router.framing.eventstream import encode_stream_event
+from llm_router.gateway.access_log import AccessLog, Exchange
 from llm_router.gateway.asgi import Receive, Scope, Send, lifespan, respond
-from llm_router.gateway.errors import error_info, render_error
+from llm_router.gateway.config import GatewaySettings
+from llm_router.gateway.errors import error_info, render_error, render_info
+from llm_router.gateway.keys import GatewayKeys, presented_key
+from llm_router.gateway.limits import BodyTimeout, BodyTooLarge, ClientGone, read_body
 from llm_router.gateway.paths import Endpoint, match_endpoint
 from llm_router.router import CompletionResult, Router, RouterStream
 from llm_router.types import ProviderFormat, StreamEvent
+from llm_router.universal import ErrorInfo, ErrorType, Usage
 
 __all__ = ["Gateway"]
 
+logger = logging.getLogger("llm_router.gateway")
+
+_JSON = {"content-type": "application/json"}
+#: Sent with answers given before the request body was read: the connection cannot be reused.
+_CLOSE = {"connection": "close"}
+
 
 class Gateway:
-    """ASGI application routing every request through `router` (which must be open)."""
+    """ASGI application routing every request through `router` (which must be open).
 
-    def __init__(self, router: Router) -> None:
+    `keys`: the tokens callers must present (None lets everyone in); `access_log` receives
+    one record per request.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        settings: GatewaySettings | None = None,
+        *,
+        keys: GatewayKeys | None = None,
+        access_log: AccessLog | None = None,
+    ) -> None:
         self.router = router
+        self.settings = settings or GatewaySettings()
+        self.keys = keys
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -33,94 +66,196 @@ class Gateway:
         if scope["type"] != "http":
             return
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
-        if scope["method"] == "GET" and path in ("/health", "/_gateway/health"):
-            await respond(
-                send, 200, orjson.dumps({"status": "ok"}), {"content-type": "application/json"}
-            )
+        exchange = Exchange(scope["method"], path, trio.current_time())
+        try:
+            await self._http(scope, receive, exchange.recording(send), exchange)
+        finally:
+            exchange.ended = trio.current_time()
+            if self.access_log is not None:
+                self.access_log.record(exchange)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, exchange: Exchange) -> None:
+        method, path = exchange.method, exchange.path
+        if method == "GET" and path in ("/health", "/_gateway/health"):
+            exchange.operation = "health"
+            await respond(send, 200, orjson.dumps({"status": "ok"}), _JSON)
             return
         endpoint = match_endpoint(path)
-        if endpoint is None or scope["method"] != "POST":
+        if endpoint is None or method != "POST":
             await respond(
                 send,
                 404,
-                orjson.dumps({"error": {"message": f"no route for {scope['method']} {path}"}}),
-                {"content-type": "application/json"},
+                orjson.dumps({"error": {"message": f"no route for {method} {path}"}}),
+                _JSON,
             )
             return
-        body = await _read_body(receive)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        exchange.operation = "generate"
+        exchange.format = endpoint.format.value
+        exchange.model = endpoint.model
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if not self._admitted(scope, headers):
+            await self._refuse(send, endpoint.format, ErrorType.AUTHENTICATION, 401, _KEY_MESSAGE)
+            return
         try:
-            await self._serve(endpoint, body, headers, receive, send)
-        except errors.LLMRouterError as exc:
-            status, payload, extra = render_error(exc, endpoint.format)
-            await respond(send, status, payload, extra)
+            body = await read_body(
+                receive,
+                headers,
+                max_bytes=self.settings.max_body_bytes,
+                time_limit=self.settings.read_timeout,
+            )
+        except BodyTooLarge as exc:
+            await self._refuse(send, endpoint.format, ErrorType.INVALID_REQUEST, 413, str(exc))
+            return
+        except BodyTimeout as exc:
+            await self._refuse(send, endpoint.format, ErrorType.INVALID_REQUEST, 408, str(exc))
+            return
+        except ClientGone:
+            exchange.disconnected = True
+            return
+        _note_request(exchange, body)
+        await self._call_watching_disconnect(endpoint, body, headers, receive, send, exchange)
 
-    async def _serve(
+    def _admitted(self, scope: Scope, headers: Mapping[str, str]) -> bool:
+        if self.keys is None:
+            return True
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        return self.keys.allows(presented_key(headers, query))
+
+    async def _refuse(
+        self, send: Send, fmt: ProviderFormat, kind: ErrorType, status: int, message: str
+    ) -> None:
+        out_status, payload, extra = render_info(ErrorInfo(kind, message, status=status), fmt)
+        await respond(send, out_status, payload, {**extra, **_CLOSE})
+
+    async def _call_watching_disconnect(
         self,
         endpoint: Endpoint,
         body: bytes,
         headers: dict[str, str],
         receive: Receive,
         send: Send,
+        exchange: Exchange,
     ) -> None:
+        async with open_nursery() as nursery:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                exchange.disconnected = not exchange.complete
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch_disconnect)
+            try:
+                await self._serve(endpoint, body, headers, send, exchange)
+            except errors.LLMRouterError as exc:
+                exchange.error = type(exc).__name__
+                status, payload, extra = render_error(exc, endpoint.format)
+                await respond(send, status, payload, extra)
+            except Exception as exc:  # a bug of ours: one log line, a 500 in the caller's format
+                logger.exception("gateway: unexpected error serving %s", exchange.path)
+                exchange.error = type(exc).__name__
+                if exchange.status is None:
+                    await self._refuse(
+                        send, endpoint.format, ErrorType.SERVER, 500, "internal gateway error"
+                    )
+            nursery.cancel_scope.cancel()
+
+    async def _serve(
+        self,
+        endpoint: Endpoint,
+        body: bytes,
+        headers: dict[str, str],
+        send: Send,
+        exchange: Exchange,
+    ) -> None:
+        router = self.router
         if endpoint.stream is None:
-            request = self.router.handle(body, endpoint.format, endpoint.model, headers=headers)
+            request = router.handle(body, endpoint.format, endpoint.model, headers=headers)
         elif endpoint.stream:
-            request = self.router.stream(body, endpoint.format, endpoint.model, headers=headers)
+            request = router.stream(body, endpoint.format, endpoint.model, headers=headers)
         else:
-            result = await self.router.complete(
-                body, endpoint.format, endpoint.model, headers=headers
-            )
-            await respond(send, 200, result.body, _result_headers(result))
+            result = await router.complete(body, endpoint.format, endpoint.model, headers=headers)
+            await self._send_result(result, send, exchange)
             return
         async with request as answer:
             if isinstance(answer, CompletionResult):
-                await respond(send, 200, answer.body, _result_headers(answer))
+                await self._send_result(answer, send, exchange)
                 return
-            await _stream_out(answer, endpoint.format, receive, send)
+            exchange.stream = True
+            await self._stream_out(answer, endpoint.format, send, exchange)
 
+    async def _send_result(self, result: CompletionResult, send: Send, exchange: Exchange) -> None:
+        exchange.provider, exchange.route_model = result.provider, result.model
+        exchange.attempts = len(result.attempts)
+        _note_usage(exchange, result.usage, result.cost)
+        await respond(send, 200, result.body, _result_headers(result))
 
-async def _stream_out(
-    events: RouterStream, fmt: ProviderFormat, receive: Receive, send: Send
-) -> None:
-    """Write events as SSE (or event-stream frames for Converse) until done or the client leaves."""
-    binary = fmt is ProviderFormat.CONVERSE
-    content_type = "application/vnd.amazon.eventstream" if binary else "text/event-stream"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"cache-control", b"no-cache"),
-                (b"x-llm-router-provider", events.provider.encode()),
-            ],
-        }
-    )
-    async with open_nursery() as nursery:
-
-        async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(watch_disconnect)
+    async def _stream_out(
+        self, events: RouterStream, fmt: ProviderFormat, send: Send, exchange: Exchange
+    ) -> None:
+        """Write events as SSE (or event-stream frames for Converse) until done."""
+        exchange.provider, exchange.route_model = events.provider, events.model
+        exchange.attempts = len(events.attempts)
+        binary = fmt is ProviderFormat.CONVERSE
+        content_type = "application/vnd.amazon.eventstream" if binary else "text/event-stream"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-llm-router-provider", events.provider.encode()),
+                ],
+            }
+        )
         try:
-            async for event in events:
+            try:
+                async for event in events:
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": _frame(event, binary),
+                            "more_body": True,
+                        }
+                    )
+            except errors.LLMRouterError as exc:
+                # Committed stream: report the failure in-band, in the caller's format.
+                exchange.error = type(exc).__name__
                 await send(
-                    {"type": "http.response.body", "body": _frame(event, binary), "more_body": True}
+                    {
+                        "type": "http.response.body",
+                        "body": _error_frames(events, exc, fmt),
+                        "more_body": True,
+                    }
                 )
-        except errors.LLMRouterError as exc:
-            # Committed stream: report the failure in-band, in the caller's format.
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": _error_frames(events, exc, fmt),
-                    "more_body": True,
-                }
-            )
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        nursery.cancel_scope.cancel()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            _note_usage(exchange, events.usage, events.cost)
+
+
+_KEY_MESSAGE = (
+    "missing or invalid gateway key: present one of the gateway's keys as this API's "
+    "client would (Authorization: Bearer, x-api-key, x-goog-api-key or ?key=)"
+)
+
+
+def _note_request(exchange: Exchange, body: bytes) -> None:
+    """The model named in the body, for the log (the URL names it for Gemini and Bedrock)."""
+    if exchange.model is not None:
+        return
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(obj, dict) and isinstance(obj.get("model"), str):
+        exchange.model = obj["model"][:200]
+
+
+def _note_usage(exchange: Exchange, usage: Usage | None, cost: float | None) -> None:
+    if usage is not None:
+        exchange.input_tokens, exchange.output_tokens = usage.input_tokens, usage.output_tokens
+    exchange.cost = cost
 
 
 def _frame(event: StreamEvent, binary: bool) -> bytes:
@@ -135,15 +270,3 @@ def _error_frames(events: RouterStream, exc: errors.LLMRouterError, fmt: Provide
 
 def _result_headers(result: CompletionResult) -> dict[str, str]:
     return {"content-type": "application/json", "x-llm-router-provider": result.provider}
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import orjson
 
 from llm_router import errors
@@ -9,7 +12,7 @@ from llm_router.formats import converse, get_format
 from llm_router.types import ProviderFormat
 from llm_router.universal import ErrorInfo, ErrorType
 
-__all__ = ["error_info", "render_error"]
+__all__ = ["error_info", "render_error", "render_info"]
 
 _ERROR_TYPES: list[tuple[type[BaseException], ErrorType]] = [
     (errors.RateLimitError, ErrorType.RATE_LIMIT),
@@ -38,13 +41,33 @@ def error_info(exc: errors.LLMRouterError) -> ErrorInfo:
 def render_error(
     exc: errors.LLMRouterError, fmt: ProviderFormat
 ) -> tuple[int, bytes, dict[str, str]]:
-    """Status, body and headers for `exc` as a provider speaking `fmt` would send it."""
+    """Status, body and headers for `exc` as a provider speaking `fmt` would send it.
+
+    A call refused by the router's own protection (every route's circuit open, or a long
+    `retry-after` it would not wait for) answers 503, or 429 where the upstream said 429,
+    with `retry-after` in seconds so that the caller's SDK backs off."""
     info = error_info(exc)
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, errors.NoRouteError):
+        limited = [e for e in exc.errors if isinstance(e, errors.RateLimitError)]
+        if limited and len(limited) == len(exc.errors):
+            info = replace(info, type=ErrorType.RATE_LIMIT, status=429)
+        else:
+            info = replace(info, type=ErrorType.OVERLOADED, status=503)
+        if retry_after is None:
+            waits = [e.retry_after for e in limited if e.retry_after is not None]
+            retry_after = min(waits) if waits else 1.0
+    return render_info(info, fmt, retry_after=retry_after)
+
+
+def render_info(
+    info: ErrorInfo, fmt: ProviderFormat, *, retry_after: float | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and headers of a universal error in `fmt`."""
     out_status, body = get_format(fmt).render_error(info)
     headers = {"content-type": "application/json"}
-    retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
-        headers["retry-after"] = f"{max(0, round(retry_after))}"
+        headers["retry-after"] = f"{max(1, math.ceil(retry_after))}"
         headers["retry-after-ms"] = f"{max(0, round(retry_after * 1000))}"
     if fmt is ProviderFormat.CONVERSE:
         headers["x-amzn-errortype"] = converse.error_type_header(info)

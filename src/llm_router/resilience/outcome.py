@@ -96,9 +96,13 @@ def _no_route_error(
 ) -> errors.NoRouteError:
     parts: list[str] = []
     route_errors: list[BaseException] = []
+    waits: list[float] = []
     for index, progress in enumerate(schedule.routes):
         key = keys[index]
         if index in skipped:
+            breaker = breakers[index]
+            if breaker is not None:
+                waits.append(breaker.reopens_in(now))
             reason = _skip_reason(breakers[index], now)
             parts.append(f"{key!r}: {reason}")
             route_errors.append(errors.UpstreamError(f"{key}: {reason}", status=503, provider=key))
@@ -106,7 +110,11 @@ def _no_route_error(
             parts.append(f"{key!r}: {summarize(progress.error)}")
             route_errors.append(progress.error)
     verb = "was skipped" if len(skipped) == len(keys) else "failed or was skipped"
-    error = errors.NoRouteError(f"every route {verb}: " + "; ".join(parts), route_errors)
+    error = errors.NoRouteError(
+        f"every route {verb}: " + "; ".join(parts),
+        route_errors,
+        retry_after=min(waits) if waits else None,
+    )
     if schedule.last_failed is not None:
         error.__cause__ = schedule.routes[schedule.last_failed].error
     return error
