@@ -3,6 +3,8 @@
     llm-router-fake serve --port 8123 [--host 127.0.0.1] [--latency '50ms:0.97,3s:0.03']
                           [--scenario scenario.json] [--fixtures cassettes/] [--seed 7]
                           [--no-auth]
+                          [--record-to DIR --upstream-for openai=https://api.openai.com ...]
+    llm-router-fake import-vcr tests/cassettes/test_chat.yaml fixtures/test_chat.json
 
 Prints the base URL once listening and serves until interrupted.
 """
@@ -25,6 +27,7 @@ from llm_router_testing.fake import (
 )
 from llm_router_testing.fake.fixtures import Fixtures
 from llm_router_testing.fake.server import FakeProvider
+from llm_router_testing.proxy import ProxyError, RecordingProxy, parse_upstreams
 
 __all__ = ["main"]
 
@@ -42,7 +45,37 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fixtures", help="directory of cassette JSON files to serve")
     run.add_argument("--seed", type=int, help="seed for latency draws and rule probabilities")
     run.add_argument("--no-auth", action="store_true", help="accept requests without credentials")
+    run.add_argument(
+        "--record-to",
+        metavar="DIR",
+        help="forward the --upstream-for providers upstream and record cassettes into DIR",
+    )
+    run.add_argument(
+        "--upstream-for",
+        action="append",
+        default=[],
+        metavar="PROVIDER=URL",
+        help="with --record-to: send this provider's requests to URL (its host root), repeatable",
+    )
+    convert = commands.add_parser(
+        "import-vcr", help="convert a vcrpy / pytest-recording YAML cassette to this format"
+    )
+    convert.add_argument("source", help="the vcrpy cassette (.yaml)")
+    convert.add_argument("destination", help="the cassette file to write (.json)")
     return parser
+
+
+def _import_vcr(source: str, destination: str) -> int:
+    from llm_router_testing.cassette_format import CassetteError
+    from llm_router_testing.importers import import_vcr_cassette
+
+    try:
+        count = import_vcr_cassette(source, destination)
+    except CassetteError as error:
+        print(f"llm-router-fake: {error}", file=sys.stderr)
+        return 2
+    print(f"imported {count} interaction(s) into {destination}")
+    return 0
 
 
 def _ready(fake: FakeProvider) -> None:
@@ -52,11 +85,18 @@ def _ready(fake: FakeProvider) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "import-vcr":
+        return _import_vcr(args.source, args.destination)
     try:
         latency = LatencyMixture.parse(args.latency) if args.latency else None
         scenario = Scenario.load(args.scenario) if args.scenario else None
         fixtures = Fixtures.load(args.fixtures) if args.fixtures else None
-    except (FaultSpecError, FixtureError) as error:
+        proxy = None
+        if args.record_to or args.upstream_for:
+            if not (args.record_to and args.upstream_for):
+                raise ProxyError("--record-to and --upstream-for go together")
+            proxy = RecordingProxy(parse_upstreams(args.upstream_for), args.record_to)
+    except (FaultSpecError, FixtureError, ProxyError) as error:
         print(f"llm-router-fake: {error}", file=sys.stderr)
         return 2
     run = partial(
@@ -69,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fixtures=fixtures,
         seed=args.seed,
         require_auth=not args.no_auth,
+        proxy=proxy,
     )
     try:
         trio.run(run)

@@ -107,6 +107,14 @@ class ProviderExchange:
             return
         self.route = route
         entry.provider, entry.format = route.provider, route.format.value
+        proxy = state.proxy
+        if proxy is not None and proxy.handles(route.provider):
+            entry.rule = "proxy"
+            entry.status = await proxy.forward(
+                route.provider, self.scope, self.headers, self.body, self.receive, self.send
+            )
+            self.complete = True
+            return
         parsed = _parse_json(self.body) if self.method == "POST" else {}
         model = route.model or str(as_dict(parsed).get("model") or "")
         entry.model = model or None
@@ -213,6 +221,8 @@ class ProviderExchange:
             await self._reply_error(error_reply(route.provider, 400, message))
             return
         fixture = self.state.fixtures.match(self.method, self.path, self.body)
+        if fixture is None and len(self.state.fixtures.by_content):
+            fixture = self._recording_in_format(route, parsed, stream)
         if fixture is not None:
             await self._serve_fixture(fixture, fault)
             return
@@ -245,6 +255,27 @@ class ProviderExchange:
             await self._reply(200, JSON, array, fault)
             return
         await self._stream(route, events, fault)
+
+    def _recording_in_format(
+        self, route: Route, parsed: dict[str, Any], stream: bool
+    ) -> FixtureResponse | None:
+        """A recording made in another format that says the same, translated to this one."""
+        conversation = self.conversation or Conversation.read(
+            route.format, parsed, self.entry.model or ""
+        )
+        if conversation is None:
+            return None
+        if route.format is ProviderFormat.GOOGLE and stream and not route.sse:
+            return None  # Gemini's JSON-array streams are not translated
+        include_usage = as_dict(parsed.get("stream_options")).get("include_usage") is True
+        found = self.state.fixtures.by_content.answer(
+            route, conversation, stream, include_usage=include_usage
+        )
+        if found is None:
+            return None
+        content_type, body, frames = found
+        self.entry.rule = "recording (translated)"
+        return FixtureResponse(200, (("content-type", content_type),), body, frames)
 
     async def _scripted(
         self,

@@ -23,6 +23,8 @@ from llm_router_testing.cassette_format import (
     load_cassette,
 )
 
+from .crossformat import CrossFormatIndex
+
 __all__ = ["FixtureError", "FixtureResponse", "Fixtures"]
 
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
@@ -56,6 +58,8 @@ class Fixtures:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str, bytes], list[FixtureResponse]] = {}
         self._served: dict[tuple[str, str, bytes], int] = {}
+        self.by_content = CrossFormatIndex()
+        """The same recordings by what their requests say, for other formats' requests."""
 
     def __len__(self) -> int:
         return sum(len(responses) for responses in self._by_key.values())
@@ -101,6 +105,7 @@ class Fixtures:
                 previous = event["t"]
             answer = FixtureResponse(response["status"], headers, None, tuple(frames))
         self._by_key.setdefault(key, []).append(answer)
+        self.by_content.add(request, answer.status, answer.body, answer.frames)
 
     def match(self, method: str, path: str, body: bytes) -> FixtureResponse | None:
         if not self._by_key:

@@ -29,6 +29,7 @@ from .app import FakeApp
 if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework
 
+    from ..proxy import RecordingProxy
     from ..script import Script
 from .auth import FakeCredentials
 from .faults import LatencyMixture
@@ -56,7 +57,8 @@ class FakeOptions(TypedDict, total=False):
     (default `FakeCredentials()`); require_auth=False accepts anything. scenario: faults (see
     `scenario.py`). latency: a server-wide latency mixture such as "50ms:0.97,3s:0.03". seed:
     seeds latency draws and rule probabilities. fixtures: a cassette directory or `Fixtures`.
-    models: what `GET /v1/models` lists. journal_limit: entries kept.
+    models: what `GET /v1/models` lists. journal_limit: entries kept. proxy: a
+    `llm_router_testing.proxy.RecordingProxy` sending some providers upstream, recorded.
     """
 
     host: str
@@ -69,6 +71,7 @@ class FakeOptions(TypedDict, total=False):
     fixtures: str | Path | Fixtures | None
     models: Sequence[str]
     journal_limit: int
+    proxy: RecordingProxy | None
 
 
 @dataclass(eq=False)
@@ -122,6 +125,7 @@ def _state(options: FakeOptions) -> FakeState:
         fixtures=fixtures,
         models=options.get("models", DEFAULT_MODELS),
         journal_limit=options.get("journal_limit", 10_000),
+        proxy=options.get("proxy"),
     )
 
 

@@ -7,6 +7,7 @@ import random
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .actions import Action
 from .auth import FakeCredentials
@@ -15,6 +16,9 @@ from .faults import Fault, LatencyMixture
 from .fixtures import Fixtures
 from .journal import Journal
 from .scenario import Scenario, ScenarioSource
+
+if TYPE_CHECKING:
+    from ..proxy import RecordingProxy
 
 __all__ = ["DEFAULT_MODELS", "Decision", "FakeState"]
 
@@ -54,6 +58,7 @@ class FakeState:
         fixtures: Fixtures | None = None,
         models: Sequence[str] = DEFAULT_MODELS,
         journal_limit: int = 10_000,
+        proxy: RecordingProxy | None = None,
     ) -> None:
         self.credentials = credentials or FakeCredentials()
         self.require_auth = require_auth
@@ -65,6 +70,7 @@ class FakeState:
         self.fixtures = fixtures or Fixtures()
         self.models = tuple(models)
         self.scenario = Scenario.load(scenario)
+        self.proxy = proxy
         self._attempts: dict[str, int] = {}
         self._rule_uses: dict[int, int] = {}
         self._lock = threading.Lock()

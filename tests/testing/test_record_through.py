@@ -1,0 +1,190 @@
+"""Record through the fake server as a proxy, replay byte for byte, and replay in any format.
+
+The upstream is a second fake server standing in for the real provider.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from llm_router.formats import get_format
+from llm_router.types import ProviderFormat
+from llm_router.universal import TextDelta, TextPart
+from llm_router_testing.cli import main as fake_cli
+from llm_router_testing.contract.streams import stream_reader
+from llm_router_testing.fake import FAKE_KEYS, open_fake_provider
+from llm_router_testing.proxy import ProxyError, RecordingProxy
+
+PROMPT = "record this conversation once"
+OPENAI = {"authorization": f"Bearer {FAKE_KEYS['openai']}"}
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]}
+STREAM = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+
+# The same conversation in every other format: (path, headers, body, format, streamed).
+OTHER_FORMATS: list[tuple[str, dict[str, str], dict[str, Any], ProviderFormat, bool]] = [
+    (
+        "/v1/messages",
+        {"x-api-key": FAKE_KEYS["anthropic"], "anthropic-version": "2023-06-01"},
+        {"model": "claude-sonnet-4-5", "max_tokens": 50,
+         "messages": [{"role": "user", "content": PROMPT}]},
+        ProviderFormat.ANTHROPIC,
+        False,
+    ),
+    (
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        {"x-goog-api-key": FAKE_KEYS["google"]},
+        {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]},
+        ProviderFormat.GOOGLE,
+        True,
+    ),
+    (
+        "/v1/responses",
+        OPENAI,
+        {"model": "gpt-4o-mini", "input": PROMPT, "stream": True},
+        ProviderFormat.RESPONSES,
+        True,
+    ),
+    (
+        "/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/converse-stream",
+        {"authorization": f"Bearer {FAKE_KEYS['bedrock']}"},
+        {"messages": [{"role": "user", "content": [{"text": PROMPT}]}]},
+        ProviderFormat.CONVERSE,
+        True,
+    ),
+]  # fmt: skip
+
+
+async def _exchange(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[int, bytes]:
+    response = await client.post("/v1/chat/completions", json=body, headers=OPENAI)
+    return response.status_code, response.content
+
+
+async def test_record_through_then_replay_byte_identical_and_in_every_format(
+    tmp_path: Path,
+) -> None:
+    async with open_fake_provider() as upstream:
+        proxy = RecordingProxy({"openai": upstream.url}, tmp_path)
+        async with (
+            open_fake_provider(proxy=proxy) as recorder,
+            httpx.AsyncClient(base_url=recorder.url) as client,
+        ):
+            recorded = [await _exchange(client, CHAT), await _exchange(client, STREAM)]
+            assert [entry.rule for entry in recorder.journal] == ["proxy", "proxy"]
+        assert [entry.headers["authorization"] for entry in upstream.journal] == [
+            "Bearer [redacted]"
+        ] * 2
+    cassette = (tmp_path / "openai.json").read_text()
+    assert FAKE_KEYS["openai"] not in cassette
+    assert '"t":' in cassette.replace(" ", "")  # the stream kept its chunk timing
+    assert recorded[0][0] == 200 and b"You said: " + PROMPT.encode() in recorded[0][1]
+
+    async with (
+        open_fake_provider(fixtures=tmp_path) as replayer,
+        httpx.AsyncClient(base_url=replayer.url) as client,
+    ):
+        assert [await _exchange(client, CHAT), await _exchange(client, STREAM)] == recorded
+        expected = "You said: " + PROMPT
+        for path, headers, body, fmt, streamed in OTHER_FORMATS:
+            response = await client.post(path, json=body, headers=headers)
+            assert response.status_code == 200, (fmt, response.text)
+            assert _text(fmt, response.content, streamed) == expected, fmt
+        assert [entry.rule for entry in replayer.journal][2:] == ["recording (translated)"] * len(
+            OTHER_FORMATS
+        )
+
+
+def _text(fmt: ProviderFormat, content: bytes, streamed: bool) -> str:
+    if not streamed:
+        parsed = get_format(fmt).parse_response(orjson.loads(content))
+        return "".join(p.text for p in parsed.content if isinstance(p, TextPart))
+    reader = stream_reader(fmt)
+    reader.feed(content)
+    reader.finish()
+    return "".join(d.text for d in reader.deltas() if isinstance(d, TextDelta))
+
+
+def test_proxy_settings_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ProxyError, match="cannot proxy provider 'bedrock'"):
+        RecordingProxy({"bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com"}, tmp_path)
+    with pytest.raises(ProxyError, match="not an http"):
+        RecordingProxy({"openai": "api.openai.com"}, tmp_path)
+    assert fake_cli(["serve", "--record-to", str(tmp_path)]) == 2
+    assert "--record-to and --upstream-for go together" in capsys.readouterr().err
+    assert fake_cli(["serve", "--record-to", str(tmp_path), "--upstream-for", "openai"]) == 2
+    assert "expected PROVIDER=URL" in capsys.readouterr().err
+
+
+VCR_CASSETTE = """\
+interactions:
+- request:
+    body: '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "PROMPT_HERE"}]}'
+    headers:
+      Authorization:
+      - Bearer sk-live-0123456789abcdef0123456789abcdef
+      Content-Type:
+      - application/json
+    method: POST
+    uri: https://api.openai.com/v1/chat/completions
+  response:
+    body:
+      string: '{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "From vcr."},
+        "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2,
+        "total_tokens": 5}}'
+    headers:
+      Content-Type:
+      - application/json
+    status:
+      code: 200
+      message: OK
+- request:
+    body: '{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "PROMPT_HERE"}]}'
+    headers:
+      Authorization:
+      - Bearer sk-live-0123456789abcdef0123456789abcdef
+    method: POST
+    uri: https://api.openai.com/v1/chat/completions
+  response:
+    body:
+      string: "data: {\\"id\\":\\"c\\",\\"object\\":\\"chat.completion.chunk\\",\\"created\\":1,\\"model\\":\\"m\\",\\"choices\\":[{\\"index\\":0,\\"delta\\":{\\"content\\":\\"From \\"},\\"finish_reason\\":null}]}\\n\\ndata: {\\"id\\":\\"c\\",\\"object\\":\\"chat.completion.chunk\\",\\"created\\":1,\\"model\\":\\"m\\",\\"choices\\":[{\\"index\\":0,\\"delta\\":{\\"content\\":\\"vcr.\\"},\\"finish_reason\\":\\"stop\\"}]}\\n\\ndata: [DONE]\\n\\n"
+    headers:
+      Content-Type:
+      - text/event-stream
+    status:
+      code: 200
+      message: OK
+version: 1
+""".replace("PROMPT_HERE", PROMPT)
+
+
+async def test_vcr_cassettes_import_redacted_and_serve_in_every_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "test_chat.yaml"
+    source.write_text(VCR_CASSETTE)
+    (tmp_path / "fixtures").mkdir()
+    destination = tmp_path / "fixtures" / "test_chat.json"
+    assert fake_cli(["import-vcr", str(source), str(destination)]) == 0
+    assert "imported 2 interaction(s)" in capsys.readouterr().out
+    assert "sk-live-0123456789abcdef" not in destination.read_text()
+    async with (
+        open_fake_provider(fixtures=tmp_path / "fixtures") as fake,
+        httpx.AsyncClient(base_url=fake.url) as client,
+    ):
+        plain = await client.post("/v1/chat/completions", json=CHAT, headers=OPENAI)
+        assert plain.json()["choices"][0]["message"]["content"] == "From vcr."
+        stream = {**CHAT, "stream": True}
+        streamed = await client.post("/v1/chat/completions", json=stream, headers=OPENAI)
+        assert _text(ProviderFormat.OPENAI, streamed.content, True) == "From vcr."
+        for path, headers, body, fmt, is_stream in OTHER_FORMATS:
+            response = await client.post(path, json=body, headers=headers)
+            assert _text(fmt, response.content, is_stream) == "From vcr.", fmt
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("interactions: [{request: {method: POST}}]")
+    assert fake_cli(["import-vcr", str(bad), str(tmp_path / "x.json")]) == 2
+    assert "interactions[0] needs a request and a response" in capsys.readouterr().err
