@@ -16,7 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import trio
 
+from . import batches
+from .auth import check
+from .dialects import error_reply
 from .exchange import ProviderExchange
 from .faults import FaultSpecError
 from .realtime import serve_websocket
@@ -45,11 +49,36 @@ class FakeApp:
             if scope["path"].startswith("/_fake/"):
                 await self._control(scope, body, send)
                 return
+            if batches.handles(scope["path"]):
+                await self._batch_api(scope, headers, body, send)
+                return
             await ProviderExchange(self.state, scope, receive, send, headers, body).run()
         elif kind == "websocket":  # realtime sessions: see realtime.py
             await serve_websocket(self.state, scope, receive, send)
         elif kind == "lifespan":
             await _lifespan(receive, send)
+
+    async def _batch_api(
+        self, scope: dict[str, Any], headers: dict[str, str], body: bytes, send: Send
+    ) -> None:
+        """OpenAI Files and Batch endpoints (see `batches.py`); not journaled themselves."""
+        state = self.state
+        if state.require_auth:
+            failure = check("openai", headers, {}, state.credentials)
+            if failure is not None:
+                reply = error_reply("openai", failure.status, failure.message)
+                await _raw(send, reply.status, reply.body, "application/json")
+                return
+
+        async def internal(
+            method: str, path: str, line_headers: dict[str, str], line_body: bytes
+        ) -> tuple[int, bytes]:
+            return await _internal_request(state, method, path, line_headers, line_body)
+
+        status, answer, content_type = await state.batches.handle(
+            scope["method"], scope["path"], headers, body, internal
+        )
+        await _raw(send, status, answer, content_type)
 
     async def _control(self, scope: dict[str, Any], body: bytes, send: Send) -> None:
         method, path = scope["method"], scope["path"]
@@ -94,6 +123,45 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _internal_request(
+    state: FakeState, method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, bytes]:
+    """Answer one request in-process, as if it came over HTTP (it is journaled)."""
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+    }
+    status = 500
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await ProviderExchange(state, scope, receive, send, headers, body).run()
+    return status, b"".join(chunks)
+
+
+async def _raw(send: Send, status: int, body: bytes, content_type: str) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _json(send: Send, status: int, value: Any) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .actions import Action
 from .auth import FakeCredentials
+from .batches import BatchStore
 from .conversation import Conversation
 from .faults import Fault, LatencyMixture
 from .fixtures import Fixtures
@@ -71,6 +72,7 @@ class FakeState:
         self.models = tuple(models)
         self.scenario = Scenario.load(scenario)
         self.proxy = proxy
+        self.batches = BatchStore()
         self._attempts: dict[str, int] = {}
         self._rule_uses: dict[int, int] = {}
         self._lock = threading.Lock()
