@@ -290,24 +290,18 @@ class BatchStore:
                 )
             )
             batch.counts["completed" if 200 <= status < 300 else "failed"] += 1
-        if outputs:
-            output = _File(
-                _new_id("file"),
-                f"{batch.id}_output.jsonl",
-                "batch_output",
-                b"\n".join(outputs) + b"\n",
-            )
-            self.files[output.id] = output
-            batch.output_file_id = output.id
-        if errors:
-            failed = _File(
-                _new_id("file"),
-                f"{batch.id}_error.jsonl",
-                "batch_output",
-                b"\n".join(errors) + b"\n",
-            )
-            self.files[failed.id] = failed
-            batch.error_file_id = failed.id
+        batch.output_file_id = self._result_file(batch, "output", outputs)
+        batch.error_file_id = self._result_file(batch, "error", errors)
+
+    def _result_file(self, batch: _Batch, kind: str, lines: list[bytes]) -> str | None:
+        """Store `lines` as the batch's output or error file; None when there are none."""
+        if not lines:
+            return None
+        stored = _File(
+            _new_id("file"), f"{batch.id}_{kind}.jsonl", "batch_output", b"\n".join(lines) + b"\n"
+        )
+        self.files[stored.id] = stored
+        return stored.id
 
 
 def _error_line(custom_id: object, message: str) -> bytes:
