@@ -128,7 +128,7 @@ def _fault_for(
     model: str = "claude-x",
     headers: dict[str, str] | None = None,
 ) -> tuple[Fault | None, int]:
-    return state.fault_for(
+    decision = state.decide(
         method="POST",
         path=path,
         provider="anthropic",
@@ -137,6 +137,7 @@ def _fault_for(
         body=b"{}",
         header_fault=Fault.from_headers(headers or {}),
     )
+    return decision.fault, decision.attempt
 
 
 def test_scenario_rules_match_and_run_out_after_times() -> None:

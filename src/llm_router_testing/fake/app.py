@@ -165,10 +165,7 @@ async def _raw(send: Send, status: int, body: bytes, content_type: str) -> None:
 
 
 async def _json(send: Send, status: int, value: Any) -> None:
-    body = orjson.dumps(value)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await _raw(send, status, orjson.dumps(value), "application/json")
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -48,9 +48,21 @@ from .actions import Action
 from .conversation import ContentMatch, Conversation
 from .faults import Fault, FaultSpecError
 
-__all__ = ["Match", "Rule", "Scenario", "ScenarioSource"]
+__all__ = ["Match", "RequestFacts", "Rule", "Scenario", "ScenarioSource"]
 
 _RULE_KEYS = {"match", "times", "probability", "name", "respond"}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What rules look at in one request (the conversation only when a rule needs it)."""
+
+    method: str
+    path: str
+    provider: str
+    model: str
+    headers: Mapping[str, str]
+    conversation: Conversation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,37 +103,28 @@ class Match:
             content=ContentMatch.from_mapping(values),
         )
 
-    def matches(
-        self, *, method: str, path: str, provider: str, model: str, headers: Mapping[str, str]
-    ) -> bool:
-        if self.method is not None and self.method != method:
+    def matches(self, request: RequestFacts) -> bool:
+        if self.method is not None and self.method != request.method:
             return False
-        if self.provider is not None and self.provider != provider:
+        if self.provider is not None and self.provider != request.provider:
             return False
-        if self.path is not None and not self.path.search(path):
+        if self.path is not None and not self.path.search(request.path):
             return False
-        if self.model is not None and not self.model.search(model):
+        if self.model is not None and not self.model.search(request.model):
             return False
-        return all(
-            name in headers and pattern.search(headers[name]) for name, pattern in self.headers
-        )
+        headers = request.headers
+        if not all(name in headers and p.search(headers[name]) for name, p in self.headers):
+            return False
+        return not self.content.failures(request.conversation)
 
-    def failures(
-        self,
-        *,
-        method: str,
-        path: str,
-        provider: str,
-        model: str,
-        headers: Mapping[str, str],
-        conversation: Conversation | None,
-    ) -> list[str]:
+    def failures(self, request: RequestFacts) -> list[str]:
         """Why a request does not match, one phrase per failed condition (empty: it matches)."""
         failed: list[str] = []
+        method, path, model, headers = request.method, request.path, request.model, request.headers
         if self.method is not None and self.method != method:
             failed.append(f"method {method}, not {self.method}")
-        if self.provider is not None and self.provider != provider:
-            failed.append(f"provider {provider}, not {self.provider}")
+        if self.provider is not None and self.provider != request.provider:
+            failed.append(f"provider {request.provider}, not {self.provider}")
         if self.path is not None and not self.path.search(path):
             failed.append(f"path /{self.path.source}/ not found in {path!r}")
         if self.model is not None and not self.model.search(model):
@@ -129,7 +132,7 @@ class Match:
         for name, pattern in self.headers:
             if name not in headers or not pattern.search(headers[name]):
                 failed.append(f"header {name} does not match /{pattern.source}/")
-        return failed + self.content.failures(conversation)
+        return failed + self.content.failures(request.conversation)
 
 
 @dataclass(frozen=True, slots=True)

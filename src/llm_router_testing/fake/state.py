@@ -16,7 +16,7 @@ from .conversation import Conversation
 from .faults import Fault, LatencyMixture
 from .fixtures import Fixtures
 from .journal import Journal
-from .scenario import Scenario, ScenarioSource
+from .scenario import RequestFacts, Scenario, ScenarioSource
 
 if TYPE_CHECKING:
     from ..proxy import RecordingProxy
@@ -105,31 +105,6 @@ class FakeState:
             self.fixtures.rewind()
         self.journal.clear()
 
-    def fault_for(
-        self,
-        *,
-        method: str,
-        path: str,
-        provider: str,
-        model: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        header_fault: Fault | None,
-        conversation: Conversation | None = None,
-    ) -> tuple[Fault | None, int]:
-        """The fault for one attempt and the attempt's number (1 when not counted)."""
-        decision = self.decide(
-            method=method,
-            path=path,
-            provider=provider,
-            model=model,
-            headers=headers,
-            body=body,
-            header_fault=header_fault,
-            conversation=conversation,
-        )
-        return decision.fault, decision.attempt
-
     def decide(
         self,
         *,
@@ -149,7 +124,8 @@ class FakeState:
         action: Action | None = None
         unmatched: str | None = None
         if not scenario.is_empty:
-            found = self._matching_rule(method, path, provider, model, headers, conversation)
+            facts = RequestFacts(method, path, provider, model, headers, conversation)
+            found = self._matching_rule(facts)
             rule_fault = None
             if found is not None:
                 index, use = found
@@ -157,10 +133,8 @@ class FakeState:
                 label = rule.label(index)
                 rule_fault = rule.fault
                 action = rule.action_for(use)
-            elif scenario.strict:
-                unmatched = self._closest_rule(method, path, provider, model, headers, conversation)
-            if scenario.strict and action is None and unmatched is None:
-                unmatched = self._closest_rule(method, path, provider, model, headers, conversation)
+            if scenario.strict and action is None:
+                unmatched = self._closest_rule(facts)
             layered = rule_fault.over(scenario.defaults) if rule_fault else scenario.defaults
             fault = fault.over(layered) if fault else layered
         if self.server_fault is not None:
@@ -182,22 +156,10 @@ class FakeState:
             fault = fault.failing() if attempt <= fault.fail_times else fault.succeeding()
         return Decision(fault, attempt, label, action, unmatched)
 
-    def _matching_rule(
-        self,
-        method: str,
-        path: str,
-        provider: str,
-        model: str,
-        headers: Mapping[str, str],
-        conversation: Conversation | None,
-    ) -> tuple[int, int] | None:
+    def _matching_rule(self, request: RequestFacts) -> tuple[int, int] | None:
         """(index, use number) of the first matching rule that is not used up."""
         for index, rule in enumerate(self.scenario.rules):
-            if not rule.match.matches(
-                method=method, path=path, provider=provider, model=model, headers=headers
-            ):
-                continue
-            if rule.match.content.failures(conversation):
+            if not rule.match.matches(request):
                 continue
             used = self._rule_uses.get(index, 0)
             if rule.times is not None and used >= rule.times:
@@ -210,28 +172,13 @@ class FakeState:
             return index, used
         return None
 
-    def _closest_rule(
-        self,
-        method: str,
-        path: str,
-        provider: str,
-        model: str,
-        headers: Mapping[str, str],
-        conversation: Conversation | None,
-    ) -> str:
+    def _closest_rule(self, request: RequestFacts) -> str:
         """The scripted rule with the fewest failed conditions, and what it failed."""
         best: tuple[int, int, list[str]] | None = None
         for index, rule in enumerate(self.scenario.rules):
             if not rule.actions:
                 continue
-            failed = rule.match.failures(
-                method=method,
-                path=path,
-                provider=provider,
-                model=model,
-                headers=headers,
-                conversation=conversation,
-            )
+            failed = rule.match.failures(request)
             used = self._rule_uses.get(index, 0)
             if not failed and rule.sequence and used >= len(rule.actions):
                 failed = [f"all {len(rule.actions)} scripted answers were used"]
