@@ -7,7 +7,7 @@ import random
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .actions import Action
 from .auth import FakeCredentials
@@ -104,6 +104,11 @@ class FakeState:
             self._rule_uses = {}
             self.fixtures.rewind()
         self.journal.clear()
+
+    def fault_for(self, **request: Any) -> tuple[Fault | None, int]:
+        """`decide` (same keywords) for callers that need only the fault and the attempt."""
+        decision = self.decide(**request)
+        return decision.fault, decision.attempt
 
     def decide(
         self,
