@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
     from llm_router.builder import RouterBuilder, RouterConfig
     from llm_router.catalog import Catalog
+    from llm_router.realtime.session import RealtimeSession
 
 __all__ = ["CompletionResult", "Router", "RouterClosedError", "RouterStream"]
 
@@ -477,6 +478,23 @@ class Router:
                 yield events
         else:
             yield await self.complete(raw, format, model, headers=headers, caller=caller)
+
+    @asynccontextmanager
+    async def realtime(
+        self, model: str, format: str, **kwargs: Any
+    ) -> AsyncIterator[RealtimeSession]:
+        """A realtime WebSocket session (`format`: openai-realtime, responses-ws, gemini-live);
+        see `llm_router.realtime.session.open_session` for the keyword options."""
+        from llm_router.realtime.session import open_session
+
+        self._require_open()
+        kwargs["headers"] = forwardable_headers(
+            kwargs.get("headers"), self._config.forwarded_headers
+        )
+        async with open_session(
+            self._resolver, self._config.auth, model, format, **kwargs
+        ) as session:
+            yield session
 
     def resolve(
         self, model: str, format: ProviderFormat | str = ProviderFormat.OPENAI

@@ -461,3 +461,28 @@ def test_responses_ws_refuses_stream_and_other_events() -> None:
         responses_ws.decode_client(b'{"type": "response.create", "stream": true}')
     with pytest.raises(RealtimeProtocolError, match=r"response\.create only"):
         responses_ws.decode_client(b'{"type": "session.update"}')
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["events", "_fields", "openai_realtime", "gemini_live", "responses_ws", "translate"],
+)
+def test_protocol_modules_are_sans_io(module: str) -> None:
+    import ast
+    import importlib
+    import pathlib
+
+    source = importlib.import_module(f"llm_router.realtime.{module}").__file__
+    assert source is not None
+    tree = ast.parse(pathlib.Path(source).read_text(encoding="utf-8"))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
+    assert not imported & {"trio", "trio_websocket", "httpx", "anyio"}

@@ -6,10 +6,22 @@ from .events import (
     RealtimeProtocolError,
     RealtimeSessionError,
 )
+from .session import (
+    RealtimeAttempt,
+    RealtimeEvent,
+    RealtimeOptions,
+    RealtimeSession,
+    RealtimeSessionClosed,
+)
 from .translate import RealtimeTranslator
 
 __all__ = [
     "CrossProtocolAudioError",
+    "RealtimeAttempt",
+    "RealtimeEvent",
+    "RealtimeOptions",
+    "RealtimeSession",
+    "RealtimeSessionClosed",
     "RealtimeFormat",
     "RealtimeProtocolError",
     "RealtimeSessionError",

@@ -95,10 +95,7 @@ class _Session:
         if fault.close_code is not None and limit is None:
             limit = 1
         if limit is not None and sent >= limit:
-            if fault.close_code is not None:
-                await self.close(fault.close_code, INJECTED)
-            entry.close_code, entry.closed_by = entry.close_code or 1011, "server"
-            raise _Closed
+            await self._cut()
         if fault.stream_error is not None and sent == fault.stream_error:
             await self._error_and_close()
         if fault.go_away is not None and sent == fault.go_away and self.protocol == "gemini-live":
@@ -111,6 +108,15 @@ class _Session:
         if entry.first_event_at is None:
             entry.first_event_at = trio.current_time()
         self.state.journal.notify()
+        if limit is not None and entry.events_sent >= limit:
+            await self._cut()  # right after the last frame: the client sees the end at once
+
+    async def _cut(self) -> None:
+        fault, entry = self.fault, self.entry
+        if fault.close_code is not None:
+            await self.close(fault.close_code, INJECTED)
+        entry.close_code, entry.closed_by = entry.close_code or 1011, "server"
+        raise _Closed
 
     async def _send(self, frame: str | bytes) -> None:
         message = (

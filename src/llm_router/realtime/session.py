@@ -1,0 +1,664 @@
+"""Realtime sessions over WebSocket: the trio-websocket shell around the sans-IO protocol modules.
+
+`open_session` resolves a model to routes, opens the provider's socket with credentials
+injected, and yields a `RealtimeSession` speaking the caller's protocol. One nursery per
+session holds the provider connection's tasks and the reader that translates provider frames
+into a bounded channel (a slow reader applies backpressure down to the socket). Failures before
+the first server event (`session.created` / `setupComplete`; the handshake for `responses-ws`)
+are retried and fail over along the routes; after it the session is committed. Leaving the
+block closes the provider socket (1000; 1011 on an exception; 1001 when cancelled) within
+`close_timeout`; a provider close ends the session with the provider's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    ConnectionRejected,
+    HandshakeError,
+    WebSocketConnection,
+    open_websocket_url,
+)
+
+from .. import errors
+from ..auth import AuthConfig
+from ..providers.azure import AzureProvider
+from ..providers.google import GoogleProvider
+from ..providers.openai import OpenAIProvider
+from ..providers.vertex import VertexProvider
+from ..routing import NEVER_FORWARDED, Resolver, Route
+from ..types import ProviderFormat
+from . import gemini_live, openai_realtime, responses_ws
+from .events import (
+    ConfigureSession,
+    RealtimeFormat,
+    RealtimeProtocolError,
+    RealtimeSessionError,
+    parse_frame,
+)
+from .translate import RealtimeTranslator
+
+__all__ = [
+    "RealtimeAttempt",
+    "RealtimeEvent",
+    "RealtimeOptions",
+    "RealtimeSession",
+    "RealtimeSessionClosed",
+    "open_session",
+]
+
+_CALLER_FORMAT = {
+    RealtimeFormat.OPENAI_REALTIME: ProviderFormat.OPENAI,
+    RealtimeFormat.RESPONSES_WS: ProviderFormat.RESPONSES,
+    RealtimeFormat.GEMINI_LIVE: ProviderFormat.GOOGLE,
+}
+# Closes before the commit point that another attempt may cure (going away, server error,
+# restart, try again later, abnormal).
+_RETRYABLE_CLOSES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
+_RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeOptions:
+    """Limits of one session; every wait is bounded (None turns a timeout off)."""
+
+    connect_timeout: float = 10.0
+    """Handshake of one attempt (TCP, TLS and the HTTP upgrade)."""
+    commit_timeout: float = 10.0
+    """From the handshake to the first server event."""
+    idle_timeout: float | None = None
+    """Longest silence from the provider once committed."""
+    session_timeout: float | None = None
+    """Whole session, attempts included."""
+    close_timeout: float = 2.0
+    """Closing handshake with the provider before the socket is dropped."""
+    max_message_size: int = 4 * 1024 * 1024
+    """Largest frame accepted either way (bytes)."""
+    buffer: int = 64
+    """Provider frames held for a slow reader before reading from the socket stops."""
+    attempts_per_route: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeEvent:
+    """One frame in the caller's protocol: `data` as sent on the wire (JSON text or bytes)."""
+
+    data: str | bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.data)
+
+    @property
+    def type(self) -> str | None:
+        """The OpenAI event type, or the Gemini message's first field (`serverContent`...)."""
+        value = self.json()
+        if not isinstance(value, dict):
+            return None
+        kind = value.get("type")
+        return kind if isinstance(kind, str) else next(iter(value), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeAttempt:
+    """One connection attempt: route, outcome ("committed", "failed", "reconnected")."""
+
+    route: str
+    outcome: str
+    error: str | None = None
+
+
+class RealtimeSessionClosed(RealtimeSessionError):
+    """The session is over; `code` is the close code (the provider's when it closed first)."""
+
+
+@dataclass(eq=False)
+class _Link:
+    route: Route
+    protocol: RealtimeFormat
+    url: str
+    headers: list[tuple[bytes, bytes]]
+    ws: WebSocketConnection | None = None
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    done: trio.Event = field(default_factory=trio.Event)
+
+    async def hold(
+        self,
+        options: RealtimeOptions,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Own the connection (trio-websocket's tasks live in here) until `done` is set."""
+        async with open_websocket_url(
+            self.url,
+            extra_headers=self.headers,
+            message_queue_size=1,
+            max_message_size=options.max_message_size,
+            connect_timeout=options.connect_timeout,
+            disconnect_timeout=options.close_timeout,
+        ) as ws:
+            self.ws = ws
+            task_status.started()
+            await self.done.wait()
+
+
+class RealtimeSession:
+    """A committed realtime session in the caller's protocol (see `open_session`)."""
+
+    def __init__(
+        self,
+        caller: RealtimeFormat,
+        link: _Link,
+        translator: RealtimeTranslator,
+        options: RealtimeOptions,
+        nursery: trio.Nursery,
+        attempts: list[RealtimeAttempt],
+        reconnect: Any,
+    ) -> None:
+        self.caller = caller
+        self._link = link
+        self._translator = translator
+        self._options = options
+        self._nursery = nursery
+        self._send_frames, self._frames = trio.open_memory_channel[RealtimeEvent](options.buffer)
+        self._closed: RealtimeSessionClosed | None = None
+        self._reconnect = reconnect
+        self._conversation = responses_ws.Conversation()
+        self._send_lock = trio.Lock()
+        self.attempts = attempts
+        self.frames_sent = 0
+        self.frames_received = 0
+
+    @property
+    def route(self) -> Route:
+        return self._link.route
+
+    @property
+    def provider_protocol(self) -> RealtimeFormat:
+        return self._link.protocol
+
+    @property
+    def dropped(self) -> Mapping[str, int]:
+        """Frames dropped by translation, per kind (see docs/realtime.md)."""
+        return dict(self._translator.dropped)
+
+    def __repr__(self) -> str:
+        return f"<RealtimeSession {self.caller} via {self._link.route.key} ({self._link.protocol})>"
+
+    # -- caller side ------------------------------------------------------------------------------
+    async def send(self, event: Mapping[str, Any] | str | bytes) -> None:
+        """Send one caller-protocol event (a mapping is serialised as JSON)."""
+        data = orjson.dumps(event).decode() if isinstance(event, Mapping) else event
+        if len(data) > self._options.max_message_size:
+            raise RealtimeProtocolError(
+                f"realtime frame of {len(data)} bytes is over max_message_size "
+                f"({self._options.max_message_size} bytes)",
+                path="max_message_size",
+            )
+        if self._closed is not None:
+            raise self._closed
+        frames = self._outgoing(data)
+        async with self._send_lock:
+            if self.caller == RealtimeFormat.RESPONSES_WS:
+                await self._send_turn(frames)
+                return
+            for frame in frames:
+                await self._write(frame)
+
+    def _outgoing(self, data: str | bytes) -> list[str | bytes]:
+        if self.caller == RealtimeFormat.GEMINI_LIVE and "setup" in parse_frame(data, "gemini"):
+            raise RealtimeProtocolError(
+                "the Gemini Live setup is sent when the session opens: pass it as "
+                "router.realtime(..., session=<setup>)",
+                path="setup",
+            )
+        if self.caller == RealtimeFormat.RESPONSES_WS:
+            message = responses_ws.with_model(
+                responses_ws.decode_client(data), self._link.route.model
+            )
+            return [orjson.dumps(message).decode()]
+        return self._translator.to_provider(data)
+
+    async def _send_turn(self, frames: list[str | bytes]) -> None:
+        message = parse_frame(frames[0], "responses-ws")
+        if self._closed is not None or self._link.ws is None or self._link.ws.closed:
+            if self._conversation.in_turn:
+                raise RealtimeSessionClosed("the socket was lost during a turn", code=1006)
+            message = self._conversation.resend(message)
+            await self._reconnect(self)
+        self._conversation.client_turn(message)
+        await self._write(orjson.dumps(message).decode())
+
+    async def _write(self, frame: str | bytes) -> None:
+        ws = self._link.ws
+        assert ws is not None
+        try:
+            await ws.send_message(frame)
+        except ConnectionClosed as closed:
+            raise self._ended(*_close_of(closed)) from None
+        self.frames_sent += 1
+
+    async def receive(self) -> RealtimeEvent:
+        """The next frame in the caller's protocol; `RealtimeSessionClosed` once it is over."""
+        try:
+            return await self._frames.receive()
+        except trio.EndOfChannel:
+            raise self._closed or RealtimeSessionClosed("session closed", code=1000) from None
+
+    def __aiter__(self) -> AsyncIterator[RealtimeEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[RealtimeEvent]:
+        while True:
+            try:
+                event = await self.receive()
+            except RealtimeSessionClosed as closed:
+                if closed.code in (1000, None):
+                    return
+                raise
+            yield event
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the provider socket (bounded by `close_timeout`) and end the session."""
+        ws = self._link.ws
+        if ws is not None and ws.closed is None:
+            with trio.move_on_after(self._options.close_timeout) as waited:
+                waited.shield = True
+                await ws.aclose(code, reason)
+        self._closed = self._closed or RealtimeSessionClosed(
+            f"session closed by the caller ({code})", code=code
+        )
+        self._link.scope.cancel()
+        self._link.done.set()
+        self._send_frames.close()
+
+    # -- provider side ----------------------------------------------------------------------------
+    def start_reader(self, first: str | bytes | None) -> None:
+        self._link.scope = trio.CancelScope()
+        self._nursery.start_soon(self._read, self._link, first)
+
+    async def _read(self, link: _Link, first: str | bytes | None) -> None:
+        ws = link.ws
+        assert ws is not None
+        idle = self._options.idle_timeout
+        with link.scope:
+            if first is not None:
+                await self._deliver(first)
+            while True:
+                with trio.move_on_after(math.inf if idle is None else idle) as waited:
+                    try:
+                        frame = await ws.get_message()
+                    except ConnectionClosed as closed:
+                        self._finish(link, *_close_of(closed))
+                        return
+                if waited.cancelled_caught:
+                    self._closed = RealtimeSessionClosed(
+                        f"no frame from {link.route.key} for {idle} s (idle_timeout)", code=1001
+                    )
+                    with trio.move_on_after(self._options.close_timeout) as closing:
+                        closing.shield = True
+                        await ws.aclose(1001, "idle timeout")
+                    link.done.set()
+                    self._send_frames.close()
+                    return
+                await self._deliver(frame)
+
+    async def _deliver(self, frame: str | bytes) -> None:
+        self.frames_received += 1
+        try:
+            if self.caller == RealtimeFormat.RESPONSES_WS:
+                self._conversation.server_event(frame)
+                out: list[str | bytes] = [frame]
+            else:
+                out = self._translator.to_caller(frame)
+        except RealtimeProtocolError as error:
+            self._closed = RealtimeSessionClosed(
+                f"{self._link.route.key} sent a frame that cannot be delivered: {error}", code=1011
+            )
+            if self._link.ws is not None:
+                with trio.move_on_after(self._options.close_timeout) as closing:
+                    closing.shield = True
+                    await self._link.ws.aclose(1011, "untranslatable frame")
+            self._link.done.set()
+            self._send_frames.close()
+            return
+        for data in out:
+            await self._send_frames.send(RealtimeEvent(data))
+        if self._translator.close is not None:
+            code, reason = self._translator.close
+            self._closed = RealtimeSessionClosed(reason, code=code)
+            self._send_frames.close()
+
+    def _finish(self, link: _Link, code: int, reason: str) -> None:
+        link.done.set()
+        if self.caller == RealtimeFormat.RESPONSES_WS and not self._conversation.in_turn:
+            # Between turns a lost socket is replaced on the next send (reconnect and resend).
+            self.attempts.append(RealtimeAttempt(link.route.key, "lost", f"closed {code}"))
+            return
+        self._closed = self._closed or self._ended(code, reason)
+        self._send_frames.close()
+
+    def _ended(self, code: int, reason: str) -> RealtimeSessionClosed:
+        detail = "too big (max_message_size)" if code == 1009 else reason or "no reason"
+        return RealtimeSessionClosed(
+            f"{self._link.route.key} closed the session ({code}: {detail})",
+            code=code,
+            provider=self._link.route.alias,
+        )
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _endpoint(route: Route, protocol: RealtimeFormat) -> tuple[str, dict[str, str]]:
+    """The provider's https URL for the upgrade (ws scheme applied later) and query."""
+    provider = route.provider
+    base = provider.base_url
+    if isinstance(provider, AzureProvider):
+        deployment = provider.deployments.get(route.model, route.model)
+        if protocol == RealtimeFormat.RESPONSES_WS:
+            return f"{base}/openai/v1/responses", {}
+        return f"{base}/openai/v1/realtime", {"model": deployment}
+    if isinstance(provider, OpenAIProvider):
+        if protocol == RealtimeFormat.RESPONSES_WS:
+            return f"{base}/responses", {}
+        return f"{base}/realtime", {"model": route.model}
+    if isinstance(provider, VertexProvider):
+        path = "google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+        return f"{base}/ws/{path}", {}
+    path = "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+    return f"{base}/ws/{path}", {}
+
+
+def _protocol_of(route: Route, caller: RealtimeFormat) -> RealtimeFormat | None:
+    provider = route.provider
+    if isinstance(provider, OpenAIProvider | AzureProvider):
+        if caller == RealtimeFormat.RESPONSES_WS:
+            return RealtimeFormat.RESPONSES_WS
+        return RealtimeFormat.OPENAI_REALTIME
+    if (
+        isinstance(provider, GoogleProvider | VertexProvider)
+        and caller != RealtimeFormat.RESPONSES_WS
+    ):
+        return RealtimeFormat.GEMINI_LIVE
+    return None
+
+
+def _setup_model(route: Route) -> str:
+    provider = route.provider
+    if isinstance(provider, VertexProvider):
+        return (
+            f"projects/{provider.project}/locations/{provider.location}/publishers/google/"
+            f"models/{route.model}"
+        )
+    return f"models/{route.model}"
+
+
+async def _link_for(
+    route: Route, protocol: RealtimeFormat, auth: AuthConfig | None, headers: Mapping[str, str]
+) -> _Link:
+    url, query = _endpoint(route, protocol)
+    # Caller headers never carry credentials or hop-by-hop fields to the provider.
+    forwarded = {k: v for k, v in headers.items() if k.lower() not in NEVER_FORWARDED}
+    request = httpx.Request("GET", url, params=query or None, headers=forwarded)
+    if auth is not None:
+        await auth.apply(request)  # the same signer as HTTP calls: bearer, api-key, OAuth
+    ws_url = str(request.url).replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    skip = {"host", "content-length", "accept", "accept-encoding", "connection", "user-agent"}
+    pairs = []
+    for name, value in request.headers.items():
+        if name.lower() in skip:
+            continue
+        if value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise errors.InvalidRequestError(
+                f"header {name!r} has a value no WebSocket handshake can carry "
+                "(surrounding spaces or control characters)",
+                path=name,
+            )
+        pairs.append((name.encode("latin-1"), value.encode("latin-1")))
+    return _Link(route, protocol, ws_url, pairs)
+
+
+def _commit_event(protocol: RealtimeFormat, frame: str | bytes) -> str | None:
+    """None when `frame` is the protocol's first event, else what it was instead."""
+    try:
+        message = parse_frame(frame, protocol)
+    except RealtimeProtocolError as error:
+        return str(error)
+    if protocol == RealtimeFormat.GEMINI_LIVE:
+        return (
+            None
+            if ("setupComplete" in message or "setup_complete" in message)
+            else (f"expected setupComplete, got {sorted(message)[:3]}")
+        )
+    if message.get("type") == "session.created":
+        return None
+    return f"expected session.created, got {str(message)[:200]}"
+
+
+class _Opener:
+    """Attempts across routes until one commits; also reconnects Responses-WS sessions."""
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        auth: Mapping[str, AuthConfig],
+        model: str,
+        caller: RealtimeFormat,
+        options: RealtimeOptions,
+        setup: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        self.caller, self.options, self.setup, self.headers = caller, options, setup, headers
+        self.auth = auth
+        routes = resolver.resolve(model, _CALLER_FORMAT[caller])
+        self.routes = [(r, p) for r in routes if (p := _protocol_of(r, caller)) is not None]
+        if not self.routes:
+            raise errors.NoRouteError(
+                f"no configured provider of model {model!r} serves {caller} sessions "
+                f"(routes: {', '.join(r.key for r in routes)}); realtime needs an OpenAI, "
+                "Azure, Gemini or Vertex provider"
+            )
+        self.attempts: list[RealtimeAttempt] = []
+
+    async def open(
+        self, nursery: trio.Nursery
+    ) -> tuple[_Link, RealtimeTranslator, str | bytes | None]:
+        failures: list[BaseException] = []
+        for route, protocol in self.routes:
+            for _ in range(self.options.attempts_per_route):
+                try:
+                    return await self._attempt(nursery, route, protocol)
+                except _AttemptFailed as failed:
+                    self.attempts.append(RealtimeAttempt(route.key, "failed", str(failed.error)))
+                    failures.append(failed.error)
+                    if not failed.retryable:
+                        break
+        raise errors.NoRouteError(
+            f"every route failed to open a realtime session: {failures[-1]}", failures
+        )
+
+    async def _attempt(
+        self, nursery: trio.Nursery, route: Route, protocol: RealtimeFormat
+    ) -> tuple[_Link, RealtimeTranslator, str | bytes | None]:
+        link = await _link_for(route, protocol, self.auth.get(route.alias), self.headers)
+        translator = (
+            RealtimeTranslator(self.caller, protocol, route.model)
+            if (protocol != RealtimeFormat.RESPONSES_WS)
+            else RealtimeTranslator(self.caller, self.caller, route.model)
+        )
+        try:
+            with trio.fail_after(self.options.connect_timeout + self.options.close_timeout):
+                await nursery.start(link.hold, self.options)
+            assert link.ws is not None
+        except ConnectionRejected as rejected:
+            body = (rejected.body or b"")[:300].decode("utf-8", "replace")
+            retryable = rejected.status_code in _RETRYABLE_STATUSES
+            error = errors.ProviderError(
+                f"{route.key} refused the realtime upgrade ({rejected.status_code}): {body}",
+                status=rejected.status_code,
+                provider=route.alias,
+            )
+            raise _AttemptFailed(error, retryable) from None
+        except (HandshakeError, OSError, trio.TooSlowError) as failure:
+            error = errors.ConnectError(
+                f"cannot open a realtime session on {route.key}: {type(failure).__name__}"
+                f" {failure}".rstrip(),
+                provider=route.alias,
+            )
+            raise _AttemptFailed(error, True) from None
+        if protocol == RealtimeFormat.RESPONSES_WS:  # committed at the handshake
+            self.attempts.append(RealtimeAttempt(route.key, "committed"))
+            return link, translator, None
+        ws = link.ws
+        try:
+            with trio.fail_after(self.options.commit_timeout):
+                if protocol == RealtimeFormat.GEMINI_LIVE:
+                    await ws.send_message(self._gemini_setup(route, translator))
+                first = await ws.get_message()
+        except ConnectionClosed as closed:
+            link.done.set()
+            code, why = _close_of(closed)
+            error = errors.ConnectError(
+                f"{route.key} closed the realtime session before it started ({code}: "
+                f"{why or 'no reason'})",
+                provider=route.alias,
+            )
+            raise _AttemptFailed(error, code in _RETRYABLE_CLOSES) from None
+        except trio.TooSlowError:
+            await _abandon(link, self.options)
+            error = errors.TimeoutError(
+                f"{route.key} sent no first realtime event within {self.options.commit_timeout} s",
+                provider=route.alias,
+            )
+            raise _AttemptFailed(error, True) from None
+        problem = _commit_event(protocol, first)
+        if problem is not None:
+            await _abandon(link, self.options)
+            error = errors.UpstreamError(
+                f"{route.key} did not start the realtime session: {problem}", provider=route.alias
+            )
+            raise _AttemptFailed(error, True) from None
+        self.attempts.append(RealtimeAttempt(route.key, "committed"))
+        # A Gemini caller on an OpenAI route always configures the session: text answers.
+        crossing = self.caller != RealtimeFormat.OPENAI_REALTIME
+        if protocol == RealtimeFormat.OPENAI_REALTIME and (self.setup is not None or crossing):
+            await ws.send_message(self._openai_session_update(translator))
+        return link, translator, first
+
+    def _config(self) -> ConfigureSession:
+        if self.setup is None:
+            return ConfigureSession()
+        if self.caller == RealtimeFormat.GEMINI_LIVE:
+            (config,) = gemini_live.decode_client({"setup": self.setup})
+        else:
+            (config,) = openai_realtime.decode_client(
+                {"type": "session.update", "session": self.setup}
+            )
+        assert isinstance(config, ConfigureSession)
+        return config
+
+    def _gemini_setup(self, route: Route, translator: RealtimeTranslator) -> str:
+        model = _setup_model(route)
+        if self.caller == RealtimeFormat.GEMINI_LIVE:  # same protocol: the caller's setup as is
+            return orjson.dumps({"setup": {**(self.setup or {}), "model": model}}).decode()
+        return orjson.dumps(gemini_live.encode_setup(self._config(), model)).decode()
+
+    def _openai_session_update(self, translator: RealtimeTranslator) -> str:
+        if self.caller == RealtimeFormat.OPENAI_REALTIME:
+            return orjson.dumps({"type": "session.update", "session": self.setup}).decode()
+        (frame,) = openai_realtime.encode_client(self._config())
+        return orjson.dumps(frame).decode()
+
+
+def _close_of(closed: ConnectionClosed) -> tuple[int, str]:
+    reason = closed.reason
+    return (1006, "") if reason is None else (reason.code, reason.reason or "")
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, error: errors.LLMRouterError, retryable: bool) -> None:
+        self.error = error
+        self.retryable = retryable
+
+
+async def _abandon(link: _Link, options: RealtimeOptions) -> None:
+    if link.ws is not None:
+        with trio.move_on_after(options.close_timeout) as waited:
+            waited.shield = True
+            await link.ws.aclose(1000, "abandoned attempt")
+    link.done.set()
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    resolver: Resolver,
+    auth: Mapping[str, AuthConfig],
+    model: str,
+    format: RealtimeFormat | str,
+    *,
+    session: Mapping[str, Any] | None = None,
+    options: RealtimeOptions | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> AsyncIterator[RealtimeSession]:
+    """The shell behind `Router.realtime` (see the module docstring)."""
+    try:
+        caller = RealtimeFormat(format)
+    except ValueError:
+        choices = ", ".join(f.value for f in RealtimeFormat)
+        raise errors.ConfigurationError(
+            f"unknown realtime format {format!r}; expected one of {choices}"
+        ) from None
+    options = options or RealtimeOptions()
+    opener = _Opener(resolver, auth, model, caller, options, session, headers or {})
+    try:
+        with trio.fail_after(options.session_timeout or math.inf):
+            async with _run_session(opener, caller, options) as live:
+                yield live
+    except trio.TooSlowError:
+        raise errors.TimeoutError(
+            f"the realtime session of {model!r} ran past session_timeout "
+            f"({options.session_timeout} s)"
+        ) from None
+
+
+@contextlib.asynccontextmanager
+async def _run_session(
+    opener: _Opener, caller: RealtimeFormat, options: RealtimeOptions
+) -> AsyncIterator[RealtimeSession]:
+    from .._concurrency import open_nursery
+
+    code, reason = 1000, ""
+    async with open_nursery() as nursery:
+        link, translator, first = await opener.open(nursery)
+
+        async def reconnect(live: RealtimeSession) -> None:
+            new_link, _, _ = await opener.open(nursery)
+            live._link = new_link
+            live._closed = None
+            opener.attempts.append(RealtimeAttempt(new_link.route.key, "reconnected"))
+            live.start_reader(None)
+
+        live = RealtimeSession(
+            caller, link, translator, options, nursery, opener.attempts, reconnect
+        )
+        live.start_reader(first)
+        try:
+            yield live
+        except trio.Cancelled:
+            code, reason = 1001, "cancelled"
+            raise
+        except BaseException:
+            code, reason = 1011, "caller error"
+            raise
+        finally:
+            await live.close(code, reason)
+            nursery.cancel_scope.cancel()
