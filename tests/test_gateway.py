@@ -19,13 +19,17 @@ BODY = {
 }
 
 
-async def _events(faults: dict[str, str]) -> list[tuple[str | None, dict[str, object]]]:
+async def _post(faults: dict[str, str]) -> httpx.Response:
     async with open_fake_provider() as fake:
         router = gateway_router(fake.url, FAKE_KEYS, forward=("x-fake-",))
         async with open_gateway(router) as url, httpx.AsyncClient() as client:
-            response = await client.post(
+            return await client.post(
                 url + "/v1/messages", json=BODY, headers={**ANTHROPIC_HEADERS, **faults}
             )
+
+
+async def _events(faults: dict[str, str]) -> list[tuple[str | None, dict[str, object]]]:
+    response = await _post(faults)
     assert response.status_code == 200
     decoder = SSEDecoder()
     messages = decoder.feed(response.content) + decoder.finish()
@@ -43,7 +47,19 @@ async def test_a_connection_lost_mid_stream_ends_with_an_error_event() -> None:
 
 
 async def test_an_upstream_error_event_is_rendered_in_the_callers_format() -> None:
-    events = await _events({"x-fake-stream-error": "3"})
+    # One event at a time: the first reaches the client before the upstream's error event.
+    events = await _events({"x-fake-stream-error": "3", "x-fake-inter-event-delay": "5ms"})
     assert events[-1][0] == "error"
     assert events[-1][1]["type"] == "error"
+    assert [name for name, _ in events].count("error") == 1  # the upstream's own is not passed on
     assert "message_stop" not in [name for name, _ in events]
+
+
+async def test_an_error_event_before_anything_reached_the_client_is_an_error_answer() -> None:
+    # The fake sends the first events and the error in one write: nothing was committed, so
+    # every route is retried, and the client gets an error answer in its own format.
+    response = await _post({"x-fake-stream-error": "3"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body["type"] == "error" and body["error"]["type"] == "api_error"
+    assert "error event in the stream" in body["error"]["message"]

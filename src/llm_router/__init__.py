@@ -35,6 +35,7 @@ from llm_router.errors import (
     PoolTimeoutError,
     ProviderError,
     RateLimitError,
+    ResponseTooLargeError,
     StreamError,
     TimeoutError,
     TranslationError,
@@ -74,6 +75,7 @@ from llm_router.translate import (
 )
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import Usage
+from llm_router.upstream import ReadLimits
 
 __version__ = "0.1.0"
 
@@ -130,6 +132,8 @@ __all__ = [
     "ProviderError",
     "ProviderFormat",
     "RateLimitError",
+    "ReadLimits",
+    "ResponseTooLargeError",
     "Route",
     "Router",
     "RouterBuilder",

@@ -31,6 +31,7 @@ from llm_router.routing import DEFAULT_FORWARDED_HEADERS
 from llm_router.state import MemoryState, SharedState
 from llm_router.strategies import Strategy, latency, ordered, strategy_named, weighted
 from llm_router.transport import DEFAULT_POOL_TIMEOUT
+from llm_router.upstream import DEFAULT_READ_LIMITS, ReadLimits
 
 __all__ = ["RouterBuilder", "RouterConfig"]
 
@@ -50,6 +51,7 @@ class RouterConfig:
         default_factory=lambda: httpx.Limits(max_connections=100, max_keepalive_connections=20)
     )
     pool_timeout: float = DEFAULT_POOL_TIMEOUT
+    read_limits: ReadLimits = DEFAULT_READ_LIMITS
     connect_timeout: float | None = 10.0
     idle_timeout: float | None = 120.0
 
@@ -76,6 +78,7 @@ class RouterBuilder:
         self._limit_rules: list[LimitRule] = []
         self._shared_state: SharedState | None = None
         self._strategy: Strategy = ordered
+        self._read_limits = DEFAULT_READ_LIMITS
         self._problems: list[str] = []
 
     # -- catalog ----------------------------------------------------------------------------------
@@ -257,6 +260,22 @@ class RouterBuilder:
         self._pool_timeout = pool_timeout
         return self
 
+    def with_read_limits(
+        self,
+        *,
+        max_error_body: int = DEFAULT_READ_LIMITS.max_error_body,
+        max_response_body: int = DEFAULT_READ_LIMITS.max_response_body,
+        max_event_bytes: int = DEFAULT_READ_LIMITS.max_event_bytes,
+    ) -> RouterBuilder:
+        """Bounds on what is read from upstreams (defaults: 1 MiB error bodies, 64 MiB
+        answers, 8 MiB per stream event); see `ReadLimits`. An answer or event over its
+        limit raises `ResponseTooLargeError` naming the limit."""
+        try:
+            self._read_limits = ReadLimits(max_error_body, max_response_body, max_event_bytes)
+        except errors.ConfigurationError as exc:
+            self._problems.append(str(exc))
+        return self
+
     # -- build ------------------------------------------------------------------------------------
     def build(self) -> Router:
         """Validate and build; every problem found is reported at once in a ConfigurationError."""
@@ -316,6 +335,7 @@ class RouterBuilder:
             transport=self._transport,
             limits=self._limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
             pool_timeout=self._pool_timeout,
+            read_limits=self._read_limits,
             connect_timeout=executor.connect_timeout,
             idle_timeout=executor.idle_timeout,
         )

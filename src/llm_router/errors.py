@@ -30,6 +30,7 @@ __all__ = [
     "PoolTimeoutError",
     "ProviderError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "StreamError",
     "TimeoutError",
     "TranslationError",
@@ -233,5 +234,31 @@ class UpstreamError(ProviderError):
     """Any other upstream failure (5xx, unexpected status); `status` and `body` as received."""
 
 
+class ResponseTooLargeError(UpstreamError):
+    """An upstream answer, SSE event or event-stream frame was larger than a read limit.
+
+    `limit` names the limit (``max_response_body``, ``max_event_bytes``; see
+    `llm_router.ReadLimits`) and `limit_bytes` its value. Not retried on the same route (an
+    answer that large is not transient), but the next route is tried.
+    """
+
+    def __init__(self, message: str, *, limit: str, limit_bytes: int, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.limit = limit
+        self.limit_bytes = limit_bytes
+
+
 class StreamError(ProviderError):
-    """A committed stream failed after its first event was handed to the caller."""
+    """A committed stream failed after its first event was handed to the caller.
+
+    Raised from the stream's iterator, after every event before the failure was yielded,
+    whatever the failure: a dropped connection, an error event sent by the upstream, a corrupt
+    or oversized event. `upstream_error` is the typed error behind it when there is one (the
+    upstream's own error event as `OverloadedError`, ...); `status` follows it.
+    """
+
+    def __init__(
+        self, message: str, *, upstream_error: LLMRouterError | None = None, **kw: object
+    ) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.upstream_error = upstream_error

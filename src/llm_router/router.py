@@ -381,9 +381,12 @@ class Router:
                 stream=False,
                 headers=call.headers,
                 auth=self._auth(route),
+                limits=self._config.read_limits,
             )
             self._config.executor.observe(route, response.headers)
-            data, parsed = await read_completion(response, route, call.format)
+            data, parsed = await read_completion(
+                response, route, call.format, limits=self._config.read_limits
+            )
             return Answer(data, call.format, parsed, self._pricer(route, call))
 
         with self._call_scope() as scope:
@@ -425,10 +428,15 @@ class Router:
                 stream=True,
                 headers=call.headers,
                 auth=self._auth(route),
+                limits=self._config.read_limits,
             )
             self._config.executor.observe(route, response.headers)
             upstream = UpstreamStream(
-                response, route, call.format, include_usage=call.include_usage
+                response,
+                route,
+                call.format,
+                include_usage=call.include_usage,
+                limits=self._config.read_limits,
             )
             try:
                 await upstream.wait_first_event()
@@ -634,7 +642,10 @@ def _parse_format(value: ProviderFormat | str) -> ProviderFormat:
 def _parse_body(body: bytes | Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
     if isinstance(body, Mapping):
         obj = dict(body)
-        return orjson.dumps(obj), obj
+        try:
+            return orjson.dumps(obj), obj
+        except TypeError as exc:  # not JSON-serialisable, or nested deeper than 254 levels
+            raise errors.InvalidRequestError(f"request body cannot be serialised: {exc}") from None
     if not isinstance(body, bytes | bytearray | memoryview):
         raise errors.InvalidRequestError(
             f"request body must be bytes or a mapping, got {type(body).__name__}"

@@ -1,33 +1,82 @@
 """Sending one attempt to one route, and reading its answer (whole, or as a stream).
 
 This is the I/O half of a call: the provider builds the request, auth signs it, httpx sends
-it; errors come back typed. `UpstreamStream` owns one open response and turns its bytes into
-events in the caller's format. It is closed by whoever holds it (the router's stream context
-for a winner, the resilience engine for a hedge loser).
+it; errors come back typed. Everything read is bounded (`ReadLimits`), every error is
+scrubbed of the credentials the request carried (`llm_router.scrub`), and an answer that is
+not what was asked for (a redirect, an HTML page, a stream that is not one, malformed JSON)
+is an `UpstreamError`, retryable, never a success or a fault of the caller.
+
+`UpstreamStream` owns one open response and turns its bytes into events in the caller's
+format. It is closed by whoever holds it (the router's stream context for a winner, the
+resilience engine for a hedge loser).
 """
 
 from __future__ import annotations
 
 import collections
+import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 import trio
 
 from llm_router import errors
+from llm_router.formats import get_format
+from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.providers.base import EventDecoder, UpstreamRequest
+from llm_router.scrub import Scrubber, request_secrets
 from llm_router.translate import StreamTranslator, translate_response_parsed
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import ErrorInfo, Response
+from llm_router.universal import ErrorInfo, ErrorType, Response, StreamErrorDelta
 from llm_router.usage import UsageMeter
 
 if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
     from llm_router.routing import Route
 
-__all__ = ["UpstreamStream", "open_upstream", "read_completion"]
+__all__ = ["ReadLimits", "UpstreamStream", "open_upstream", "read_completion"]
+
+_MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """Bounds on what is read from an upstream (set with `RouterBuilder.with_read_limits`).
+
+    - `max_error_body`: an error answer's body is read up to this many bytes and the rest
+      dropped (the error keeps its meaning: a 429 is still a `RateLimitError`).
+    - `max_response_body`: a whole (non-streamed) answer larger than this, after decoding
+      any content-encoding, raises `ResponseTooLargeError`.
+    - `max_event_bytes`: one SSE event, one unterminated SSE line or one event-stream frame
+      larger than this raises `ResponseTooLargeError`.
+    """
+
+    max_error_body: int = 1 * _MiB
+    max_response_body: int = 64 * _MiB
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("max_error_body", "max_response_body", "max_event_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+                raise errors.ConfigurationError(
+                    f"ReadLimits.{name} must be an integer of at least 1024 bytes, got {value!r}"
+                )
+
+
+DEFAULT_READ_LIMITS = ReadLimits()
+
+# The credentials each in-flight request carried, for whoever reads its response later.
+_SCRUBBERS: weakref.WeakKeyDictionary[httpx.Request, Scrubber] = weakref.WeakKeyDictionary()
+_NO_SECRETS = Scrubber(())
+
+
+def scrubber_for(response: httpx.Response) -> Scrubber:
+    """The scrubber of the request `response` answers (one that knows no secret if none)."""
+    return _SCRUBBERS.get(response.request, _NO_SECRETS)
 
 
 async def open_upstream(
@@ -38,16 +87,22 @@ async def open_upstream(
     stream: bool,
     headers: Mapping[str, str],
     auth: AuthConfig | None,
+    limits: ReadLimits = DEFAULT_READ_LIMITS,
 ) -> httpx.Response:
-    """Send the request and return the response with headers read and body unread.
+    """Send the request and return a 2xx response with headers read and body unread.
 
-    Error statuses are read, closed and raised as typed errors. Transport failures become
-    `ConnectError`/`TimeoutError` without chaining httpx's exception (it may echo the URL).
+    Error statuses are read (up to `limits.max_error_body`), closed and raised as typed
+    errors, scrubbed of our credentials; so are redirects and other non-2xx answers
+    (`UpstreamError`, status 502). Transport failures become `ConnectError`/`TimeoutError`
+    without chaining httpx's exception (it may echo the URL).
     """
     upstream = UpstreamRequest(route.model, route.format, body, stream, headers)
     request = route.provider.build_request(upstream)
+    before = dict(request.headers)
     if auth is not None:
         await auth.apply(request)
+    scrubber = Scrubber(request_secrets(request, before))
+    _SCRUBBERS[request] = scrubber
     failure: errors.LLMRouterError | None = None
     try:
         response = await client.send(request, stream=True)
@@ -63,59 +118,174 @@ async def open_upstream(
         )
     if failure is not None:
         raise failure
-    if response.status_code >= 400:
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    data, truncated = await _read_error_body(response, limits.max_error_body)
+    data = scrubber.bytes(data)
+    response_headers = httpx.Headers(scrubber.headers(response.headers))
+    if status >= 400:
+        error = route.provider.map_error(status, response_headers, data, route.alias)
+        if truncated and isinstance(error, errors.ProviderError | errors.InvalidRequestError):
+            error.message = f"{error.message} (error body cut at {limits.max_error_body} bytes)"
+            error.args = (error.message,)
+    else:
+        error = _not_an_answer(route, status, response_headers, data)
+    raise scrubber.error(error)
+
+
+def _not_an_answer(
+    route: Route, status: int, headers: httpx.Headers, data: bytes
+) -> errors.UpstreamError:
+    """A 1xx/3xx answer: redirects are not followed (they would carry our credentials to
+    wherever they point), so it is a misbehaving upstream, worth another attempt."""
+    where = ""
+    location = headers.get("location")
+    if location:
         try:
-            data = await response.aread()
-        except httpx.HTTPError:
-            data = b""
-        finally:
-            await response.aclose()
-        data = _scrub_credentials(data, request)
-        raise route.provider.map_error(response.status_code, response.headers, data, route.alias)
-    return response
+            where = f" to {httpx.URL(location).host or 'a relative location'}"
+        except httpx.InvalidURL:
+            where = " to an invalid location"
+    kind = "a redirect" if 300 <= status < 400 else "an unexpected status"
+    return errors.UpstreamError(
+        f"{route.alias}: HTTP {status}{where}: {kind} where an answer was expected"
+        " (redirects are not followed)",
+        status=502,
+        body=data,
+        provider=route.alias,
+        headers=dict(headers),
+    )
 
 
-_CREDENTIAL_HEADERS = (
-    "authorization",
-    "api-key",
-    "x-api-key",
-    "x-goog-api-key",
-    "x-amz-security-token",
-)
-
-
-def _scrub_credentials(data: bytes, request: httpx.Request) -> bytes:
-    """Remove our own credentials from an upstream error body (some providers echo the key)."""
-    for name in _CREDENTIAL_HEADERS:
-        value = request.headers.get(name)
-        if not value:
-            continue
-        token = value.split(" ", 1)[1] if value.lower().startswith(("bearer ", "token ")) else value
-        if len(token) >= 8 and token.encode() in data:
-            data = data.replace(token.encode(), b"[redacted]")
-    return data
+async def _read_error_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of an error body (decoded), and whether more was dropped."""
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    try:
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                truncated = True
+                break
+    except httpx.HTTPError:  # lost mid-body, or undecodable: keep what arrived
+        pass
+    finally:
+        await response.aclose()
+    return b"".join(chunks)[:limit], truncated
 
 
 async def read_completion(
-    response: httpx.Response, route: Route, caller: ProviderFormat
+    response: httpx.Response,
+    route: Route,
+    caller: ProviderFormat,
+    *,
+    limits: ReadLimits = DEFAULT_READ_LIMITS,
 ) -> tuple[bytes, Response | None]:
-    """Read a whole answer and translate it to the caller's format (untouched when it matches).
+    """Read a whole answer (at most `limits.max_response_body`) and translate it to the
+    caller's format (untouched when it matches, once checked to be a JSON object).
 
     Also returns the universal answer the translation went through (None for passthrough)."""
+    scrubber = scrubber_for(response)
     try:
-        data = await response.aread()
+        data = await _read_answer(response, route, limits.max_response_body)
+    finally:
+        await response.aclose()
+    try:
+        if route.format is caller:
+            _check_json_object(data)
+        return translate_response_parsed(data, route.format, caller)
+    except (errors.TranslationError, errors.InvalidRequestError) as exc:
+        raise scrubber.error(
+            errors.UpstreamError(
+                f"{route.alias}: HTTP {response.status_code} answer is not a usable"
+                f" {route.format.value} response: {exc}",
+                status=502,
+                provider=route.alias,
+            )
+        ) from None
+
+
+async def _read_answer(response: httpx.Response, route: Route, limit: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(route, f"declares {int(declared)} bytes", limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(route, "is larger", limit)
+            chunks.append(chunk)
+    except httpx.DecodingError:
+        raise errors.UpstreamError(
+            f"{route.alias}: the answer's content-encoding"
+            f" ({response.headers.get('content-encoding', 'none')}) could not be decoded",
+            status=502,
+            provider=route.alias,
+        ) from None
     except httpx.TransportError as exc:
         raise errors.ConnectError(
             f"{route.alias}: connection lost reading the answer ({type(exc).__name__})",
             provider=route.alias,
         ) from None
-    finally:
-        await response.aclose()
-    return translate_response_parsed(data, route.format, caller)
+    return b"".join(chunks)
+
+
+def _too_large(route: Route, what: str, limit: int) -> errors.ResponseTooLargeError:
+    return errors.ResponseTooLargeError(
+        f"{route.alias}: the answer {what} than max_response_body ({limit} bytes)"
+        if what == "is larger"
+        else f"{route.alias}: the answer {what}, more than max_response_body ({limit} bytes)",
+        limit="max_response_body",
+        limit_bytes=limit,
+        provider=route.alias,
+    )
+
+
+def _check_json_object(data: bytes) -> None:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise errors.TranslationError(f"not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise errors.TranslationError("not a JSON object")
+
+
+# -- streams ------------------------------------------------------------------------------------
+
+#: What a format parser raises on a shape it did not expect (see `llm_router.translate`).
+_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+#: Serve at most this many buffered events in a row before letting other tasks run.
+_EVENTS_PER_CHECKPOINT = 16
+
+
+_ERROR_CLASSES: dict[ErrorType, type[errors.ProviderError]] = {
+    ErrorType.RATE_LIMIT: errors.RateLimitError,
+    ErrorType.OVERLOADED: errors.OverloadedError,
+    ErrorType.AUTHENTICATION: errors.AuthenticationError,
+    ErrorType.PERMISSION: errors.PermissionError,
+    ErrorType.NOT_FOUND: errors.NotFoundError,
+    ErrorType.TIMEOUT: errors.TimeoutError,
+    ErrorType.CONTEXT_WINDOW: errors.ContextWindowExceededError,
+    ErrorType.CONTENT_FILTER: errors.ContentFilterError,
+}
 
 
 class UpstreamStream:
-    """An open upstream stream, decoded and translated event by event into the caller's format."""
+    """An open upstream stream, decoded and translated event by event into the caller's format.
+
+    The commit rule: until an event is handed to the caller, every failure (an error event
+    in any provider's format, an exception frame, a dropped connection, a corrupt or
+    oversized event, an answer that is not a stream at all, a stream that ends empty) raises
+    a typed error the resilience engine may retry; events decoded but not yet handed out are
+    dropped with it. Once an event went to the caller, every failure raises `StreamError`
+    (with `upstream_error` set to the typed error behind it, when there is one) after the
+    events before it were handed out: an upstream's own error event is never passed on as
+    an ordinary event.
+    """
 
     def __init__(
         self,
@@ -124,11 +294,16 @@ class UpstreamStream:
         caller: ProviderFormat,
         *,
         include_usage: bool = True,
+        limits: ReadLimits = DEFAULT_READ_LIMITS,
     ) -> None:
         self.route = route
         self._response = response
-        self._chunks = response.aiter_raw()
-        self._decoder: EventDecoder = route.provider.event_decoder(route.format)
+        self._limits = limits
+        self._scrubber = scrubber_for(response)
+        self._chunks = response.aiter_bytes()
+        self._decoder: EventDecoder = route.provider.event_decoder(
+            route.format, max_event_bytes=limits.max_event_bytes
+        )
         self._translator = (
             None
             if route.format is caller
@@ -136,9 +311,11 @@ class UpstreamStream:
         )
         self._caller = caller
         self._pending: collections.deque[StreamEvent] = collections.deque()
+        self._started = False  # the response was checked to be a stream
         self._upstream_done = False
         self._closed = False
         self._committed = False  # an event went to the caller: no retry may happen any more
+        self._served_in_a_row = 0
         self.events_received = 0
         self.meter = UsageMeter(route.format)  # the provider's own usage reports
         self.ended = False  # the upstream stream ended (cleanly or not)
@@ -149,57 +326,181 @@ class UpstreamStream:
             if self._upstream_done:
                 return None
             await self._pump()
+            self._served_in_a_row = 0
+        self._served_in_a_row += 1
+        if self._served_in_a_row >= _EVENTS_PER_CHECKPOINT:
+            # Buffered events need no I/O: without this a fast consumer of one huge chunk
+            # would never let other tasks run.
+            self._served_in_a_row = 0
+            await trio.lowlevel.checkpoint()
         self._committed = True
         return self._pending.popleft()
 
     async def wait_first_event(self) -> None:
-        """Read until at least one caller-format event is buffered (the attempt has answered)."""
+        """Read until at least one caller-format event is buffered (the attempt has answered)
+        or the stream ended. Raises the typed error of an attempt that failed instead."""
         while not self._pending and not self._upstream_done:
             await self._pump()
 
     async def _pump(self) -> None:
+        if not self._started:
+            await self._check_is_stream()
         try:
             chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
-            self._upstream_done = True
-            self._emit(self._decoder.finish(), final=True)
+            self._upstream_done = self.ended = True
+            self._feed(None)
             return
         except httpx.TransportError as exc:
-            if not self._committed:  # nothing reached the caller: the attempt may be retried
-                raise errors.ConnectError(
-                    f"{self.route.alias}: connection lost before the first stream event ({type(exc).__name__})",
+            raise self._failure(
+                errors.ConnectError(
+                    f"{self.route.alias}: connection lost before the first stream event"
+                    f" ({type(exc).__name__})",
                     provider=self.route.alias,
-                ) from None
-            raise errors.StreamError(
-                f"{self.route.alias}: stream interrupted after {self.events_received} events ({type(exc).__name__})",
-                provider=self.route.alias,
+                ),
+                f"connection lost ({type(exc).__name__})",
             ) from None
+        except httpx.DecodingError:
+            raise self._failure(
+                errors.UpstreamError(
+                    f"{self.route.alias}: the stream's content-encoding"
+                    f" ({self._response.headers.get('content-encoding', 'none')})"
+                    " could not be decoded",
+                    provider=self.route.alias,
+                ),
+                "undecodable content-encoding",
+            ) from None
+        self._feed(chunk)
+
+    async def _check_is_stream(self) -> None:
+        self._started = True
+        response = self._response
+        declared = response.headers.get("content-type")
+        media_type = declared.split(";", 1)[0].strip().lower() if declared else None
+        expected = self._decoder.media_type
+        if response.status_code != 204 and media_type in (None, expected):
+            return  # an absent content type is taken on trust (some compatible servers)
+        data, _ = await _read_error_body(response, self._limits.max_error_body)
+        what = "no content" if response.status_code == 204 else f"content-type {declared}"
+        raise self._scrubber.error(
+            errors.UpstreamError(
+                f"{self.route.alias}: HTTP {response.status_code} with {what} where a stream"
+                f" ({expected}) was asked for",
+                status=502,
+                body=self._scrubber.bytes(data),
+                provider=self.route.alias,
+            )
+        )
+
+    def _feed(self, chunk: bytes | None) -> None:
+        """Decode `chunk` (None: end of body) and queue its events in the caller's format."""
         try:
-            events = self._decoder.feed(chunk)
-        except errors.ProviderError as exc:  # in-band exception frames (Bedrock) name no route
+            events = self._decoder.finish() if chunk is None else self._decoder.feed(chunk)
+            for event in events:
+                self._take(event)
+            if chunk is None:
+                self._end()
+        except errors.StreamError:
+            raise
+        except (errors.ProviderError, errors.InvalidRequestError) as exc:
+            # Exception frames, error events, read limits: typed already.
             if exc.provider is None:
                 exc.provider = self.route.alias
-            raise
-        self._emit(events, final=False)
+            raise self._failure(exc, str(exc)) from None
+        except (errors.FramingError, errors.TranslationError, *_SHAPE_ERRORS) as exc:
+            raise self._failure(
+                errors.UpstreamError(
+                    f"{self.route.alias}: malformed stream: {exc}", provider=self.route.alias
+                ),
+                f"malformed stream: {exc}",
+            ) from None
 
-    def _emit(self, events: list[StreamEvent], *, final: bool) -> None:
-        self.events_received += len(events)
-        self.ended = final
-        for event in events:
-            self.meter.observe(event)
+    def _take(self, event: StreamEvent) -> None:
+        """Queue one provider event in the caller's format; raise if it reports an error."""
+        self.meter.observe(event)
+        if event.data == b"[DONE]":
+            if self._translator is None:
+                self._pending.append(event)
+            return
+        payload: Any = None
+        if _may_be_error(event):
+            payload = self._payload(event)
+            self._raise_error_event(event, payload)
         translator = self._translator
         if translator is None:
-            self._pending.extend(events)
+            if payload is None and self.route.format is not ProviderFormat.CONVERSE:
+                self._payload(event)  # passed on untouched, but never as garbage
+            self._pending.append(event)
         else:
-            for event in events:
-                if event.data == b"[DONE]":
-                    continue
-                payload: object = event.data
-                if self.route.format is ProviderFormat.CONVERSE:
-                    payload = {event.event: orjson.loads(event.data)}
-                self._pending.extend(translator.feed(payload))  # type: ignore[arg-type]
-            if final:
-                self._pending.extend(translator.finish())
+            if payload is None:
+                payload = (
+                    self._payload(event)
+                    if self.route.format is ProviderFormat.CONVERSE
+                    else event.data
+                )
+            self._pending.extend(translator.feed(payload))
+        self.events_received += 1
+
+    def _payload(self, event: StreamEvent) -> Any:
+        try:
+            obj = orjson.loads(event.data)
+        except orjson.JSONDecodeError as exc:
+            raise errors.FramingError(f"a stream event is not JSON: {exc}") from None
+        if self.route.format is ProviderFormat.CONVERSE:
+            return {event.event: obj}
+        return obj
+
+    def _raise_error_event(self, event: StreamEvent, payload: Any) -> None:
+        """Raise the typed error `event` stands for, if it reports one.
+
+        A fresh parser of the provider's format reads the one event: it knows every format's
+        error shapes; its complaints about state it lacks mean "not an error"."""
+        if not isinstance(payload, dict):
+            raise errors.FramingError("a stream event is not a JSON object")
+        try:
+            deltas = get_format(self.route.format).StreamParser().feed(payload)
+        except (errors.LLMRouterError, *_SHAPE_ERRORS):
+            return
+        for delta in deltas:
+            if isinstance(delta, StreamErrorDelta):
+                raise self._error_event(delta.error, event.data)
+
+    def _error_event(self, info: ErrorInfo, data: bytes) -> errors.ProviderError:
+        status = info.http_status
+        cls = _ERROR_CLASSES.get(info.type, errors.UpstreamError)
+        kind = info.provider_type or info.code
+        text = f"{self.route.alias}: error event in the stream" + (f" ({kind})" if kind else "")
+        return cls(
+            f"{text}: {info.message}" if info.message else text,
+            status=status,
+            body=self._scrubber.bytes(data),
+            provider=self.route.alias,
+        )
+
+    def _end(self) -> None:
+        if self._translator is not None:
+            self._pending.extend(self._translator.finish())
+        if self.events_received == 0:
+            raise errors.UpstreamError(
+                f"{self.route.alias}: the stream ended without a single event",
+                provider=self.route.alias,
+            )
+
+    def _failure(
+        self, before_commit: errors.ProviderError | errors.InvalidRequestError, what: str
+    ) -> errors.LLMRouterError:
+        """The error to raise for a failure: retryable as is before commit, else StreamError."""
+        if not self._committed:
+            self._pending.clear()
+            return self._scrubber.error(before_commit)
+        return self._scrubber.error(
+            errors.StreamError(
+                f"{self.route.alias}: stream interrupted after {self.events_received} events: {what}",
+                status=before_commit.status,
+                provider=self.route.alias,
+                upstream_error=before_commit,
+            )
+        )
 
     def fail(self, error: ErrorInfo) -> list[StreamEvent]:
         """The caller-format event reporting `error` after this stream's events so far.
@@ -218,3 +519,8 @@ class UpstreamStream:
         self._closed = True
         with trio.CancelScope(shield=True):
             await self._response.aclose()
+
+
+def _may_be_error(event: StreamEvent) -> bool:
+    """Cheap test for events that may report an error (only those are parsed twice)."""
+    return event.event in ("error", "response.failed") or b'"error"' in event.data

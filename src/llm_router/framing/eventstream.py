@@ -24,9 +24,11 @@ from llm_router.errors import (
     PermissionError,
     ProviderError,
     RateLimitError,
+    ResponseTooLargeError,
     TimeoutError,
     UpstreamError,
 )
+from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.types import StreamEvent
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "error_for_aws_exception",
 ]
 
+_PRELUDE_LEN = 12  # total length u32, headers length u32, prelude CRC u32
 _MIN_FRAME_LEN = 16  # prelude (12 bytes) + message CRC, with no headers and no payload
 
 # Keyed by the exception type with its first letter lower-cased: Bedrock spells it
@@ -154,41 +157,51 @@ class EventStreamDecoder:
     (the shape boto3 hands out). An exception frame raises its typed error (RateLimitError
     for `throttlingException`, ...) once the events before it have been returned: at once if
     there were none, else on the next `feed()` or `finish()`. A corrupt frame raises
-    FramingError. Call `finish()` at end of body to detect a truncated frame. After an error
-    the decoder is spent.
+    FramingError; a frame declaring more than `max_event_bytes` raises ResponseTooLargeError
+    as soon as its prelude arrives. Call `finish()` at end of body to detect a truncated
+    frame. After an error the decoder is spent.
+
+    Linear in its input: bytes wait in one `bytearray` until a whole frame is there, and
+    only that frame is handed to botocore for its checks and header parsing.
     """
 
-    def __init__(self) -> None:
-        self._buffer = EventStreamBuffer()
-        self._pending = 0  # bytes fed but not yet consumed by a complete frame
+    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        if max_event_bytes < _MIN_FRAME_LEN:
+            raise ValueError(f"max_event_bytes must be at least {_MIN_FRAME_LEN}")
+        self._max = max_event_bytes
+        self._buf = bytearray()
+        self._start = 0  # where the next frame begins in _buf
         self._error: Exception | None = None
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         """Add bytes from the wire; return every event they complete, in order."""
         self._raise_stored_error()
-        self._buffer.add_data(data)
-        self._pending += len(data)
+        self._buf += data
         events: list[dict[str, Any]] = []
-        while True:
-            try:
-                message = self._next_message()
-                if message is None:
+        try:
+            while True:
+                try:
+                    message = self._next_message()
+                    if message is None:
+                        return events
+                    events.append(_to_event(message))
+                except (FramingError, InvalidRequestError, ProviderError) as exc:
+                    if not events:
+                        raise
+                    self._error = exc
                     return events
-                self._pending -= message.prelude.total_length
-                events.append(_to_event(message))
-            except (FramingError, InvalidRequestError, ProviderError) as exc:
-                if not events:
-                    raise
-                self._error = exc
-                return events
+        finally:
+            if self._start:
+                del self._buf[: self._start]
+                self._start = 0
 
     def finish(self) -> None:
         """Declare the end of the body; raise FramingError if a partial frame is left."""
         self._raise_stored_error()
-        if self._pending:
+        left = len(self._buf) - self._start
+        if left:
             raise FramingError(
-                f"event stream truncated: {self._pending} bytes of an incomplete frame"
-                " remain at end of body"
+                f"event stream truncated: {left} bytes of an incomplete frame remain at end of body"
             )
 
     def _raise_stored_error(self) -> None:
@@ -196,23 +209,43 @@ class EventStreamDecoder:
             raise self._error
 
     def _next_message(self) -> EventStreamMessage | None:
-        try:
-            message: EventStreamMessage = next(self._buffer)
-        except StopIteration:
+        start = self._start
+        available = len(self._buf) - start
+        if available < _PRELUDE_LEN:
             return None
-        except ParserError as exc:
-            raise FramingError(f"corrupt event-stream frame: {exc}") from exc
-        except (struct.error, KeyError, IndexError, UnicodeDecodeError) as exc:
-            # botocore's header parser trusts the declared lengths and type codes.
-            raise FramingError(f"corrupt event-stream frame headers: {exc!r}") from exc
-        prelude = message.prelude
+        total_length, headers_length, prelude_crc = struct.unpack_from("!III", self._buf, start)
+        if zlib.crc32(memoryview(self._buf)[start : start + 8]) != prelude_crc:
+            raise FramingError(
+                "corrupt event-stream frame: prelude checksum mismatch"
+                f" (declared {prelude_crc:#010x})"
+            )
+        if total_length > self._max:
+            raise ResponseTooLargeError(
+                f"event stream: a frame of {total_length} bytes exceeds max_event_bytes"
+                f" ({self._max} bytes)",
+                limit="max_event_bytes",
+                limit_bytes=self._max,
+            )
         # botocore does not check that the declared total length can hold the prelude,
         # headers and CRC it also declares.
-        if prelude.total_length < _MIN_FRAME_LEN + prelude.headers_length:
+        if total_length < _MIN_FRAME_LEN + headers_length:
             raise FramingError(
-                f"corrupt event-stream frame: total length {prelude.total_length} cannot hold"
-                f" {prelude.headers_length} header bytes plus prelude and CRC"
+                f"corrupt event-stream frame: total length {total_length} cannot hold"
+                f" {headers_length} header bytes plus prelude and CRC"
             )
+        if available < total_length:
+            return None
+        frame = bytes(self._buf[start : start + total_length])
+        self._start = start + total_length
+        parser = EventStreamBuffer()
+        parser.add_data(frame)
+        try:
+            message: EventStreamMessage = next(parser)
+        except ParserError as exc:
+            raise FramingError(f"corrupt event-stream frame: {exc}") from exc
+        except (StopIteration, struct.error, KeyError, IndexError, UnicodeDecodeError) as exc:
+            # botocore's header parser trusts the declared lengths and type codes.
+            raise FramingError(f"corrupt event-stream frame headers: {exc!r}") from exc
         return message
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llm_router.errors import ResponseTooLargeError
+from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
+
 __all__ = ["DONE", "SSEDecoder", "SSEMessage", "encode_comment", "encode_sse"]
 
 DONE = b"[DONE]"
@@ -42,15 +45,35 @@ class SSEMessage:
 class SSEDecoder:
     """Feed raw bytes as they arrive (split anywhere); get whole events back.
 
+    Linear in its input: a partial line is kept in a `bytearray` (never re-concatenated), so a
+    long line fed in small chunks costs what it weighs. An event whose data, or a line still
+    unterminated, grows past `max_event_bytes` raises `ResponseTooLargeError` (limit
+    ``max_event_bytes``); after that the decoder is spent.
+
     `finish()` flushes an event left unterminated at end of stream: the spec would discard it,
     but servers that close right after the last `data:` line are common enough to be lenient.
     """
 
-    __slots__ = ("_buf", "_data", "_event", "_id", "_pending_cr", "_retry", "_started", "done")
+    __slots__ = (
+        "_buf",
+        "_data",
+        "_data_size",
+        "_event",
+        "_id",
+        "_max",
+        "_pending_cr",
+        "_retry",
+        "_started",
+        "done",
+    )
 
-    def __init__(self) -> None:
-        self._buf = b""  # an incomplete trailing line, line endings already normalised
+    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        if max_event_bytes < 1:
+            raise ValueError(f"max_event_bytes must be positive, got {max_event_bytes}")
+        self._max = max_event_bytes
+        self._buf = bytearray()  # an incomplete trailing line, line endings already normalised
         self._data: list[bytes] = []
+        self._data_size = 0  # bytes of `data` lines in the event being assembled
         self._event: str | None = None
         self._id: str | None = None
         self._retry: int | None = None
@@ -61,10 +84,10 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEMessage]:
         if not self._started:
-            chunk = self._buf + chunk
-            self._buf = b""
+            chunk = bytes(self._buf) + chunk
+            self._buf.clear()
             if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
-                self._buf = chunk  # may still be the start of a BOM
+                self._buf += chunk  # may still be the start of a BOM
                 return []
             self._started = True
             if chunk.startswith(_BOM):
@@ -78,11 +101,25 @@ class SSEDecoder:
         if b"\r" in chunk:
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = chunk.rfind(b"\n")
+        buf = self._buf
         if end < 0:
-            self._buf += chunk
+            buf += chunk
+            if len(buf) > self._max:
+                raise self._too_large("a line")
             return []
-        lines = (self._buf + chunk[:end]).split(b"\n")
-        self._buf = chunk[end + 1 :]
+        size = len(buf) + end
+        if buf:
+            buf += memoryview(chunk)[:end]
+            lines = bytes(buf).split(b"\n")
+            buf.clear()
+        else:
+            lines = chunk[:end].split(b"\n")
+        if size > self._max and max(map(len, lines)) > self._max:
+            raise self._too_large("a line")
+        if end + 1 < len(chunk):
+            buf += memoryview(chunk)[end + 1 :]
+            if len(buf) > self._max:
+                raise self._too_large("a line")
         out: list[SSEMessage] = []
         self._process(lines, out)
         return out
@@ -91,17 +128,25 @@ class SSEDecoder:
         """End of stream: process what is buffered and flush an unterminated event."""
         out: list[SSEMessage] = []
         lines: list[bytes] = []
+        tail = bytes(self._buf)
+        self._buf.clear()
         if not self._started:
             self._started = True
-            if self._buf.startswith(_BOM):
-                self._buf = self._buf[len(_BOM) :]
-        if self._buf or self._pending_cr:
-            lines.append(self._buf)
-        self._buf = b""
+            if tail.startswith(_BOM):
+                tail = tail[len(_BOM) :]
+        if tail or self._pending_cr:
+            lines.append(tail)
         self._pending_cr = False
         lines.append(b"")
         self._process(lines, out)
         return out
+
+    def _too_large(self, what: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"SSE stream: {what} exceeds max_event_bytes ({self._max} bytes)",
+            limit="max_event_bytes",
+            limit_bytes=self._max,
+        )
 
     def _process(self, lines: list[bytes], out: list[SSEMessage]) -> None:
         data = self._data
@@ -118,12 +163,16 @@ class SSEDecoder:
                         self.done = True
                     out.append(message)
                     data.clear()
+                    self._data_size = 0
                 self._event = None
                 self._retry = None
                 continue
             # The hot path: `data: {...}` lines.
             if line.startswith(b"data: "):
                 data.append(line[6:])
+                self._data_size += len(line) - 5  # the joining newline counts too
+                if self._data_size > self._max:
+                    raise self._too_large("an event")
                 continue
             colon = line.find(b":")
             if colon == 0:
@@ -137,6 +186,9 @@ class SSEDecoder:
                     value = value[1:]
             if field == b"data":
                 data.append(value)
+                self._data_size += len(value) + 1
+                if self._data_size > self._max:
+                    raise self._too_large("an event")
             elif field == b"event":
                 self._event = value.decode("utf-8", "replace")
             elif field == b"id" and b"\x00" not in value:

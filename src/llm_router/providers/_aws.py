@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from llm_router import errors
+from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.framing.eventstream import EventStreamDecoder, aws_error_class
 from llm_router.providers.base import error_from_response, retry_after_seconds
 from llm_router.types import StreamEvent
@@ -70,9 +71,10 @@ class BedrockEventDecoder:
     """
 
     __slots__ = ("_frames", "_invoke")
+    media_type: ClassVar[str] = "application/vnd.amazon.eventstream"
 
-    def __init__(self, *, invoke: bool) -> None:
-        self._frames = EventStreamDecoder()
+    def __init__(self, *, invoke: bool, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._frames = EventStreamDecoder(max_event_bytes=max_event_bytes)
         self._invoke = invoke
 
     def feed(self, data: bytes) -> list[StreamEvent]:

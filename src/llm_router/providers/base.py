@@ -17,6 +17,7 @@ import orjson
 
 from llm_router import errors
 from llm_router.auth import ApiKey, AuthConfig
+from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.framing.sse import SSEDecoder
 from llm_router.resilience.backoff import parse_retry_after
 from llm_router.types import ProviderFormat, StreamEvent
@@ -50,6 +51,11 @@ class EventDecoder(Protocol):
     passthrough stream ends exactly as the provider ended it); AWS event-stream frames become
     `StreamEvent(event=<eventType>, data=<payload JSON>)`.
     """
+
+    #: The media type of the stream this decoder reads (`text/event-stream`, ...): an answer
+    #: declaring another is not a stream (an HTML page, a JSON error with status 200).
+    @property
+    def media_type(self) -> str: ...
 
     def feed(self, data: bytes) -> list[StreamEvent]: ...
 
@@ -136,9 +142,12 @@ class Provider(abc.ABC):
         return headers
 
     # -- responses ------------------------------------------------------------------------------
-    def event_decoder(self, fmt: ProviderFormat) -> EventDecoder:
-        """A decoder for this provider's stream bytes (SSE unless overridden)."""
-        return SSEEventDecoder()
+    def event_decoder(
+        self, fmt: ProviderFormat, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    ) -> EventDecoder:
+        """A decoder for this provider's stream bytes (SSE unless overridden), holding at most
+        `max_event_bytes` for one event."""
+        return SSEEventDecoder(max_event_bytes=max_event_bytes)
 
     def map_error(
         self, status: int, headers: httpx.Headers, body: bytes, alias: str
@@ -151,9 +160,10 @@ class SSEEventDecoder:
     """SSE bytes -> `StreamEvent`s carrying each event's name and raw data (comments dropped)."""
 
     __slots__ = ("_sse",)
+    media_type: ClassVar[str] = "text/event-stream"
 
-    def __init__(self) -> None:
-        self._sse = SSEDecoder()
+    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._sse = SSEDecoder(max_event_bytes=max_event_bytes)
 
     def feed(self, data: bytes) -> list[StreamEvent]:
         return [StreamEvent(m.event, m.data) for m in self._sse.feed(data) if m.data]
@@ -191,7 +201,14 @@ def edit_json_body(
         if obj.get(key, _MISSING) != value:
             obj[key] = value
             changed = True
-    return orjson.dumps(obj) if changed else body
+    if not changed:
+        return body
+    try:
+        return orjson.dumps(obj)
+    except TypeError as exc:  # orjson writes at most 254 levels of nesting
+        raise errors.InvalidRequestError(
+            f"request body cannot be re-serialised: {exc} (nested deeper than 254 levels?)"
+        ) from None
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -237,7 +254,10 @@ def _error_fields(body: bytes) -> tuple[str, str]:
         return "", ""
     message = err.get("message") or obj.get("message") or obj.get("detail") or ""
     if not isinstance(message, str):
-        message = orjson.dumps(message).decode()
+        try:
+            message = orjson.dumps(message).decode()
+        except TypeError:  # nested deeper than orjson writes
+            message = "(an error message too deeply nested to show)"
     kind = err.get("type") or err.get("code") or err.get("status") or obj.get("type") or ""
     return message, str(kind)
 

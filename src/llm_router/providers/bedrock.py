@@ -15,6 +15,7 @@ import orjson
 
 from llm_router import errors
 from llm_router.auth import ApiKey, AuthConfig, AwsSigV4
+from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.providers._aws import BedrockEventDecoder, bedrock_error
 from llm_router.providers.base import EventDecoder, Provider, UpstreamRequest, edit_json_body
 from llm_router.types import ProviderFormat
@@ -122,8 +123,12 @@ class BedrockProvider(Provider):
             content=self.prepare_body(request),
         )
 
-    def event_decoder(self, fmt: ProviderFormat) -> EventDecoder:
-        return BedrockEventDecoder(invoke=fmt is ProviderFormat.ANTHROPIC)
+    def event_decoder(
+        self, fmt: ProviderFormat, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    ) -> EventDecoder:
+        return BedrockEventDecoder(
+            invoke=fmt is ProviderFormat.ANTHROPIC, max_event_bytes=max_event_bytes
+        )
 
     def map_error(
         self, status: int, headers: httpx.Headers, body: bytes, alias: str

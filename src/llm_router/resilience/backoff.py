@@ -19,6 +19,8 @@ __all__ = ["backoff_ceiling", "backoff_delay", "parse_retry_after", "parse_shoul
 #: Headers giving a wait in milliseconds, in the order they are trusted. `retry-after-ms` is
 #: OpenAI's and Anthropic's, `x-ms-retry-after-ms` Azure's.
 _MILLISECOND_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
+#: A wait longer than a day is not a real request (`retry-after: 1e308`): ignored as unreadable.
+MAX_READABLE_WAIT = 86_400.0
 
 
 def backoff_ceiling(retry_number: int, policy: RetryPolicy) -> float:
@@ -48,20 +50,21 @@ def parse_retry_after(headers: Mapping[str, str], *, wall_now: float) -> float |
     Trusted in order: ``retry-after-ms``, ``x-ms-retry-after-ms`` (milliseconds), then
     ``retry-after`` as seconds (integer or float) or as an HTTP date, measured from `wall_now`
     (seconds since the epoch). A date in the past means "now" (0.0). Unreadable, negative or
-    infinite values are skipped, as the official SDKs do, so the next header can still count.
+    infinite values are skipped, as the official SDKs do, so the next header can still count;
+    so are waits longer than a day (`MAX_READABLE_WAIT`), which no provider means.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     for name in _MILLISECOND_HEADERS:
         millis = _non_negative_float(lowered.get(name))
-        if millis is not None:
+        if millis is not None and millis / 1000.0 <= MAX_READABLE_WAIT:
             return millis / 1000.0
     raw = lowered.get("retry-after")
     if raw is None:
         return None
     seconds = _non_negative_float(raw)
-    if seconds is not None:
-        return seconds
-    return _seconds_until_http_date(raw, wall_now)
+    if seconds is None:
+        seconds = _seconds_until_http_date(raw, wall_now)
+    return seconds if seconds is not None and seconds <= MAX_READABLE_WAIT else None
 
 
 def parse_should_retry(headers: Mapping[str, str]) -> bool | None:

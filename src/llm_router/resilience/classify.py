@@ -9,6 +9,8 @@ connection error, timeout                   RETRY        transient, nothing was 
 408, 409, 429, 5xx (Anthropic 529 too)      RETRY        transient or overloaded
 401, 402, 403                               FAILOVER     this route's credential or account
 404 (model not found on this provider)      FAILOVER     another provider may serve it
+answer over a read limit                    FAILOVER     not transient; another route may do
+not what was asked (3xx, HTML, bad JSON)    RETRY        a misbehaving upstream (as 502)
 400, 422 and other 4xx                      FATAL        the request itself is wrong
 anything once a stream is committed         FATAL        the caller has seen output
 not an llm-router error (a bug)             FATAL        never hide it behind retries
@@ -74,7 +76,9 @@ def classify(exc: BaseException, *, wall_now: float, committed: bool = False) ->
 def _classify_provider_error(exc: errors.ProviderError, wall_now: float) -> Verdict:
     status = exc.status
     transient = isinstance(exc, _TRANSIENT_TYPES)
-    if transient or status in _RETRYABLE_STATUSES or status >= 500:
+    if isinstance(exc, errors.ResponseTooLargeError):
+        disposition = Disposition.FAILOVER
+    elif transient or status in _RETRYABLE_STATUSES or status >= 500:
         disposition = Disposition.RETRY
     elif status in _ROUTE_STATUSES:
         disposition = Disposition.FAILOVER
