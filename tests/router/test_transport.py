@@ -3,8 +3,12 @@ left behind by cancelled requests (the failure of httpcore's pool, encode/httpco
 
 from __future__ import annotations
 
+import contextlib
 import random
+import ssl
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import httpcore
 import httpx
@@ -118,6 +122,13 @@ async def test_connections_are_reused_and_every_state_is_reported() -> None:
         after = router.statistics()["pool"]
         assert after["in_use"] == 0 and after["idle"] == after["connections"] == 2  # keep-alive cap
     assert pool_statistics(router._client) == pool_statistics(None)  # closed: no transport
+
+
+async def test_a_connection_past_its_keepalive_expiry_is_closed_not_kept() -> None:
+    async with open_fake_provider() as fake, _router(fake, keepalive_expiry=0) as router:
+        for _ in range(3):
+            await router.complete(CHAT, "openai")
+            assert router.statistics()["pool"]["connections"] == 0
 
 
 def test_transports_without_our_pool_report_zeros() -> None:
@@ -260,3 +271,97 @@ def test_pool_arguments_are_checked() -> None:
     for bad in make:
         with pytest.raises(ValueError):
             bad()
+
+
+# -- TLS ------------------------------------------------------------------------------------------
+def _self_signed() -> tuple[bytes, bytes]:
+    """A certificate for localhost and 127.0.0.1, and its key (PEM)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+async def _serve_https(stream: trio.SSLStream[trio.SocketStream]) -> None:
+    """A keep-alive HTTP/1.1 server answering every request with its SNI name (h11)."""
+    import h11
+
+    connection = h11.Connection(h11.SERVER)
+    with contextlib.suppress(trio.BrokenResourceError, h11.RemoteProtocolError):
+        async with stream:
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA:
+                    connection.receive_data(bytes(await stream.receive_some(65536)))
+                    continue
+                if isinstance(event, h11.ConnectionClosed):
+                    return
+                if isinstance(event, h11.EndOfMessage):
+                    body = stream.transport_stream.socket.getsockname()[0].encode()
+                    headers = [("content-length", str(len(body)))]
+                    await stream.send_all(
+                        connection.send(h11.Response(status_code=200, headers=headers))
+                        + connection.send(h11.Data(data=body))
+                        + connection.send(h11.EndOfMessage())
+                    )
+                    connection.start_next_cycle()
+
+
+async def test_https_connections_verify_the_host_and_are_reused(tmp_path: Path) -> None:
+    cert, key = _self_signed()
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    client_context = ssl.create_default_context(cadata=cert.decode())
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(
+            partial(trio.serve_ssl_over_tcp, _serve_https, 0, server_context, host="127.0.0.1")
+        )
+        port = listeners[0].transport_listener.socket.getsockname()[1]
+        transport = PoolTransport(
+            limits=httpx.Limits(max_connections=2), ssl_context=client_context
+        )
+        async with httpx.AsyncClient(transport=transport) as client:
+            for _ in range(3):
+                response = await client.get(f"https://localhost:{port}/")
+                assert response.status_code == 200 and response.content == b"127.0.0.1"
+            assert transport.pool.statistics()["connections"] == 1  # one TLS session, reused
+
+            unverified = PoolTransport(limits=httpx.Limits(max_connections=1))  # system CAs
+            async with httpx.AsyncClient(transport=unverified) as stranger:
+                with pytest.raises(httpx.ConnectError):  # the certificate is not trusted
+                    await stranger.get(f"https://localhost:{port}/")
+                assert unverified.pool.statistics()["connections"] == 0
+        nursery.cancel_scope.cancel()
