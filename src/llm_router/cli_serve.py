@@ -29,6 +29,7 @@ from llm_router.gateway.config import (
     load_config,
 )
 from llm_router.gateway.keys import GatewayKeys
+from llm_router.gateway.metrics import GatewayMetrics
 from llm_router.router import Router
 
 __all__ = ["add_serve_parser", "cmd_serve"]
@@ -106,7 +107,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     access_log = AccessLog() if settings.access_log else None
 
     async def serve(router: Router, note: str) -> None:
-        app = Gateway(router, settings, keys=keys, access_log=access_log)
+        app = Gateway(
+            router, settings, keys=keys, access_log=access_log, metrics=GatewayMetrics(router)
+        )
         async with open_nursery() as nursery:
             binds = await nursery.start(
                 partial(

@@ -510,6 +510,21 @@ class Router:
         """The ordered routes a request for `model` would try (for inspection and debugging)."""
         return self._resolver.resolve(model, _parse_format(format))
 
+    @property
+    def is_open(self) -> bool:
+        """Whether calls are accepted (inside `async with router:` and not closing)."""
+        return self._client is not None and not self._closing
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The configured provider aliases."""
+        return tuple(self._config.providers)
+
+    @property
+    def model_aliases(self) -> tuple[str, ...]:
+        """Model names with explicit routes (`add_model_route`), such as configured aliases."""
+        return tuple(self._config.model_routes)
+
     def statistics(self) -> dict[str, Any]:
         """In-flight calls and streams, per-route counts, latency percentiles, budget levels,
         breaker states, and the connection pool (must run inside Trio)."""

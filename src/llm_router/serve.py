@@ -26,6 +26,7 @@ from llm_router.gateway import Gateway
 from llm_router.gateway.access_log import AccessLog
 from llm_router.gateway.config import GatewaySettings
 from llm_router.gateway.keys import GatewayKeys
+from llm_router.gateway.metrics import GatewayMetrics
 from llm_router.providers import (
     AnthropicProvider,
     AzureProvider,
@@ -135,10 +136,17 @@ async def open_gateway(
     settings: GatewaySettings | None = None,
     keys: GatewayKeys | None = None,
     access_log: AccessLog | None = None,
+    metrics: bool = True,
 ) -> AsyncIterator[str]:
     """Serve `router` through the gateway; yields the base URL. The router is opened here."""
     settings = settings or GatewaySettings()
-    app = Gateway(router, settings, keys=keys, access_log=access_log)
+    app = Gateway(
+        router,
+        settings,
+        keys=keys,
+        access_log=access_log,
+        metrics=GatewayMetrics(router) if metrics else None,
+    )
     config = hypercorn_config(settings, host, port)
     async with router, open_nursery() as nursery:
         binds = await nursery.start(partial(hypercorn_serve, app, config))  # type: ignore[arg-type]

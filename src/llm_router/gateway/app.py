@@ -25,7 +25,10 @@ from llm_router.gateway.config import GatewaySettings
 from llm_router.gateway.errors import error_info, render_error, render_info
 from llm_router.gateway.keys import GatewayKeys, presented_key
 from llm_router.gateway.limits import BodyTimeout, BodyTooLarge, ClientGone, read_body
-from llm_router.gateway.paths import Endpoint, match_endpoint
+from llm_router.gateway.listing import anthropic_models, gemini_models, openai_models
+from llm_router.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from llm_router.gateway.paths import Endpoint, Extra, match_endpoint, match_extra
+from llm_router.gateway.tokens import estimate_tokens
 from llm_router.router import CompletionResult, Router, RouterStream
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, ErrorType, Usage
@@ -53,11 +56,13 @@ class Gateway:
         *,
         keys: GatewayKeys | None = None,
         access_log: AccessLog | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.router = router
         self.settings = settings or GatewaySettings()
         self.keys = keys
         self.access_log = access_log
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -67,18 +72,32 @@ class Gateway:
             return
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         exchange = Exchange(scope["method"], path, trio.current_time())
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
         try:
             await self._http(scope, receive, exchange.recording(send), exchange)
         finally:
             exchange.ended = trio.current_time()
-            if self.access_log is not None:
+            if self.metrics is not None:
+                self.metrics.in_flight.dec()
+                self.metrics.observe(exchange)
+            if self.access_log is not None and exchange.operation not in _QUIET:
                 self.access_log.record(exchange)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, exchange: Exchange) -> None:
         method, path = exchange.method, exchange.path
-        if method == "GET" and path in ("/health", "/_gateway/health"):
-            exchange.operation = "health"
-            await respond(send, 200, orjson.dumps({"status": "ok"}), _JSON)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if method == "GET" and path in _OPERATIONS_PATHS:
+            await self._operations(path, send, exchange)
+            return
+        extra = match_extra(method, path, headers)
+        if extra is not None:
+            exchange.operation, exchange.format = extra.operation, extra.format.value
+            exchange.model = extra.model
+            if not self._admitted(scope, headers):
+                await self._refuse(send, extra.format, ErrorType.AUTHENTICATION, 401, _KEY_MESSAGE)
+                return
+            await self._extra(extra, scope, receive, send, headers, exchange)
             return
         endpoint = match_endpoint(path)
         if endpoint is None or method != "POST":
@@ -92,7 +111,6 @@ class Gateway:
         exchange.operation = "generate"
         exchange.format = endpoint.format.value
         exchange.model = endpoint.model
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if not self._admitted(scope, headers):
             await self._refuse(send, endpoint.format, ErrorType.AUTHENTICATION, 401, _KEY_MESSAGE)
             return
@@ -114,6 +132,79 @@ class Gateway:
             return
         _note_request(exchange, body)
         await self._call_watching_disconnect(endpoint, body, headers, receive, send, exchange)
+
+    async def _operations(self, path: str, send: Send, exchange: Exchange) -> None:
+        """/healthz (alive), /readyz (open, with a provider), /metrics (Prometheus text)."""
+        exchange.operation = path.strip("/_").replace("gateway/", "")
+        if path == "/metrics":
+            if self.metrics is None:
+                await respond(send, 404, b'{"error":{"message":"metrics are off"}}', _JSON)
+                return
+            await respond(send, 200, self.metrics.render(), {"content-type": CONTENT_TYPE_LATEST})
+            return
+        if path == "/readyz":
+            problem = None
+            if not self.router.is_open:
+                problem = "the router is not open"
+            elif not self.router.providers:
+                problem = "no provider is configured"
+            body = (
+                {"status": "ready"}
+                if problem is None
+                else {"status": "not ready", "reason": problem}
+            )
+            await respond(send, 200 if problem is None else 503, orjson.dumps(body), _JSON)
+            return
+        await respond(send, 200, orjson.dumps({"status": "ok"}), _JSON)
+
+    async def _extra(
+        self,
+        extra: Extra,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Mapping[str, str],
+        exchange: Exchange,
+    ) -> None:
+        """Model listings and token counts, answered by the gateway itself."""
+        if extra.operation == "models":
+            listing = {
+                ProviderFormat.OPENAI: openai_models,
+                ProviderFormat.ANTHROPIC: anthropic_models,
+                ProviderFormat.GOOGLE: gemini_models,
+            }[extra.format](self.router)
+            await respond(send, 200, orjson.dumps(listing), _JSON)
+            return
+        try:
+            body = await read_body(
+                receive,
+                headers,
+                max_bytes=self.settings.max_body_bytes,
+                time_limit=self.settings.read_timeout,
+            )
+            obj = orjson.loads(body)
+        except BodyTooLarge as exc:
+            await self._refuse(send, extra.format, ErrorType.INVALID_REQUEST, 413, str(exc))
+            return
+        except BodyTimeout as exc:
+            await self._refuse(send, extra.format, ErrorType.INVALID_REQUEST, 408, str(exc))
+            return
+        except ClientGone:
+            exchange.disconnected = True
+            return
+        except orjson.JSONDecodeError:
+            await self._refuse(
+                send, extra.format, ErrorType.INVALID_REQUEST, 400, "request body is not JSON"
+            )
+            return
+        count = estimate_tokens(obj)
+        exchange.input_tokens = count
+        answer = (
+            {"input_tokens": count}
+            if extra.format is ProviderFormat.ANTHROPIC
+            else {"totalTokens": count}
+        )
+        await respond(send, 200, orjson.dumps(answer), _JSON)
 
     def _admitted(self, scope: Scope, headers: Mapping[str, str]) -> bool:
         if self.keys is None:
@@ -233,6 +324,9 @@ class Gateway:
         finally:
             _note_usage(exchange, events.usage, events.cost)
 
+
+_OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/health", "/_gateway/health"})
+_QUIET = frozenset({"healthz", "readyz", "metrics", "health"})  # probes stay out of the log
 
 _KEY_MESSAGE = (
     "missing or invalid gateway key: present one of the gateway's keys as this API's "

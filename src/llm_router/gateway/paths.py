@@ -9,13 +9,13 @@ OpenAI `/v1/chat/completions` and `/v1/responses`, Anthropic `/v1/messages`, Gem
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from llm_router.types import ProviderFormat
 
-__all__ = ["Endpoint", "match_endpoint"]
+__all__ = ["Endpoint", "Extra", "match_endpoint", "match_extra"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +58,40 @@ def match_endpoint(path: str) -> Endpoint | None:
         m = pattern.match(path)
         if m:
             return make(m)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Extra:
+    """A path the gateway answers itself: model listings and token counts."""
+
+    operation: str  # "models" or "count_tokens"
+    format: ProviderFormat
+    model: str | None = None
+
+
+_GEMINI_COUNT = re.compile(r"^/v1(?:beta)?/models/(?P<model>[^/:]+):countTokens$")
+
+
+def match_extra(method: str, path: str, headers: Mapping[str, str]) -> Extra | None:
+    """Listings: `GET /v1/models` (Anthropic's shape when `anthropic-version` is sent,
+    Gemini's with `x-goog-api-key`, else OpenAI's) and `GET /v1beta/models`. Counts:
+    `POST /v1/messages/count_tokens` and Gemini `:countTokens`."""
+    if method == "GET":
+        if path == "/v1beta/models":
+            return Extra("models", ProviderFormat.GOOGLE)
+        if path == "/v1/models":
+            if "anthropic-version" in headers:
+                return Extra("models", ProviderFormat.ANTHROPIC)
+            if "x-goog-api-key" in headers:
+                return Extra("models", ProviderFormat.GOOGLE)
+            return Extra("models", ProviderFormat.OPENAI)
+        return None
+    if method != "POST":
+        return None
+    if path == "/v1/messages/count_tokens":
+        return Extra("count_tokens", ProviderFormat.ANTHROPIC)
+    found = _GEMINI_COUNT.match(path)
+    if found is not None:
+        return Extra("count_tokens", ProviderFormat.GOOGLE, unquote(found["model"]))
     return None
