@@ -78,7 +78,78 @@ def transform(source: Mapping[str, Any]) -> BuildResult:
         kept[name] = (raw, _providers(raw))
 
     models = {name: _convert(name, raw, providers, kept) for name, (raw, providers) in kept.items()}
+    for name, links in _link_provider_models(source, kept).items():
+        models[name]["provider_models"] = links
     return BuildResult(models=dict(sorted(models.items())), dropped=dropped)
+
+
+# -- one model, every provider that serves it ------------------------------------------------
+#
+# The source lists each provider's id for a model as a separate entry (`claude-sonnet-4-5`,
+# `anthropic.claude-sonnet-4-5-20250929-v1:0`, `publishers/anthropic/models/claude-sonnet-4-5`,
+# `databricks-claude-sonnet-4-5`, `anthropic/claude-sonnet-4.5`). Reducing every id to the
+# model's own name (its "link key") groups them, and each entry then lists the ids the other
+# providers know the same model by, so the router can fail over between them.
+
+_BEDROCK_PREFIX: Final = re.compile(r"^(?:(?:us|eu|apac|au|jp|ca|global|us-gov)\.)?[a-z0-9-]+\.")
+_BEDROCK_VERSION: Final = re.compile(r"-v\d+(?::\d+)?$")
+_HOST_PATH: Final = re.compile(r"^(?:publishers/[^/]+/models/|accounts/[^/]+/models/|[^/]+/)")
+_LLAMA: Final = re.compile(r"^(?:meta-)?llama-?v?(\d+)(?:[.-]|p)(\d+)")
+
+
+def _link_id(name: str, providers: tuple[str, ...]) -> tuple[str, str] | None:
+    """(provider alias, link key) for an id in a provider's own naming; None for plain names."""
+    lowered = name.lower()
+    if lowered.startswith("publishers/"):
+        return "vertex", _link_key(_HOST_PATH.sub("", lowered).removesuffix("-maas"))
+    if providers == ("bedrock",) and _BEDROCK_PREFIX.match(lowered):
+        return "bedrock", _link_key(_BEDROCK_VERSION.sub("", _BEDROCK_PREFIX.sub("", lowered)))
+    if providers == ("databricks",) and lowered.startswith("databricks-"):
+        return "databricks", _link_key(lowered.removeprefix("databricks-"))
+    if len(providers) == 1 and "/" in lowered:
+        return providers[0], _link_key(_HOST_PATH.sub("", lowered))
+    return None
+
+
+def _link_key(name: str) -> str:
+    """A model name reduced to compare across providers: `@date` and dots become dashes,
+    Llama versions are spelt one way (`llama-v3p3`, `llama3-3`, `meta-llama-3.3` -> `llama-3-3`)."""
+    key = name.lower().replace("@", "-").replace(".", "-").replace("_", "-")
+    return _LLAMA.sub(r"llama-\1-\2", key)
+
+
+def _link_provider_models(
+    source: Mapping[str, Any], kept: Mapping[str, tuple[Mapping[str, Any], tuple[str, ...]]]
+) -> dict[str, dict[str, list[str]]]:
+    """For each kept model, the ids other providers serve the same model under."""
+    groups: dict[str, list[tuple[str, str, str | None]]] = {}  # key -> (alias, id, catalog name)
+    for name, raw in source.items():
+        providers = kept[name][1] if name in kept else _providers(raw)
+        linked = _link_id(name, providers)
+        if linked is not None:
+            alias, key = linked
+            if name in kept or alias == "vertex":  # a Vertex id is served by Vertex by shape
+                groups.setdefault(key, []).append((alias, name, name if name in kept else None))
+        elif name in kept:  # a plain name; `vendor/model` served by several hosts keys as `model`
+            key = _link_key(_HOST_PATH.sub("", name.lower()) if "/" in name else name)
+            groups.setdefault(key, []).extend((alias, name, name) for alias in providers)
+    home = {name: key for key, members in groups.items() for _, _, name in members if name}
+    # An undated name also reaches the providers that only list its latest dated snapshot.
+    for key in sorted(groups, reverse=True):
+        undated = strip_date_suffix(key)
+        if undated is not None and undated in groups:
+            have = {alias for alias, _, _ in groups[undated]}
+            groups[undated] += [m for m in groups[key] if m[0] not in have and m[2] != key]
+    links: dict[str, dict[str, list[str]]] = {}
+    for name, key in home.items():
+        own = set(kept[name][1])
+        entry: dict[str, list[str]] = {}
+        for alias, provider_id, _ in groups[key]:
+            if alias not in own and provider_id != name:
+                entry.setdefault(alias, []).append(provider_id)
+        if entry:
+            links[name] = {alias: sorted(set(ids)) for alias, ids in sorted(entry.items())}
+    return links
 
 
 def _drop_reason(name: str, raw: Mapping[str, Any]) -> str | None:

@@ -175,6 +175,8 @@ def test_transform_copies_known_fields_and_omits_the_rest(result: Any) -> None:
         "deprecation_date": "2026-09-29",
         # dangling and self references dropped
         "fallback_models": ["anthropic.claude-sonnet-4-5-v1:0"],
+        # the same model under Bedrock's id (see tests/test_model_linking.py)
+        "provider_models": {"bedrock": ["anthropic.claude-sonnet-4-5-v1:0"]},
     }
     assert result.models["gpt-4o"] == {
         "format": "openai",

@@ -84,12 +84,14 @@ _KNOWN_FIELDS: Final = frozenset(
         "reasoning",
         "multimodal",
         "deprecation_date",
+        "provider_models",
     }
     | {source for source, _ in _PRICE_FIELDS}
 )
 
 _FORMATS: Final = {f.value: f for f in ProviderFormat}
 _NO_EXTRA: Final[Mapping[str, Any]] = types.MappingProxyType({})
+_NO_LINKS: Final[Mapping[str, tuple[str, ...]]] = types.MappingProxyType({})
 
 _DEFAULT_SOURCE: Final = "model_list.json"
 
@@ -128,6 +130,11 @@ class ModelSpec:
     reasoning: bool = False
     multimodal: bool = False
     deprecation_date: datetime.date | None = None
+    # The same model under other providers' own ids: alias -> ids (e.g. "bedrock" -> the
+    # `anthropic.…-v1:0` id and its `us.`/`global.` inference profiles). Routing uses them.
+    provider_models: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
     # Fields this version does not interpret (e.g. regions), kept for callers that do.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -421,6 +428,7 @@ def _build_spec(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         reasoning=_opt_bool(raw, "reasoning"),
         multimodal=_opt_bool(raw, "multimodal"),
         deprecation_date=_opt_date(raw, "deprecation_date"),
+        provider_models=_provider_models(raw),
         extra=_NO_EXTRA
         if raw.keys() <= _KNOWN_FIELDS
         else {k: v for k, v in raw.items() if k not in _KNOWN_FIELDS},
@@ -484,3 +492,21 @@ def _opt_date(raw: Mapping[str, Any], key: str) -> datetime.date | None:
         except ValueError:
             pass
     raise _SpecError(key, f"must be a date as YYYY-MM-DD, got {_show(value)}")
+
+
+def _provider_models(raw: Mapping[str, Any]) -> Mapping[str, tuple[str, ...]]:
+    value = raw.get("provider_models")
+    if value is None:
+        return _NO_LINKS
+    if not isinstance(value, Mapping) or not all(
+        isinstance(alias, str)
+        and isinstance(ids, list)
+        and ids
+        and all(isinstance(i, str) and i for i in ids)
+        for alias, ids in value.items()
+    ):
+        raise _SpecError(
+            "provider_models",
+            f"must map provider aliases to lists of model ids; got {_show(value)}",
+        )
+    return types.MappingProxyType({alias: tuple(ids) for alias, ids in value.items()})

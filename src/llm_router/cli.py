@@ -27,7 +27,9 @@ def _catalog(path: str | None) -> Catalog:
 
 
 def _spec_record(spec: ModelSpec) -> dict[str, object]:
-    return {k: getattr(spec, k) for k in spec.__dataclass_fields__ if k != "extra"}
+    record = {k: getattr(spec, k) for k in spec.__dataclass_fields__ if k != "extra"}
+    record["provider_models"] = {alias: list(ids) for alias, ids in spec.provider_models.items()}
+    return record
 
 
 def _dumps(value: object, *, indent: bool = True) -> str:

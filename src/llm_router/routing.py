@@ -21,6 +21,7 @@ __all__ = [
     "Route",
     "Resolver",
     "forwardable_headers",
+    "pick_provider_model",
 ]
 
 
@@ -80,6 +81,40 @@ NEVER_FORWARDED = frozenset(
 )
 
 
+# Bedrock cross-region inference profiles by the geography of the provider's region.
+_BEDROCK_GEOGRAPHIES: tuple[tuple[str, str], ...] = (
+    ("us-gov-", "us-gov"),
+    ("us-", "us"),
+    ("eu-", "eu"),
+    ("ap-northeast-1", "jp"),
+    ("ap-northeast-3", "jp"),
+    ("ap-southeast-2", "au"),
+    ("ap-southeast-4", "au"),
+    ("ap-", "apac"),
+    ("ca-", "ca"),
+)
+
+
+def pick_provider_model(provider: Provider, provider_models: Sequence[str]) -> str:
+    """Which of a provider's ids for one model to send.
+
+    Bedrock lists the base id and its inference profiles: the profile of the provider's own
+    geography (`us.` in us-east-1) is preferred, then `global.`, then the base id. Any other
+    provider gets its first id.
+    """
+    region = getattr(provider, "region", None)
+    if not isinstance(region, str) or len(provider_models) == 1:
+        return provider_models[0]
+    geography = next((geo for prefix, geo in _BEDROCK_GEOGRAPHIES if region.startswith(prefix)), "")
+    for wanted in [f"{geography}."] * bool(geography) + ["global."]:
+        for provider_model in provider_models:
+            if provider_model.startswith(wanted):
+                return provider_model
+    profiles = {geo for _, geo in _BEDROCK_GEOGRAPHIES} | {"global"}
+    plain = [m for m in provider_models if m.partition(".")[0] not in profiles]
+    return plain[0] if plain else provider_models[0]
+
+
 def forwardable_headers(headers: Mapping[str, str] | None, allow: Sequence[str]) -> dict[str, str]:
     """The subset of caller `headers` allowed through (`allow`: names, or prefixes ending in '-')."""
     if not headers:
@@ -136,9 +171,12 @@ class Resolver:
         routes: list[Route] = []
         seen: set[str] = set()
 
-        def add(alias: str, provider_model: str) -> None:
+        def add(alias: str, provider_model: str, linked: bool = False) -> None:
             provider = self._providers[alias]
             model_format = spec.format if spec else None
+            if linked:  # another provider's id: its own entry's format, else the id decides
+                linked_spec = self._catalog.find(provider_model)
+                model_format = linked_spec.format if linked_spec else None
             route = Route(
                 alias,
                 provider,
@@ -164,6 +202,10 @@ class Resolver:
         for alias in spec.available_providers:
             if alias in self._providers:
                 add(alias, wire_model)
+        # The same model under other providers' own ids (Bedrock, Vertex, Databricks, ...).
+        for alias, provider_models in spec.provider_models.items():
+            if alias in self._providers and alias not in spec.available_providers:
+                add(alias, pick_provider_model(self._providers[alias], provider_models), True)
         # The "any provider speaking the format" rule serves names the caller asked for; a
         # fallback name (often another provider's id for the model) only uses its own providers.
         if not routes and not fallback:
