@@ -3,9 +3,6 @@ routes built from them (one per configured provider, each with its provider's mo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,18 +20,9 @@ from llm_router import (
 from llm_router.catalog import Catalog
 from llm_router.routing import pick_provider_model
 from llm_router_testing import FAKE_KEYS, open_fake_provider
+from test_model_list import build
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "build_model_list.py"
 SONNET_BEDROCK = "anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("build_model_list_links", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def chat(providers: list[str] | None, fmt: str = "anthropic", **extra: Any) -> dict[str, Any]:
@@ -59,7 +47,7 @@ SOURCE = {
 
 
 def test_the_build_links_every_provider_id_of_a_model() -> None:
-    models = _script().transform(SOURCE).models
+    models = build.transform(SOURCE).models
     assert models["claude-sonnet-4-5"]["provider_models"] == {
         "bedrock": [SONNET_BEDROCK, "global." + SONNET_BEDROCK, "us." + SONNET_BEDROCK],
         "databricks": ["databricks-claude-sonnet-4-5"],
@@ -79,7 +67,7 @@ def test_the_build_links_every_provider_id_of_a_model() -> None:
         "fireworks": ["accounts/fireworks/models/llama-v3p3-70b-instruct"],
     }
     assert "provider_models" not in models["gpt-4o"]  # served under one name everywhere
-    Catalog.from_bytes(_script().render(models))  # the library loads what the build writes
+    Catalog.from_bytes(build.render(models))  # the library loads what the build writes
 
 
 def test_the_bundled_catalog_links_claude_to_bedrock_and_vertex() -> None:
