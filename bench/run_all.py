@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["translate.py", "fake_server.py", "hedging.py", "import_time.py", "scale_out.py"]
+BENCHMARKS = [
+    "translate.py",
+    "fake_server.py",
+    "stream_floor.py",
+    "hedging.py",
+    "import_time.py",
+    "scale_out.py",
+]
 
 
 def main() -> int:

@@ -172,8 +172,9 @@ class RouterStream:
     ended) and `cost` (dollars at the catalog's prices) need no parsing; `text_deltas()`
     iterates just the answer's text pieces, for callers who only want the words.
 
-    Not an async generator on purpose: each `__anext__` reads inside its own short cancel
-    scope (idle timeout, router shutdown) and never yields while holding one.
+    Not an async generator on purpose: an event already decoded is served at once (a
+    cancellation check, no scope); only a wait on the network opens a short cancel scope
+    (idle timeout, router shutdown), and no event is yielded while holding one.
     """
 
     def __init__(
@@ -231,26 +232,38 @@ class RouterStream:
     async def _next(self) -> StreamEvent:
         if self._aborted:
             raise RouterClosedError("the router was closed while this stream was open")
-        event: StreamEvent | None = None
-        with trio.CancelScope() as scope:
-            self._scope = scope
-            with trio.move_on_after(
-                math.inf if self._idle_timeout is None else self._idle_timeout
-            ) as idle:
-                event = await self._upstream.next_event()
-        self._scope = None
-        if self._aborted:
-            raise RouterClosedError("the router was closed while this stream was open")
-        if idle.cancelled_caught:
-            raise errors.TimeoutError(
-                f"{self.provider}: no stream event for {self._idle_timeout:g}s (idle timeout) "
-                f"after {self.events_delivered} events",
-                provider=self.provider,
-            )
+        # An event the decoder already holds costs no I/O: serve it without opening a scope,
+        # after a cancellation check (a cancelled caller still stops here, the event kept).
+        await trio.lowlevel.checkpoint_if_cancelled()
+        event = self._upstream.next_buffered()
         if event is None:
-            raise StopAsyncIteration
+            event = await self._read()
+            if event is None:
+                raise StopAsyncIteration
         self.events_delivered += 1
         return event
+
+    async def _read(self) -> StreamEvent | None:
+        """Wait on the network for the next event: one scope for the idle timeout and router
+        shutdown, opened only when nothing is buffered."""
+        idle = self._idle_timeout
+        deadline = math.inf if idle is None else trio.current_time() + idle
+        event: StreamEvent | None = None
+        with trio.CancelScope(deadline=deadline) as scope:
+            self._scope = scope
+            try:
+                event = await self._upstream.next_event()
+            finally:
+                self._scope = None
+        if self._aborted:
+            raise RouterClosedError("the router was closed while this stream was open")
+        if not scope.cancelled_caught:
+            return event
+        raise errors.TimeoutError(
+            f"{self.provider}: no stream event for {idle:g}s (idle timeout) "
+            f"after {self.events_delivered} events",
+            provider=self.provider,
+        )
 
     def error_events(self, error: ErrorInfo) -> list[StreamEvent]:
         """The caller-format event(s) reporting a failure of this stream after it started,

@@ -336,6 +336,15 @@ class UpstreamStream:
         self._committed = True
         return self._pending.popleft()
 
+    def next_buffered(self) -> StreamEvent | None:
+        """The next event if one is already decoded and no checkpoint is due, else None
+        (then `next_event` reads, or lets other tasks run, and serves it)."""
+        if not self._pending or self._served_in_a_row + 1 >= _EVENTS_PER_CHECKPOINT:
+            return None
+        self._served_in_a_row += 1
+        self._committed = True
+        return self._pending.popleft()
+
     async def wait_first_event(self) -> None:
         """Read until at least one caller-format event is buffered (the attempt has answered)
         or the stream ended. Raises the typed error of an attempt that failed instead."""

@@ -26,7 +26,7 @@ from llm_router_testing.fake import (
     serve,
 )
 from llm_router_testing.fake.fixtures import Fixtures
-from llm_router_testing.fake.server import FakeProvider
+from llm_router_testing.fake.server import DEFAULT_BACKLOG, FakeProvider
 from llm_router_testing.proxy import ProxyError, RecordingProxy, parse_upstreams
 
 __all__ = ["main"]
@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="serve every provider's endpoints until interrupted")
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    run.add_argument(
+        "--backlog",
+        type=int,
+        default=DEFAULT_BACKLOG,
+        help=f"listen queue length (default {DEFAULT_BACKLOG})",
+    )
     run.add_argument("--latency", help="server-wide latency mixture, e.g. '50ms:0.97,3s:0.03'")
     run.add_argument("--scenario", help="scenario JSON file (faults by rule, see docs)")
     run.add_argument("--fixtures", help="directory of cassette JSON files to serve")
@@ -87,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "import-vcr":
         return _import_vcr(args.source, args.destination)
+    if args.backlog < 1:
+        print(f"llm-router-fake: --backlog must be at least 1, got {args.backlog}", file=sys.stderr)
+        return 2
     try:
         latency = LatencyMixture.parse(args.latency) if args.latency else None
         scenario = Scenario.load(args.scenario) if args.scenario else None
@@ -104,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_ready=_ready,
         host=args.host,
         port=args.port,
+        backlog=args.backlog,
         latency=latency,
         scenario=scenario,
         fixtures=fixtures,

@@ -39,6 +39,7 @@ from .scenario import Scenario, ScenarioSource
 from .state import DEFAULT_MODELS, FakeState
 
 __all__ = [
+    "DEFAULT_BACKLOG",
     "FakeOptions",
     "FakeProvider",
     "FakeProviderThread",
@@ -53,7 +54,9 @@ logger = logging.getLogger("llm_router_testing.fake")
 class FakeOptions(TypedDict, total=False):
     """Options of `open_fake_provider`, `FakeProviderThread` and `serve`.
 
-    host/port: where to listen (default 127.0.0.1, a free port). credentials: what to accept
+    host/port: where to listen (default 127.0.0.1, a free port). backlog: the listen queue
+    (default `DEFAULT_BACKLOG`, 1,024; the kernel caps it at its `somaxconn`, and a queue too
+    short refuses connections under load). credentials: what to accept
     (default `FakeCredentials()`); require_auth=False accepts anything. scenario: faults (see
     `scenario.py`). latency: a server-wide latency mixture such as "50ms:0.97,3s:0.03". seed:
     seeds latency draws and rule probabilities. fixtures: a cassette directory or `Fixtures`.
@@ -63,6 +66,7 @@ class FakeOptions(TypedDict, total=False):
 
     host: str
     port: int
+    backlog: int
     credentials: FakeCredentials
     require_auth: bool
     scenario: ScenarioSource
@@ -129,9 +133,17 @@ def _state(options: FakeOptions) -> FakeState:
     )
 
 
-def _config(host: str, port: int) -> Config:
+#: Listen queue of the fake server: hypercorn's own default of 100 refuses connections when
+#: hundreds of clients connect at once (a load test opening 500 streams).
+DEFAULT_BACKLOG = 1024
+
+
+def _config(host: str, port: int, backlog: int = DEFAULT_BACKLOG) -> Config:
+    if backlog < 1:
+        raise ValueError(f"backlog must be at least 1, got {backlog!r}")
     config = Config()
     config.bind = [f"{host}:{port}"]
+    config.backlog = backlog
     config.accesslog = None
     config.errorlog = logger
     config.graceful_timeout = 0.5
@@ -146,7 +158,11 @@ async def open_fake_provider(**options: Unpack[FakeOptions]) -> AsyncIterator[Fa
     """Serve the fake provider for the duration of the block; yields its handle."""
     require_trio("open_fake_provider")
     state = _state(options)
-    config = _config(options.get("host", "127.0.0.1"), options.get("port", 0))
+    config = _config(
+        options.get("host", "127.0.0.1"),
+        options.get("port", 0),
+        options.get("backlog", DEFAULT_BACKLOG),
+    )
     async with open_nursery() as nursery:
         try:
             app = cast("ASGIFramework", FakeApp(state))
