@@ -25,8 +25,18 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+# LiteLLM, for side-by-side figures, lives in an environment of its own (never a dependency
+# of this project); the benchmarks run without it when it cannot be installed.
+LITELLM_VENV := bench/.litellm-venv
+
+$(LITELLM_VENV)/.installed:
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet 'litellm==1.110.2' \
+		|| echo "LiteLLM could not be installed: the benchmarks run without it"
+	touch $@
+
+bench: $(STAMP) $(LITELLM_VENV)/.installed
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(LITELLM_VENV) build *.egg-info src/*.egg-info

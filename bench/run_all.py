@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,11 +18,30 @@ BENCHMARKS = [
 ]
 
 
+#: Benchmarks that also measure LiteLLM when its environment (`make bench`) has it.
+WITH_LITELLM = {"stream_floor.py", "import_time.py"}
+LITELLM_PYTHON = HERE / ".litellm-venv" / "bin" / "python"
+
+
+def _litellm_python() -> str | None:
+    if not LITELLM_PYTHON.exists():
+        return None
+    probe = [str(LITELLM_PYTHON), "-c", "import litellm"]
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    return str(LITELLM_PYTHON) if subprocess.call(probe, env=env) == 0 else None
+
+
 def main() -> int:
     failed = 0
+    litellm = _litellm_python()
+    if litellm is None:
+        print("LiteLLM is not installed in bench/.litellm-venv: measuring without it")
     for name in BENCHMARKS:
         print(f"\n=== bench/{name} ===", flush=True)
-        failed += subprocess.call([sys.executable, str(HERE / name)]) != 0
+        command = [sys.executable, str(HERE / name)]
+        if litellm is not None and name in WITH_LITELLM:
+            command += ["--litellm-python", litellm]
+        failed += subprocess.call(command) != 0
     return 1 if failed else 0
 
 

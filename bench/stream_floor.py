@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -264,6 +264,21 @@ async def load(once: StreamOnce, streams: int, concurrency: int) -> Run:
     )
 
 
+async def run_litellm(shape: Shape, url: str, args: argparse.Namespace) -> None:
+    """LiteLLM on the same upstream, in its own interpreter (asyncio), after the others."""
+    script = str(Path(__file__).with_name("_litellm_stream.py"))
+    command = [args.litellm_python, script, url, str(args.streams), str(args.concurrency)]
+    command += [str(args.rounds), str(args.alone)]
+    done = await trio.run_process(command, capture_stdout=True, check=False)
+    if done.returncode != 0:
+        print(f"LiteLLM run failed (exit {done.returncode}); its rows are left out")
+        return
+    for line in done.stdout.decode().splitlines():
+        row = orjson.loads(line)
+        shape.litellm.append(Run(row["seconds"], row["cpu_seconds"], row["first_events"], 0))
+        shape.litellm_alone.append(Run(0.0, 0.0, row["first_events_alone"], 0))
+
+
 @dataclass
 class Shape:
     name: str
@@ -271,6 +286,8 @@ class Shape:
     router: list[Run]
     floor_alone: list[Run]  # one stream at a time: time to first event without queueing
     router_alone: list[Run]
+    litellm: list[Run] = field(default_factory=list)
+    litellm_alone: list[Run] = field(default_factory=list)
 
 
 def _median(runs: list[Run], value: Callable[[Run], float]) -> float:
@@ -298,6 +315,8 @@ async def measure(events_per_write: int, name: str, args: argparse.Namespace) ->
                 shape.router.append(await load(ours, args.streams, args.concurrency))
                 shape.floor_alone.append(await load(floor, args.alone, 1))
                 shape.router_alone.append(await load(ours, args.alone, 1))
+        if args.litellm_python:
+            await run_litellm(shape, upstream.url, args)
     return shape
 
 
@@ -318,10 +337,12 @@ def report(shapes: list[Shape], args: argparse.Namespace) -> str:
         floor_rate = _median(shape.floor, lambda r: r.events_per_second)
         floor_first = _median(shape.floor, lambda r: statistics.median(r.first_events))
         floor_alone = _median(shape.floor_alone, lambda r: statistics.median(r.first_events))
-        clients = (
+        clients = [
             ("raw httpx floor", shape.floor, shape.floor_alone),
             ("llm-router", shape.router, shape.router_alone),
-        )
+        ]
+        if shape.litellm:
+            clients.append(("LiteLLM", shape.litellm, shape.litellm_alone))
         for client, runs, alone_runs in clients:
             rate = _median(runs, lambda r: r.events_per_second)
             first = _median(runs, lambda r: statistics.median(r.first_events))
@@ -345,7 +366,13 @@ def report(shapes: list[Shape], args: argparse.Namespace) -> str:
         f"concurrency {args.concurrency}; medians over rounds (first event: median per round; "
         f"alone: {args.alone} streams one at a time per round)"
     )
-    return title + "\n" + text_table(headers, rows)
+    lines = [title, text_table(headers, rows)]
+    for shape in shapes:
+        if shape.litellm:
+            ours = _median(shape.router, lambda r: r.events_per_second)
+            theirs = _median(shape.litellm, lambda r: r.events_per_second)
+            lines.append(f"{shape.name}: llm-router events/s = {ours / theirs:.1f}x LiteLLM's")
+    return "\n".join(lines)
 
 
 async def profile(args: argparse.Namespace) -> str:
@@ -398,6 +425,9 @@ def main() -> None:
     parser.add_argument("--alone", type=int, default=40, help="one-at-a-time streams per round")
     parser.add_argument(
         "--whole-only", action="store_true", help="skip the one-event-per-write upstream"
+    )
+    parser.add_argument(
+        "--litellm-python", help="an interpreter with litellm installed (bench/.litellm-venv)"
     )
     parser.add_argument(
         "--profile", metavar="PATH", help="profile the router client into PATH (text)"
