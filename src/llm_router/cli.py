@@ -13,6 +13,7 @@ import orjson
 
 from llm_router import errors
 from llm_router.catalog import Catalog, ModelSpec
+from llm_router.cli_chat import add_chat_parser
 from llm_router.cli_serve import add_serve_parser
 from llm_router.framing.sse import SSEDecoder
 from llm_router.types import ProviderFormat
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_translate)
 
     add_serve_parser(sub)
+    add_chat_parser(sub)
 
     p = sub.add_parser("demo", help="route a request and a stream through the fake provider server")
     p.add_argument("--url", help="base URL of a running fake provider server")
