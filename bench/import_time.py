@@ -1,8 +1,12 @@
 """Cold import time of `llm_router` against its own dependencies and, optionally, LiteLLM.
 
 Import time is what a CLI or a serverless function pays on every start. Each figure is the
-median of fresh interpreter processes. LiteLLM is heavy, so it is measured in an interpreter of
-its own: `python bench/import_time.py --litellm-python /path/to/venv/bin/python` (it runs with
+median of fresh interpreter processes, the statements taking turns round after round so that
+the load of a shared machine falls on all of them alike. The floor is `import httpx, trio,
+orjson` (what any Trio HTTP client pays); `import llm_router` loads its public names on first
+use, so the second row is what a program that builds an OpenAI router imports. LiteLLM is
+heavy, so it is measured in an interpreter of its own:
+`python bench/import_time.py --litellm-python /path/to/venv/bin/python` (it runs with
 LITELLM_LOCAL_MODEL_COST_MAP=True so that it does not try the network at import).
 """
 
@@ -14,41 +18,61 @@ import statistics
 import subprocess
 import sys
 
-RUNS = 7
+RUNS = 9
+FLOOR = "import httpx, trio, orjson"
+STATEMENTS = {
+    "import llm_router": "import llm_router",
+    "Router + OpenAIProvider": "from llm_router import Router, OpenAIProvider",
+    "Router, every provider": (
+        "from llm_router import Router, OpenAIProvider, AnthropicProvider, GoogleProvider, "
+        "VertexProvider, BedrockProvider, AzureProvider, MistralProvider"
+    ),
+    FLOOR + " (floor)": FLOOR,
+    "json": "import json",
+}
 
 
 def import_seconds(
-    module: str, python: str = sys.executable, env: dict[str, str] | None = None
+    statement: str, python: str = sys.executable, env: dict[str, str] | None = None
 ) -> float | None:
-    """Median seconds to import `module` in fresh `python` processes; None if it fails."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    samples = []
-    for _ in range(RUNS):
-        done = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            return None
-        samples.append(float(done.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples)
+    """Seconds `statement` takes in a fresh `python` process; None if it fails."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        return None
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--litellm-python", help="an interpreter with litellm installed")
+    parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args()
-    ours = import_seconds("llm_router")
-    assert ours is not None
-    rows: list[tuple[str, float | None]] = [("json (floor)", import_seconds("json"))]
-    rows += [(name, import_seconds(name)) for name in ("trio", "httpx")]
+    statements = dict(STATEMENTS)
+    pythons = dict.fromkeys(statements, sys.executable)
+    env = None
     if args.litellm_python:
+        statements["import litellm"] = "import litellm"
+        pythons["import litellm"] = args.litellm_python
         env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
-        rows.append(("litellm", import_seconds("litellm", args.litellm_python, env)))
-    print(f"{'module':<14} {'median':>10}   llm_router / module")
-    print(f"{'llm_router':<14} {ours * 1000:>7.0f} ms")
-    for name, seconds in rows:
-        if seconds is None:
-            print(f"{name:<14} {'failed':>10}")
-        else:
-            print(f"{name:<14} {seconds * 1000:>7.0f} ms   {ours / seconds:.2f}x")
+    samples: dict[str, list[float]] = {name: [] for name in statements}
+    failed: set[str] = set()
+    for _ in range(args.runs):
+        for name, statement in statements.items():
+            seconds = import_seconds(statement, pythons[name], env)
+            if seconds is None:
+                failed.add(name)
+            else:
+                samples[name].append(seconds)
+    floor = statistics.median(samples[FLOOR + " (floor)"])
+    print(f"median of {args.runs} fresh processes each, taking turns")
+    print(f"{'statement':<32} {'median':>9}   vs floor")
+    for name in statements:
+        if name in failed or not samples[name]:
+            print(f"{name:<32} {'failed':>9}")
+            continue
+        seconds = statistics.median(samples[name])
+        print(f"{name:<32} {seconds * 1000:>6.0f} ms   {seconds / floor:.2f}x")
 
 
 if __name__ == "__main__":
