@@ -137,8 +137,13 @@ def test_session_update_after_gemini_setup_is_refused_by_name() -> None:
     translator = RealtimeTranslator(OPENAI, GEMINI, "gemini-live")
     translator.setup(ConfigureSession())
     with pytest.raises(RealtimeProtocolError, match="configured once") as caught:
-        translator.to_provider(b'{"type": "session.update", "session": {"type": "realtime"}}')
+        translator.to_provider(
+            b'{"type": "session.update", "session": {"type": "realtime", "instructions": "x"}}'
+        )
     assert caught.value.path == "session.update"
+    # An update Gemini would not need to apply (text output only) is dropped instead.
+    update = b'{"type": "session.update", "session": {"output_modalities": ["text"]}}'
+    assert translator.to_provider(update) == []
 
 
 # --------------------------------------------------------------------------- server direction

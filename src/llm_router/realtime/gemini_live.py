@@ -224,12 +224,15 @@ class ClientEncoder:
 
     def __init__(self, model: str) -> None:
         self.model = model
+        """The setup's model: a bare id, "models/..." or a Vertex resource name."""
         self._turns: list[dict[str, Any]] = []
         self._after_tool_result = False
         self.setup_sent = False
 
     def feed(self, event: ClientEvent) -> list[dict[str, Any]]:
         if isinstance(event, ConfigureSession):
+            if self.setup_sent and event == ConfigureSession():
+                return []  # nothing Gemini could change (e.g. only output_modalities: text)
             if self.setup_sent:
                 raise RealtimeProtocolError(
                     "a Gemini Live session is configured once, by its setup message: pass the "

@@ -570,7 +570,8 @@ class _Opener:
         model = _setup_model(route)
         if self.caller == RealtimeFormat.GEMINI_LIVE:  # same protocol: the caller's setup as is
             return orjson.dumps({"setup": {**(self.setup or {}), "model": model}}).decode()
-        return orjson.dumps(gemini_live.encode_setup(self._config(), model)).decode()
+        (setup,) = translator.setup(self._config(), model)
+        return setup
 
     def _openai_session_update(self, translator: RealtimeTranslator) -> str:
         if self.caller == RealtimeFormat.OPENAI_REALTIME:

@@ -80,8 +80,11 @@ class RealtimeTranslator:
                 out.extend(openai_realtime.encode_client(event))
         return [orjson.dumps(frame).decode() for frame in out]
 
-    def setup(self, config: ConfigureSession) -> list[str]:
-        """The first frames of a session on the provider (Gemini's `setup`)."""
+    def setup(self, config: ConfigureSession, model: str | None = None) -> list[str]:
+        """The first frames of a session on the provider (Gemini's `setup`, for `model` when
+        given, e.g. a Vertex resource name)."""
+        if model is not None:
+            self._gemini_client.model = model
         return self.encode_client([config])
 
     def encode_server(self, events: list[ServerEvent]) -> list[str]:

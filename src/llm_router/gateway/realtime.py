@@ -1,0 +1,167 @@
+"""The gateway's realtime WebSocket endpoints: one router session per client socket, relayed.
+
+Paths: `/v1/realtime?model=...` (OpenAI Realtime), `/v1/responses` (Responses WebSocket mode),
+`/ws/google.ai.generativelanguage.{v1alpha,v1beta,v1}.GenerativeService.BidiGenerateContent`
+(Gemini Live). Gateway keys are checked before the upgrade (401); the client never sees
+provider credentials: the router injects its own, and caller credentials are never forwarded. An
+OpenAI Realtime session is opened before the upgrade is accepted, so a model no route can
+serve is refused with an HTTP error; Gemini Live and Responses-WS clients speak first (the
+setup, or the first `response.create`, names the model), so theirs are accepted, then closed
+with 1011 and the reason when no route opens. Either side closing closes the other: a
+provider close reaches the client with the provider's code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+import trio
+
+from llm_router import errors
+from llm_router.gateway.asgi import Receive, Scope, Send
+from llm_router.gateway.keys import GatewayKeys, presented_key
+from llm_router.realtime import RealtimeFormat, RealtimeProtocolError
+from llm_router.realtime.session import RealtimeSession, RealtimeSessionClosed
+from llm_router.router import Router
+
+__all__ = ["realtime_format", "serve_realtime"]
+
+_GEMINI = re.compile(
+    r"^/ws/google\.ai\.generativelanguage\.(v1alpha|v1beta|v1)\.GenerativeService\."
+    r"BidiGenerateContent$"
+)
+
+
+def realtime_format(path: str) -> RealtimeFormat | None:
+    if path == "/v1/realtime":
+        return RealtimeFormat.OPENAI_REALTIME
+    if path == "/v1/responses":
+        return RealtimeFormat.RESPONSES_WS
+    if _GEMINI.match(path):
+        return RealtimeFormat.GEMINI_LIVE
+    return None
+
+
+async def _deny(send: Send, status: int, message: str) -> None:
+    body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+def _frame(message: dict[str, Any]) -> str | bytes | None:
+    if message.get("text") is not None:
+        return str(message["text"])
+    if message.get("bytes") is not None:
+        return bytes(message["bytes"])
+    return None
+
+
+async def serve_realtime(
+    router: Router, scope: Scope, receive: Receive, send: Send, *, keys: GatewayKeys | None = None
+) -> None:
+    """Serve one client WebSocket (an ASGI `websocket` scope) through `router`."""
+    path = scope["path"]
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    if (await receive())["type"] != "websocket.connect":
+        return
+    fmt = realtime_format(path)
+    if fmt is None:
+        await _deny(send, 404, f"no realtime endpoint at {path}")
+        return
+    if keys is not None and not keys.allows(presented_key(headers, query)):
+        await _deny(send, 401, "a valid gateway key is required")
+        return
+    first: str | bytes | None = None
+    session_config: dict[str, Any] | None = None
+    if fmt == RealtimeFormat.OPENAI_REALTIME:
+        model = query.get("model")
+        if not model:
+            await _deny(send, 400, "the realtime URL needs ?model=")
+            return
+        opened = router.realtime(model, fmt, headers=headers)
+        try:
+            session = await opened.__aenter__()
+        except errors.LLMRouterError as error:
+            status = error.status if isinstance(error, errors.ProviderError) else 502
+            await _deny(send, status if 400 <= status < 600 else 502, str(error))
+            return
+        await send({"type": "websocket.accept"})
+    else:
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        first = _frame(message)
+        if first is None:
+            return
+        try:
+            value = orjson.loads(first)
+            if fmt == RealtimeFormat.GEMINI_LIVE:
+                session_config = dict(value["setup"])
+                model = str(session_config.pop("model")).rsplit("/", 1)[-1]
+                first = None  # the setup goes with the session's opening
+            else:
+                model = str(value["model"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            await send({"type": "websocket.close", "code": 1007, "reason": "bad first message"})
+            return
+        opened = router.realtime(model, fmt, session=session_config, headers=headers)
+        try:
+            session = await opened.__aenter__()
+        except errors.LLMRouterError as error:
+            await send({"type": "websocket.close", "code": 1011, "reason": str(error)[:120]})
+            return
+    failure: BaseException | None = None
+    try:
+        await _relay(session, first, receive, send)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        with trio.CancelScope(shield=True):
+            await opened.__aexit__(
+                type(failure) if failure else None,
+                failure,
+                failure.__traceback__ if failure else None,
+            )
+
+
+async def _relay(
+    session: RealtimeSession, first: str | bytes | None, receive: Receive, send: Send
+) -> None:
+    async def upstream(cancel: trio.CancelScope) -> None:
+        if first is not None:
+            await session.send(first)
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                cancel.cancel()  # the client left: leaving the session closes the provider
+                return
+            frame = _frame(message)
+            if frame is None:
+                continue
+            try:
+                await session.send(frame)
+            except RealtimeSessionClosed:
+                return
+            except RealtimeProtocolError as refused:
+                await send({"type": "websocket.close", "code": 1007, "reason": str(refused)[:120]})
+                cancel.cancel()
+                return
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(upstream, nursery.cancel_scope)
+        code, reason = 1000, ""
+        try:
+            async for event in session:
+                key = "bytes" if isinstance(event.data, bytes) else "text"
+                await send({"type": "websocket.send", key: event.data})
+        except RealtimeSessionClosed as closed:
+            code, reason = closed.code or 1011, closed.message[:120]
+        if code in (1005, 1006, 1015):  # reserved: never sent in a close frame
+            code = 1011
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+        nursery.cancel_scope.cancel()

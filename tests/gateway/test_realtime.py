@@ -1,0 +1,167 @@
+"""Realtime sessions through the gateway: official SDK clients on one side, the fake on the other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import openai
+import pytest
+import trio
+from google import genai
+from google.genai import types as genai_types
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+
+from llm_router import GoogleProvider, OpenAIProvider, Router
+from llm_router.gateway.keys import GatewayKeys
+from llm_router.serve import open_gateway
+from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
+
+KEYS = GatewayKeys(["client-key"])
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProvider]:
+    async with open_fake_provider(seed=1) as provider:
+        yield provider
+
+
+def _router(fake: FakeProvider) -> Router:
+    return (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .add_provider("google", GoogleProvider(base_url=fake.url))
+        .add_api_key("google", FAKE_KEYS["google"])
+        .add_model_route("gpt-realtime", "openai")
+        .add_model_route("gemini-live-2.5-flash", "google")
+        .add_model_route("live", "google", "gemini-live-2.5-flash")
+        .forward_headers("x-fake-")
+        .build()
+    )
+
+
+async def on_asyncio(main: Callable[[], Awaitable[Any]]) -> Any:
+    return await trio.to_thread.run_sync(lambda: asyncio.run(main()))
+
+
+async def _openai_turn(url: str, model: str) -> str:
+    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="client-key")
+    async with client.realtime.connect(model=model) as conn:
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await conn.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "hello"}],
+            }
+        )
+        await conn.response.create()
+        text = ""
+        async for event in conn:
+            if event.type == "response.output_text.delta":
+                text += event.delta
+            if event.type == "response.done":
+                return text
+    return text
+
+
+@pytest.mark.parametrize("model", ["gpt-realtime", "live"])
+async def test_openai_sdk_through_the_gateway(fake: FakeProvider, model: str) -> None:
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        text = await on_asyncio(lambda: _openai_turn(url, model))
+        entry = await fake.journal.wait_for(lambda e: e.method == "WEBSOCKET" and e.done)
+    assert text == "You said: hello"
+    assert entry.closed_by == "client"  # the SDK's close reached the provider
+    assert "client-key" not in str(entry.headers)
+
+
+async def test_genai_sdk_through_the_gateway(fake: FakeProvider) -> None:
+    async def main(url: str) -> str:
+        client = genai.Client(
+            api_key="client-key", http_options=genai_types.HttpOptions(base_url=url)
+        )
+        ws_url = url.replace("http://", "ws://")
+        client._api_client._websocket_base_url = lambda http_options=None: ws_url  # type: ignore[method-assign]
+        client._api_client._websocket_ssl_ctx = {}
+        config = genai_types.LiveConnectConfig(response_modalities=[genai_types.Modality.TEXT])
+        async with client.aio.live.connect(model="gemini-live-2.5-flash", config=config) as s:
+            await s.send_client_content(
+                turns=genai_types.Content(role="user", parts=[genai_types.Part(text="hi")]),
+                turn_complete=True,
+            )
+            return "".join([m.text or "" async for m in s.receive()])
+
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        text = await on_asyncio(lambda: main(url))
+    assert text == "You said: hi"
+    setup = fake.journal[0]
+    assert setup.provider == "google" and "[redacted]" in setup.headers["x-goog-api-key"]
+
+
+async def test_upstream_close_reaches_the_client_with_its_code(fake: FakeProvider) -> None:
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        ws_url = url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
+        headers = [
+            ("authorization", "Bearer client-key"),
+            ("x-fake-close-code", "4003"),
+            ("x-fake-drop-after-events", "1"),
+        ]
+        raw = [(k.encode(), v.encode()) for k, v in headers]
+        async with open_websocket_url(ws_url, extra_headers=raw) as ws:
+            assert b"session.created" in (await ws.get_message()).encode()
+            with pytest.raises(ConnectionClosed) as caught:
+                await ws.get_message()
+    assert caught.value.reason.code == 4003
+
+
+async def test_unknown_model_is_refused_before_the_upgrade(fake: FakeProvider) -> None:
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        ws_url = url.replace("http://", "ws://") + "/v1/realtime?model=nope"
+        good = [(b"authorization", b"Bearer client-key")]
+        with pytest.raises(ConnectionRejected) as caught:
+            async with open_websocket_url(ws_url, extra_headers=good):
+                pass  # pragma: no cover
+    assert caught.value.status_code >= 400 and b"nope" in (caught.value.body or b"")
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key"])
+async def test_gateway_keys_are_checked_before_the_upgrade(
+    fake: FakeProvider, key: str | None
+) -> None:
+    headers = [] if key is None else [(b"authorization", f"Bearer {key}".encode())]
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        ws_url = url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
+        with pytest.raises(ConnectionRejected) as caught:
+            async with open_websocket_url(ws_url, extra_headers=headers):
+                pass  # pragma: no cover
+    assert caught.value.status_code == 401
+    assert not [e for e in fake.journal if e.method == "WEBSOCKET"]  # no upstream session
+
+
+async def test_realtime_contract_checks_pass_through_the_gateway(fake: FakeProvider) -> None:
+    from llm_router_testing.contract.realtime import run_realtime_checks
+
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        results = await run_realtime_checks(
+            url, api_key="client-key", fake_url=fake.url, bad_key="wrong-key"
+        )
+    assert {r.name: r.status for r in results} == {
+        "session_round_trip": "pass",
+        "tool_call": "pass",
+        "client_close": "pass",
+        "upstream_close": "pass",
+        "keys_refused": "pass",
+    }, results
+
+
+async def test_realtime_contract_checks_catch_a_gateway_that_lets_wrong_keys_in(
+    fake: FakeProvider,
+) -> None:
+    from llm_router_testing.contract.realtime import run_realtime_checks
+
+    async with open_gateway(_router(fake)) as url:  # no gateway keys configured
+        results = await run_realtime_checks(url, fake_url=fake.url, bad_key="wrong-key")
+    statuses = {r.name: r.status for r in results}
+    assert statuses["keys_refused"] == "fail" and statuses["session_round_trip"] == "pass"
