@@ -345,7 +345,10 @@ async def test_responses_ws_reconnects_and_resends_between_turns(fake: FakeProvi
             second = await _until(s, "response.completed")
     text = "".join(e["delta"] for e in second if e["type"] == "response.output_text.delta")
     assert text == "You said: two"
-    assert [a.outcome for a in s.attempts] == ["committed", "lost", "committed", "reconnected"]
+    # (the new socket has the same fault: it may be lost too once the second turn is over)
+    outcomes = [a.outcome for a in s.attempts]
+    assert outcomes[:4] == ["committed", "lost", "committed", "reconnected"]
+    assert set(outcomes[4:]) <= {"lost"}
     resent = json.loads(fake.journal[1].body)
     assert "previous_response_id" not in resent and len(resent["input"]) == 3
 

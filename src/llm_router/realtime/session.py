@@ -173,6 +173,8 @@ class RealtimeSession:
         self._reconnect = reconnect
         self._conversation = responses_ws.Conversation()
         self._send_lock = trio.Lock()
+        self._turn: Mapping[str, Any] | None = None  # the Responses-WS turn last sent
+        self._turn_events = 0
         self.attempts = attempts
         self.frames_sent = 0
         self.frames_received = 0
@@ -229,13 +231,37 @@ class RealtimeSession:
 
     async def _send_turn(self, frames: list[str | bytes]) -> None:
         message = parse_frame(frames[0], "responses-ws")
-        if self._closed is not None or self._link.ws is None or self._link.ws.closed:
-            if self._conversation.in_turn:
-                raise RealtimeSessionClosed("the socket was lost during a turn", code=1006)
-            message = self._conversation.resend(message)
-            await self._reconnect(self)
+        if self._link_lost():
+            await self._resend(message)
+            return
+        self._start_turn(message)
+        try:
+            await self._write(orjson.dumps(message).decode())
+        except RealtimeSessionClosed:
+            # The socket went between turns before the reader saw it go: use a new one.
+            await self._resend(message)
+
+    def _link_lost(self) -> bool:
+        ws = self._link.ws
+        return self._closed is not None or ws is None or ws.closed is not None
+
+    def _start_turn(self, message: Mapping[str, Any]) -> None:
         self._conversation.client_turn(message)
-        await self._write(orjson.dumps(message).decode())
+        self._turn, self._turn_events = message, 0
+
+    async def _resend(self, message: Mapping[str, Any]) -> None:
+        """Reconnect and send `message` carrying the whole conversation (Responses-WS)."""
+        if self._conversation.in_turn and self._turn_events:
+            raise RealtimeSessionClosed("the socket was lost during a turn", code=1006)
+        rewritten = self._conversation.resend(message)
+        await self._reconnect(self)
+        self._start_turn(rewritten)
+        await self._write(orjson.dumps(rewritten).decode())
+
+    async def _resend_unanswered(self) -> None:
+        async with self._send_lock:
+            if self._link_lost() and self._turn is not None:
+                await self._resend(self._turn)
 
     async def _write(self, frame: str | bytes) -> None:
         ws = self._link.ws
@@ -315,6 +341,7 @@ class RealtimeSession:
         self.frames_received += 1
         try:
             if self.caller == RealtimeFormat.RESPONSES_WS:
+                self._turn_events += 1
                 self._conversation.server_event(frame)
                 out: list[str | bytes] = [frame]
             else:
@@ -339,9 +366,15 @@ class RealtimeSession:
 
     def _finish(self, link: _Link, code: int, reason: str) -> None:
         link.done.set()
-        if self.caller == RealtimeFormat.RESPONSES_WS and not self._conversation.in_turn:
-            # Between turns a lost socket is replaced on the next send (reconnect and resend).
+        if link is not self._link:
+            return  # an old socket, already replaced
+        answered = self._conversation.in_turn and self._turn_events > 0
+        if self.caller == RealtimeFormat.RESPONSES_WS and not answered:
+            # Between turns a lost socket is replaced on the next send (reconnect and resend);
+            # a turn sent but never answered is resent at once.
             self.attempts.append(RealtimeAttempt(link.route.key, "lost", f"closed {code}"))
+            if self._conversation.in_turn:
+                self._nursery.start_soon(self._resend_unanswered)
             return
         self._closed = self._closed or self._ended(code, reason)
         self._send_frames.close()
