@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import trio
@@ -72,7 +73,20 @@ async def test_openai_sdk_through_the_gateway(fake: FakeProvider, model: str) ->
     async with open_gateway(_router(fake), keys=KEYS) as url:
         text = await on_asyncio(lambda: _openai_turn(url, model))
         entry = await fake.journal.wait_for(lambda e: e.method == "WEBSOCKET" and e.done)
+        async with httpx.AsyncClient() as client:
+            with trio.fail_after(5):
+                while True:  # the gateway counts the session once its relay has ended
+                    metrics = (await client.get(url + "/metrics")).text
+                    if "llm_router_gateway_realtime_sessions_total{" in metrics:
+                        break
+                    await trio.sleep(0.01)
     assert text == "You said: hello"
+    assert (
+        'llm_router_gateway_realtime_sessions_total{format="openai-realtime",outcome="closed"} 1.0'
+        in metrics
+    )
+    assert 'llm_router_gateway_realtime_frames_total{direction="upstream"} 3.0' in metrics
+    assert "llm_router_gateway_realtime_sessions_open 0.0" in metrics
     assert entry.closed_by == "client"  # the SDK's close reached the provider
     assert "client-key" not in str(entry.headers)
 

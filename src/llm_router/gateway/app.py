@@ -28,8 +28,8 @@ from llm_router.gateway.limits import BodyTimeout, BodyTooLarge, ClientGone, rea
 from llm_router.gateway.listing import anthropic_models, gemini_models, openai_models
 from llm_router.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from llm_router.gateway.paths import Endpoint, Extra, match_endpoint, match_extra
-from llm_router.gateway.tokens import estimate_tokens
 from llm_router.gateway.realtime import serve_realtime
+from llm_router.gateway.tokens import estimate_tokens
 from llm_router.router import CompletionResult, Router, RouterStream
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, ErrorType, Usage
@@ -70,7 +70,9 @@ class Gateway:
             await lifespan(receive, send)
             return
         if scope["type"] == "websocket":  # realtime sessions: see realtime.py
-            await serve_realtime(self.router, scope, receive, send, keys=self.keys)
+            await serve_realtime(
+                self.router, scope, receive, send, keys=self.keys, metrics=self.metrics
+            )
             return
         if scope["type"] != "http":
             return

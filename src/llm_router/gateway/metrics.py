@@ -71,6 +71,21 @@ class GatewayMetrics:
             "Requests whose caller hung up before the answer was complete",
             registry=r,
         )
+        self.realtime_sessions = Counter(
+            "llm_router_gateway_realtime_sessions",
+            "Realtime WebSocket sessions, per caller protocol and how they ended",
+            ["format", "outcome"],
+            registry=r,
+        )
+        self.realtime_open = Gauge(
+            "llm_router_gateway_realtime_sessions_open", "Realtime sessions open", registry=r
+        )
+        self.realtime_frames = Counter(
+            "llm_router_gateway_realtime_frames",
+            "Realtime frames relayed, per direction (upstream: client to provider)",
+            ["direction"],
+            registry=r,
+        )
         r.register(_RouterCollector(router))
 
     def observe(self, exchange: Exchange) -> None:

@@ -23,6 +23,7 @@ import trio
 from llm_router import errors
 from llm_router.gateway.asgi import Receive, Scope, Send
 from llm_router.gateway.keys import GatewayKeys, presented_key
+from llm_router.gateway.metrics import GatewayMetrics
 from llm_router.realtime import RealtimeFormat, RealtimeProtocolError
 from llm_router.realtime.session import RealtimeSession, RealtimeSessionClosed
 from llm_router.router import Router
@@ -61,20 +62,51 @@ def _frame(message: dict[str, Any]) -> str | bytes | None:
 
 
 async def serve_realtime(
-    router: Router, scope: Scope, receive: Receive, send: Send, *, keys: GatewayKeys | None = None
+    router: Router,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    keys: GatewayKeys | None = None,
+    metrics: GatewayMetrics | None = None,
 ) -> None:
-    """Serve one client WebSocket (an ASGI `websocket` scope) through `router`."""
+    """Serve one client WebSocket (an ASGI `websocket` scope) through `router`; with
+    `metrics`, count the session (`outcome`: refused, failed, closed) and its frames."""
+    tally = {"format": "", "outcome": "refused"}  # filled in as the session goes
+    if metrics is not None:
+        metrics.realtime_open.inc()
+    try:
+        await _serve(router, scope, receive, send, keys, metrics, tally)
+    finally:
+        if metrics is not None:
+            metrics.realtime_open.dec()
+            metrics.realtime_sessions.labels(tally["format"], tally["outcome"]).inc()
+
+
+async def _serve(
+    router: Router,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    keys: GatewayKeys | None,
+    metrics: GatewayMetrics | None,
+    tally: dict[str, str],
+) -> None:
     path = scope["path"]
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     if (await receive())["type"] != "websocket.connect":
+        tally["outcome"] = "refused"
         return
     fmt = realtime_format(path)
     if fmt is None:
         await _deny(send, 404, f"no realtime endpoint at {path}")
+        tally["outcome"] = "refused"
         return
+    tally["format"] = fmt.value
     if keys is not None and not keys.allows(presented_key(headers, query)):
         await _deny(send, 401, "a valid gateway key is required")
+        tally["outcome"] = "refused"
         return
     first: str | bytes | None = None
     session_config: dict[str, Any] | None = None
@@ -82,6 +114,7 @@ async def serve_realtime(
         model = query.get("model")
         if not model:
             await _deny(send, 400, "the realtime URL needs ?model=")
+            tally["outcome"] = "refused"
             return
         opened = router.realtime(model, fmt, headers=headers)
         try:
@@ -89,6 +122,7 @@ async def serve_realtime(
         except errors.LLMRouterError as error:
             status = error.status if isinstance(error, errors.ProviderError) else 502
             await _deny(send, status if 400 <= status < 600 else 502, str(error))
+            tally["outcome"] = "failed"
             return
         await send({"type": "websocket.accept"})
     else:
@@ -96,6 +130,7 @@ async def serve_realtime(
         message = await receive()
         first = _frame(message)
         if first is None:
+            tally["outcome"] = "closed"
             return
         try:
             value = orjson.loads(first)
@@ -107,16 +142,19 @@ async def serve_realtime(
                 model = str(value["model"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             await send({"type": "websocket.close", "code": 1007, "reason": "bad first message"})
+            tally["outcome"] = "failed"
             return
         opened = router.realtime(model, fmt, session=session_config, headers=headers)
         try:
             session = await opened.__aenter__()
         except errors.LLMRouterError as error:
             await send({"type": "websocket.close", "code": 1011, "reason": str(error)[:120]})
+            tally["outcome"] = "failed"
             return
+    tally["outcome"] = "closed"
     failure: BaseException | None = None
     try:
-        await _relay(session, first, receive, send)
+        await _relay(session, first, receive, send, metrics)
     except BaseException as exc:
         failure = exc
         raise
@@ -130,8 +168,16 @@ async def serve_realtime(
 
 
 async def _relay(
-    session: RealtimeSession, first: str | bytes | None, receive: Receive, send: Send
+    session: RealtimeSession,
+    first: str | bytes | None,
+    receive: Receive,
+    send: Send,
+    metrics: GatewayMetrics | None,
 ) -> None:
+    def count(direction: str) -> None:
+        if metrics is not None:
+            metrics.realtime_frames.labels(direction).inc()
+
     async def upstream(cancel: trio.CancelScope) -> None:
         if first is not None:
             await session.send(first)
@@ -145,6 +191,7 @@ async def _relay(
                 continue
             try:
                 await session.send(frame)
+                count("upstream")
             except RealtimeSessionClosed:
                 return
             except RealtimeProtocolError as refused:
@@ -159,6 +206,7 @@ async def _relay(
             async for event in session:
                 key = "bytes" if isinstance(event.data, bytes) else "text"
                 await send({"type": "websocket.send", key: event.data})
+                count("downstream")
         except RealtimeSessionClosed as closed:
             code, reason = closed.code or 1011, closed.message[:120]
         if code in (1005, 1006, 1015):  # reserved: never sent in a close frame
