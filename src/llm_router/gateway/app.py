@@ -120,21 +120,8 @@ class Gateway:
         if not self._admitted(scope, headers):
             await self._refuse(send, endpoint.format, ErrorType.AUTHENTICATION, 401, _KEY_MESSAGE)
             return
-        try:
-            body = await read_body(
-                receive,
-                headers,
-                max_bytes=self.settings.max_body_bytes,
-                time_limit=self.settings.read_timeout,
-            )
-        except BodyTooLarge as exc:
-            await self._refuse(send, endpoint.format, ErrorType.INVALID_REQUEST, 413, str(exc))
-            return
-        except BodyTimeout as exc:
-            await self._refuse(send, endpoint.format, ErrorType.INVALID_REQUEST, 408, str(exc))
-            return
-        except ClientGone:
-            exchange.disconnected = True
+        body = await self._read_limited(receive, headers, send, endpoint.format, exchange)
+        if body is None:
             return
         _note_request(exchange, body)
         await self._call_watching_disconnect(endpoint, body, headers, receive, send, exchange)
@@ -181,23 +168,11 @@ class Gateway:
             }[extra.format](self.router)
             await respond(send, 200, orjson.dumps(listing), _JSON)
             return
+        body = await self._read_limited(receive, headers, send, extra.format, exchange)
+        if body is None:
+            return
         try:
-            body = await read_body(
-                receive,
-                headers,
-                max_bytes=self.settings.max_body_bytes,
-                time_limit=self.settings.read_timeout,
-            )
             obj = orjson.loads(body)
-        except BodyTooLarge as exc:
-            await self._refuse(send, extra.format, ErrorType.INVALID_REQUEST, 413, str(exc))
-            return
-        except BodyTimeout as exc:
-            await self._refuse(send, extra.format, ErrorType.INVALID_REQUEST, 408, str(exc))
-            return
-        except ClientGone:
-            exchange.disconnected = True
-            return
         except orjson.JSONDecodeError:
             await self._refuse(
                 send, extra.format, ErrorType.INVALID_REQUEST, 400, "request body is not JSON"
@@ -211,6 +186,30 @@ class Gateway:
             else {"totalTokens": count}
         )
         await respond(send, 200, orjson.dumps(answer), _JSON)
+
+    async def _read_limited(
+        self,
+        receive: Receive,
+        headers: Mapping[str, str],
+        send: Send,
+        fmt: ProviderFormat,
+        exchange: Exchange,
+    ) -> bytes | None:
+        """The request body, or None once the refusal (413, 408) is sent or the caller left."""
+        try:
+            return await read_body(
+                receive,
+                headers,
+                max_bytes=self.settings.max_body_bytes,
+                time_limit=self.settings.read_timeout,
+            )
+        except BodyTooLarge as exc:
+            await self._refuse(send, fmt, ErrorType.INVALID_REQUEST, 413, str(exc))
+        except BodyTimeout as exc:
+            await self._refuse(send, fmt, ErrorType.INVALID_REQUEST, 408, str(exc))
+        except ClientGone:
+            exchange.disconnected = True
+        return None
 
     def _admitted(self, scope: Scope, headers: Mapping[str, str]) -> bool:
         if self.keys is None:
