@@ -1,12 +1,45 @@
-"""Helpers shared by the benchmarks: percentiles, tables (terminal and Markdown), CDF plots."""
+"""Helpers shared by the benchmarks: server processes, percentiles, tables (terminal and
+Markdown), CDF plots."""
 
 from __future__ import annotations
 
 import math
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["markdown_table", "percentile", "save_cdf_plot", "text_table"]
+import trio
+
+__all__ = ["ServerProcess", "markdown_table", "percentile", "save_cdf_plot", "text_table"]
+
+
+class ServerProcess:
+    """A server in a process of its own (another core than the measured client's), which
+    prints one line ending in its URL once it listens; terminated on leaving the block."""
+
+    def __init__(self, args: Sequence[str], name: str) -> None:
+        self._args = list(args)
+        self._name = name
+        self.url = ""
+        self._process: trio.Process | None = None
+
+    async def __aenter__(self) -> ServerProcess:
+        self._process = await trio.lowlevel.open_process(self._args, stdout=subprocess.PIPE)
+        assert self._process.stdout is not None
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = await self._process.stdout.receive_some(1)
+            if not chunk:
+                raise RuntimeError(f"{self._name} exited before listening")
+            line += chunk
+        self.url = line.decode().rsplit(" ", 1)[-1].strip()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._process is not None
+        self._process.terminate()
+        with trio.CancelScope(shield=True):
+            await self._process.wait()
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:

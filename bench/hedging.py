@@ -19,7 +19,6 @@ Not run by the test suite.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Any
 
 import httpx
 import trio
-from _util import markdown_table, percentile, save_cdf_plot, text_table
+from _util import ServerProcess, markdown_table, percentile, save_cdf_plot, text_table
 
 from llm_router import OpenAIProvider, Router
 from llm_router.resilience import HedgePolicy
@@ -94,41 +93,13 @@ def strategies(fixed_delay: float) -> list[Strategy]:
     ]
 
 
-class FakeProcess:
+class FakeProcess(ServerProcess):
     """`llm-router-fake serve` in a process of its own, so the router's process measures only
     the router (on 2 cores, one process serving both sides saturates long before concurrency 50)."""
 
     def __init__(self, seed: int) -> None:
-        self._args = [
-            sys.executable,
-            "-m",
-            "llm_router_testing.cli",
-            "serve",
-            "--latency",
-            LATENCY,
-            "--seed",
-            str(seed),
-        ]
-        self.url = ""
-        self._process: trio.Process | None = None
-
-    async def __aenter__(self) -> FakeProcess:
-        self._process = await trio.lowlevel.open_process(self._args, stdout=subprocess.PIPE)
-        assert self._process.stdout is not None
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = await self._process.stdout.receive_some(1)
-            if not chunk:
-                raise RuntimeError("llm-router-fake exited before listening")
-            line += chunk
-        self.url = line.decode().rsplit(" ", 1)[-1].strip()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._process is not None
-        self._process.terminate()
-        with trio.CancelScope(shield=True):
-            await self._process.wait()
+        command = [sys.executable, "-m", "llm_router_testing.cli", "serve"]
+        super().__init__([*command, "--latency", LATENCY, "--seed", str(seed)], "llm-router-fake")
 
     async def reset(self, client: httpx.AsyncClient) -> None:
         (await client.post(self.url + "/_fake/reset")).raise_for_status()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,7 @@ from pathlib import Path
 import httpx
 import orjson
 import trio
-from _util import text_table
+from _util import ServerProcess, text_table
 
 EVENTS = 100  # upstream events per stream
 MODEL = "bench-model"
@@ -153,31 +152,10 @@ async def serve_upstream(events_per_write: int) -> None:
     await trio.serve_listeners(handle, listeners)
 
 
-class Upstream:
+def upstream_process(events_per_write: int) -> ServerProcess:
     """The upstream in a subprocess of its own (another core than the clients')."""
-
-    def __init__(self, events_per_write: int) -> None:
-        self._args = [sys.executable, __file__, "--serve-upstream", str(events_per_write)]
-        self.url = ""
-        self._process: trio.Process | None = None
-
-    async def __aenter__(self) -> Upstream:
-        self._process = await trio.lowlevel.open_process(self._args, stdout=subprocess.PIPE)
-        assert self._process.stdout is not None
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = await self._process.stdout.receive_some(1)
-            if not chunk:
-                raise RuntimeError("the bench upstream exited before listening")
-            line += chunk
-        self.url = line.decode().rsplit(" ", 1)[-1].strip()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._process is not None
-        self._process.terminate()
-        with trio.CancelScope(shield=True):
-            await self._process.wait()
+    command = [sys.executable, __file__, "--serve-upstream", str(events_per_write)]
+    return ServerProcess(command, "the bench upstream")
 
 
 # -- the two clients ------------------------------------------------------------------------------
@@ -274,6 +252,8 @@ async def run_litellm(shape: Shape, url: str, args: argparse.Namespace) -> None:
         print(f"LiteLLM run failed (exit {done.returncode}); its rows are left out")
         return
     for line in done.stdout.decode().splitlines():
+        if not line.startswith("{"):  # LiteLLM prints notices of its own
+            continue
         row = orjson.loads(line)
         shape.litellm.append(Run(row["seconds"], row["cpu_seconds"], row["first_events"], 0))
         shape.litellm_alone.append(Run(0.0, 0.0, row["first_events_alone"], 0))
@@ -299,7 +279,7 @@ async def measure(events_per_write: int, name: str, args: argparse.Namespace) ->
 
     shape = Shape(name, [], [], [], [])
     async with (
-        Upstream(events_per_write) as upstream,
+        upstream_process(events_per_write) as upstream,
         httpx.AsyncClient(limits=LIMITS, timeout=30) as client,
     ):
         builder = Router.builder().with_limits(LIMITS)
@@ -381,7 +361,7 @@ async def profile(args: argparse.Namespace) -> str:
 
     from llm_router import AnthropicProvider, Router
 
-    async with Upstream(0) as upstream:
+    async with upstream_process(0) as upstream:
         builder = Router.builder().with_limits(LIMITS)
         builder.add_provider("up", AnthropicProvider(base_url=upstream.url))
         builder.add_api_key("up", "sk-bench")

@@ -7,8 +7,9 @@ Public names are re-exported here; see README.md for the tour. They load on firs
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llm_router._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from llm_router.auth import (
@@ -160,7 +161,7 @@ __all__ = [
     "translate_response",
 ]
 
-#: Where each public name lives (imported on first access by `__getattr__`).
+#: Where each public name lives (imported on first access).
 _HOME: dict[str, str] = {
     **dict.fromkeys(
         (
@@ -250,14 +251,4 @@ _HOME: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llm_router' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

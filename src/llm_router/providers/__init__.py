@@ -1,13 +1,14 @@
 """Provider modules: one per upstream service, each knowing only its own wire details.
 
 The names below load on first use: a router that only talks to OpenAI never imports the
-AWS event-stream decoder, SigV4 signing or the Google error tables.
+AWS event-stream decoder or the AWS and Google error tables.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llm_router._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from llm_router.providers.anthropic import AnthropicProvider
@@ -35,7 +36,7 @@ __all__ = [
     "VertexProvider",
 ]
 
-#: Where each name lives (imported on first access by `__getattr__`).
+#: Where each name lives (imported on first access).
 _HOME: dict[str, str] = {
     "AnthropicProvider": "llm_router.providers.anthropic",
     "AzureProvider": "llm_router.providers.azure",
@@ -51,14 +52,4 @@ _HOME: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llm_router.providers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)
