@@ -153,6 +153,9 @@ class ProviderError(LLMRouterError):
         self.headers = headers or {}
 
 
+_MAX_RETRY_AFTER = 86_400.0
+
+
 class RateLimitError(ProviderError):
     """429 / throttling; `retry_after` is the provider's requested wait in seconds, if any."""
 
@@ -160,7 +163,10 @@ class RateLimitError(ProviderError):
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+        # A wait that is negative, not finite or longer than a day is no real request
+        # (`retry-after: 1e308`): it is dropped, never allowed to overflow a sleep or a header.
+        readable = retry_after is not None and 0 <= retry_after <= _MAX_RETRY_AFTER
+        self.retry_after = retry_after if readable else None
 
 
 class LocalRateLimitError(RateLimitError):

@@ -58,11 +58,12 @@ def translate_request(
     try:
         req = get_format(src).parse_request(_load(body, "request"))
         out = get_format(dst).render_request(req, default_max_tokens=default_max_tokens)
+        # Inside the guard: orjson writes at most 254 levels (tool arguments may nest deeper).
+        return orjson.dumps(out)
     except TranslationError as exc:
         raise InvalidRequestError(exc.message, path=exc.path) from exc
     except _SHAPE_ERRORS as exc:
         raise InvalidRequestError(_unexpected(exc)) from exc
-    return orjson.dumps(out)
 
 
 def translate_response(
@@ -84,9 +85,10 @@ def translate_response_parsed(
     answer = parse_response(body, src)
     try:
         out = get_format(dst).render_response(answer)
+        # Inside the guard: orjson writes at most 254 levels (tool arguments may nest deeper).
+        return orjson.dumps(out), answer
     except _SHAPE_ERRORS as exc:
         raise TranslationError(_unexpected(exc)) from exc
-    return orjson.dumps(out), answer
 
 
 def parse_response(body: Body, format: ProviderFormat | str) -> Response:

@@ -76,7 +76,11 @@ _NO_SECRETS = Scrubber(())
 
 def scrubber_for(response: httpx.Response) -> Scrubber:
     """The scrubber of the request `response` answers (one that knows no secret if none)."""
-    return _SCRUBBERS.get(response.request, _NO_SECRETS)
+    try:
+        request = response.request
+    except RuntimeError:  # a response built by hand (tests, custom transports) has none
+        return _NO_SECRETS
+    return _SCRUBBERS.get(request, _NO_SECRETS)
 
 
 async def open_upstream(
@@ -193,9 +197,10 @@ async def read_completion(
     finally:
         await response.aclose()
     try:
+        answer = _check_answer(data, route.format)
         if route.format is caller:
-            _check_json_object(data)
-        return translate_response_parsed(data, route.format, caller)
+            return data, None
+        return translate_response_parsed(answer, route.format, caller)
     except (errors.TranslationError, errors.InvalidRequestError) as exc:
         raise scrubber.error(
             errors.UpstreamError(
@@ -245,13 +250,30 @@ def _too_large(route: Route, what: str, limit: int) -> errors.ResponseTooLargeEr
     )
 
 
-def _check_json_object(data: bytes) -> None:
+#: Top-level fields of which a whole answer in each format has at least one: a JSON object
+#: without them (an error page's JSON, a proxy's status document) is not an answer.
+_ANSWER_FIELDS: dict[ProviderFormat, tuple[str, ...]] = {
+    ProviderFormat.OPENAI: ("choices",),
+    ProviderFormat.MISTRAL: ("choices",),
+    ProviderFormat.RESPONSES: ("output",),
+    ProviderFormat.ANTHROPIC: ("content",),
+    ProviderFormat.GOOGLE: ("candidates", "promptFeedback"),
+    ProviderFormat.CONVERSE: ("output",),
+}
+
+
+def _check_answer(data: bytes, fmt: ProviderFormat) -> dict[str, Any]:
+    """`data` parsed, once checked to be a JSON object shaped like an answer in `fmt`."""
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise errors.TranslationError(f"not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise errors.TranslationError("not a JSON object")
+    fields = _ANSWER_FIELDS.get(fmt, ())
+    if fields and not any(name in parsed for name in fields):
+        raise errors.TranslationError(f"a JSON object without {' or '.join(map(repr, fields))}")
+    return parsed
 
 
 # -- streams ------------------------------------------------------------------------------------

@@ -168,55 +168,8 @@ SCENARIOS: dict[str, Send] = {
 #: Garbage the router still classifies wrongly: an upstream answer that is not what was asked
 #: for should be a typed upstream error (retryable before commit), never a success. Each
 #: `(scenario, call kind, caller format)` here fails today and is expected to (strict xfail),
-#: so fixing one turns its entry into an error to remove.
-_REASONS = {  # keyed by scenario
-    "malformed-events": "a stream answer to a plain request, or events that are not JSON, pass through as the answer",
-    "binary-body": "a 200 with a non-JSON, non-SSE body passes as the answer (or an empty stream)",
-    "html": "a 200 HTML page passes as the answer (or an empty stream)",
-    "json-where-a-stream-was-asked": "a 200 JSON body to a stream request reads as an empty stream",
-    "empty-204": "a 204 passes as an empty answer",
-    "redirect": "a 302 counts as success",
-    "gzip-answer": "a gzip-compressed answer is not decoded",
-    "bad-gzip": "an invalid gzip body is not an upstream error",
-    "malformed-json": "malformed JSON passes as the answer (or an empty stream)",
-    "deep-json": "a 200 that is not a chat completion (nested 300 levels) passes as an answer",
-}
-
-KNOWN_MISCLASSIFIED: dict[tuple[str, str, str], str] = {
-    ("malformed-events", "complete", "openai"): _REASONS["malformed-events"],
-    ("malformed-events", "stream", "openai"): _REASONS["malformed-events"],
-    ("binary-body", "complete", "openai"): _REASONS["binary-body"],
-    ("binary-body", "stream", "openai"): _REASONS["binary-body"],
-    ("binary-body", "stream", "anthropic"): _REASONS["binary-body"],
-    ("html", "complete", "openai"): _REASONS["html"],
-    ("html", "stream", "openai"): _REASONS["html"],
-    ("html", "stream", "anthropic"): _REASONS["html"],
-    ("json-where-a-stream-was-asked", "stream", "openai"): _REASONS[
-        "json-where-a-stream-was-asked"
-    ],
-    ("json-where-a-stream-was-asked", "stream", "anthropic"): _REASONS[
-        "json-where-a-stream-was-asked"
-    ],
-    ("empty-204", "complete", "openai"): _REASONS["empty-204"],
-    ("empty-204", "stream", "openai"): _REASONS["empty-204"],
-    ("empty-204", "stream", "anthropic"): _REASONS["empty-204"],
-    ("redirect", "complete", "openai"): _REASONS["redirect"],
-    ("redirect", "stream", "openai"): _REASONS["redirect"],
-    ("redirect", "stream", "anthropic"): _REASONS["redirect"],
-    ("gzip-answer", "complete", "openai"): _REASONS["gzip-answer"],
-    ("gzip-answer", "stream", "openai"): _REASONS["gzip-answer"],
-    ("gzip-answer", "stream", "anthropic"): _REASONS["gzip-answer"],
-    ("bad-gzip", "complete", "openai"): _REASONS["bad-gzip"],
-    ("bad-gzip", "stream", "openai"): _REASONS["bad-gzip"],
-    ("bad-gzip", "stream", "anthropic"): _REASONS["bad-gzip"],
-    ("malformed-json", "complete", "openai"): _REASONS["malformed-json"],
-    ("malformed-json", "stream", "openai"): _REASONS["malformed-json"],
-    ("malformed-json", "stream", "anthropic"): _REASONS["malformed-json"],
-    ("deep-json", "complete", "openai"): _REASONS["deep-json"],
-    ("deep-json", "complete", "anthropic"): _REASONS["deep-json"],
-    ("deep-json", "stream", "openai"): _REASONS["deep-json"],
-    ("deep-json", "stream", "anthropic"): _REASONS["deep-json"],
-}
+#: so fixing one turns its entry into an error to remove. None is left today.
+KNOWN_MISCLASSIFIED: dict[tuple[str, str, str], str] = {}
 
 
 async def serve_garbage(stream: trio.SocketStream) -> None:

@@ -89,3 +89,29 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
 def test_parse_should_retry(value: str, expected: bool | None) -> None:
     assert parse_should_retry({"X-Should-Retry": value}) is expected
     assert parse_should_retry({}) is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"retry-after": "1e308"},
+        {"retry-after": "86401"},
+        {"retry-after-ms": "1e308"},
+        {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"},
+    ],
+)
+def test_waits_longer_than_a_day_are_ignored_as_unreadable(headers: dict[str, str]) -> None:
+    assert parse_retry_after(headers, wall_now=0.0) is None
+
+
+def test_an_absurd_millisecond_wait_falls_back_to_retry_after() -> None:
+    headers = {"retry-after-ms": "1e308", "retry-after": "2"}
+    assert parse_retry_after(headers, wall_now=0.0) == 2.0
+
+
+@pytest.mark.parametrize("value", [1e308, float("inf"), float("nan"), -1.0, 86_401.0])
+def test_a_rate_limit_error_drops_an_unreal_retry_after(value: float) -> None:
+    from llm_router import errors
+
+    assert errors.RateLimitError("slow down", retry_after=value).retry_after is None
+    assert errors.RateLimitError("slow down", retry_after=3.5).retry_after == 3.5

@@ -78,3 +78,18 @@ def test_retry_after_from_headers_then_from_the_error() -> None:
     )
     assert classify(from_date, wall_now=30.0).retry_after == 30.0
     assert classify(errors.OverloadedError("x"), wall_now=0).retry_after is None
+
+
+def test_an_answer_over_a_read_limit_fails_over_and_is_a_route_fault() -> None:
+    exc = errors.ResponseTooLargeError(
+        "too big", limit="max_response_body", limit_bytes=1024, status=502
+    )
+    verdict = classify(exc, wall_now=0.0)
+    assert verdict.disposition is FAILOVER and verdict.route_fault
+    assert classify(exc, wall_now=0.0, committed=True).disposition is FATAL
+
+
+def test_errors_wrapped_in_stream_error_stay_fatal_after_commit() -> None:
+    inner = errors.OverloadedError("overloaded")
+    exc = errors.StreamError("interrupted", upstream_error=inner, status=529)
+    assert verdict_of(exc) is FATAL

@@ -497,3 +497,66 @@ async def test_one_stream_of_many_buffered_events_lets_other_tasks_run() -> None
 def _decode(data: bytes) -> Sequence[bytes]:
     decoder = SSEDecoder()
     return [m.data for m in decoder.feed(data) + decoder.finish()]
+
+
+async def test_the_gateway_reports_a_mid_stream_error_event_with_the_upstreams_kind() -> None:
+    gate = trio.Event()
+    frames = stream_bytes(ProviderFormat.ANTHROPIC)
+    reply = Reply(
+        200, SSE, [frames[0] + frames[1], ERROR_EVENTS[ProviderFormat.ANTHROPIC]], gate=gate
+    )
+    body = {**body_for(ProviderFormat.ANTHROPIC), "stream": True}
+    received = b""
+    async with open_raw_upstream(sequence(reply)) as upstream:
+        router = build(upstream, ProviderFormat.ANTHROPIC)
+        async with (
+            open_gateway(router) as url,
+            httpx.AsyncClient() as client,
+            client.stream("POST", url + "/v1/messages", json=body) as response,
+        ):
+            async for chunk in response.aiter_bytes():
+                received += chunk
+                gate.set()  # the client has the first events: the stream is committed
+    events = [(name, orjson.loads(data)) for name, data in _named(received)]
+    assert [name for name, _ in events] == ["message_start", "content_block_start", "error"]
+    assert events[-1][1]["error"]["type"] == "overloaded_error"
+    assert len(upstream.seen) == 1
+
+
+def _named(data: bytes) -> list[tuple[str | None, bytes]]:
+    decoder = SSEDecoder()
+    return [(m.event, m.data) for m in decoder.feed(data) + decoder.finish()]
+
+
+async def test_tool_arguments_nested_too_deep_to_write_back_are_typed_both_ways() -> None:
+    deep_args = '{"a":' * 300 + "1" + "}" * 300
+    call = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": deep_args}}
+    answer = {
+        **ANSWER,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                "finish_reason": "tool_calls",
+            }
+        ],
+    }
+    reply = Reply(200, JSON, [orjson.dumps(answer)])
+    history = {
+        **CHAT,
+        "messages": [
+            {"role": "user", "content": "ping"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "t1", "content": "done"},
+        ],
+    }
+    async with open_raw_upstream(sequence(reply)) as upstream:
+        async with build(upstream) as router:  # an OpenAI route
+            with pytest.raises(errors.UpstreamError) as caught:
+                await router.complete(body_for(ProviderFormat.ANTHROPIC), ProviderFormat.ANTHROPIC)
+        assert caught.value.status == 502
+        async with build(upstream, ProviderFormat.ANTHROPIC) as router:
+            seen = len(upstream.seen)
+            with pytest.raises(errors.InvalidRequestError):
+                await router.complete(history, ProviderFormat.OPENAI)
+        assert len(upstream.seen) == seen  # the caller's body never left

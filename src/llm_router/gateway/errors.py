@@ -31,7 +31,9 @@ _ERROR_TYPES: list[tuple[type[BaseException], ErrorType]] = [
 
 def error_info(exc: errors.LLMRouterError) -> ErrorInfo:
     """The universal form of a router error (kind, message, the upstream status if any)."""
-    kind = next((k for cls, k in _ERROR_TYPES if isinstance(exc, cls)), ErrorType.SERVER)
+    # A stream that failed after commit reports the upstream's own kind (overloaded, ...).
+    source = getattr(exc, "upstream_error", None) or exc
+    kind = next((k for cls, k in _ERROR_TYPES if isinstance(source, cls)), ErrorType.SERVER)
     status = getattr(exc, "status", None)
     if not isinstance(status, int) or status < 400:
         status = None
