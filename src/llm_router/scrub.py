@@ -10,6 +10,7 @@ message, `body`, `headers` and every exception they chain to). Pure: no I/O.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -86,20 +87,25 @@ def _header_tokens(value: str) -> list[str]:
 class Scrubber:
     """Replaces every known encoding of a set of secrets by ``[redacted]``."""
 
-    __slots__ = ("_bytes", "_text")
+    __slots__ = ("_secrets",)
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        unique = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
-        alternatives = [form for secret in unique for form in _forms(secret)]
-        if alternatives:
-            pattern = "|".join(alternatives)
-            self._text: re.Pattern[str] | None = re.compile(pattern)
-            self._bytes: re.Pattern[bytes] | None = re.compile(pattern.encode("utf-8"))
-        else:
-            self._text = self._bytes = None
+        # Nothing is compiled until something needs scrubbing (the error path): building the
+        # patterns costs far more than a request, and the same keys recur, so it is cached.
+        self._secrets = tuple(
+            sorted({s for s in secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+        )
 
     def __bool__(self) -> bool:
-        return self._text is not None
+        return bool(self._secrets)
+
+    @property
+    def _text(self) -> re.Pattern[str] | None:
+        return _patterns(self._secrets)[0]
+
+    @property
+    def _bytes(self) -> re.Pattern[bytes] | None:
+        return _patterns(self._secrets)[1]
 
     def __repr__(self) -> str:
         return "Scrubber(**********)"
@@ -148,6 +154,17 @@ class Scrubber:
         if isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):
             return self.headers(value)
         return value
+
+
+@functools.lru_cache(maxsize=256)
+def _patterns(
+    secrets: tuple[str, ...],
+) -> tuple[re.Pattern[str] | None, re.Pattern[bytes] | None]:
+    alternatives = [form for secret in secrets for form in _forms(secret)]
+    if not alternatives:
+        return None, None
+    pattern = "|".join(alternatives)
+    return re.compile(pattern), re.compile(pattern.encode("utf-8"))
 
 
 def _forms(secret: str) -> list[str]:
