@@ -15,6 +15,8 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from llm_router.gateway.asgi import lifespan
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -50,13 +52,8 @@ class RawUpstream:
 def _app(upstream: list[RawUpstream]) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         body = b""
         while True:
             message = await receive()
