@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import trio
@@ -19,12 +19,16 @@ from llm_router.limiting import Demand, Grant, Limiter
 from llm_router.ratelimit import reported_tokens
 from llm_router.resilience import (
     AttemptContext,
+    AttemptKind,
     AttemptRecord,
+    HedgeBudget,
     HedgePolicy,
     Hooks,
     ResilienceState,
+    RetryBudget,
     RetryPolicy,
     TimeoutPolicy,
+    classify,
     run_with_resilience,
 )
 from llm_router.resilience.engine import Finisher, Measure, ResilientResult
@@ -137,11 +141,16 @@ class Executor:
             started = trio.current_time()
             deadline = math.inf if timeouts.total is None else started + timeouts.total
             index, first = await limiter.admit_call(
-                routes, demand, deadline=deadline, circuits=[route.key for route in routes]
+                routes,
+                demand,
+                deadline=deadline,
+                circuits=[route.key for route in routes],
+                budgets=self._budget_keys(routes),
             )
             self._apply_open_circuits(limiter.open_circuits)
             if index:
                 routes = [routes[index], *routes[:index], *routes[index + 1 :]]
+            self._adopt_budgets(limiter.budgets, routes)
             waited = trio.current_time() - started
             if waited and timeouts.total is not None:
                 timeouts = dataclasses.replace(timeouts, total=max(0.0, timeouts.total - waited))
@@ -155,12 +164,18 @@ class Executor:
                 if grant is not None:  # admitted elsewhere; the route it was for never ran
                     await limiter.settle(grant, tokens=0)
                 grant = await limiter.admit_attempt(route, demand)
+            self._count_hedge(grant, routes[0], ctx)
             answered = False
             try:
                 value = await attempt(route)
                 answered = True
+                self._count_outcome(grant, route, None)
             except errors.ProviderError as exc:
                 limiter.observe(route, exc.headers, getattr(exc, "retry_after", None))
+                self._count_outcome(grant, route, exc)
+                raise
+            except Exception as exc:
+                self._count_outcome(grant, route, exc)
                 raise
             finally:
                 if not answered:
@@ -199,6 +214,49 @@ class Executor:
         """Rate-limit headers of a successful response (feeds the limits' provider quota)."""
         if self.limiter is not None:
             self.limiter.observe(route, headers)
+
+    # -- shared budgets ----------------------------------------------------------------------
+    # With a shared state, the retry budget of each route and the hedge budget of each first
+    # route are shared levels: a call adopts them at admission, and each attempt's settle
+    # sends what it changed (the same arithmetic as `RetryBudget` and `HedgeBudget`).
+
+    def _budget_keys(self, routes: Sequence[Route]) -> list[str]:
+        keys = ["retry:" + route.key for route in routes]
+        if self.hedge is not None:
+            keys += ["hedge:" + route.key for route in routes]
+        return keys
+
+    def _adopt_budgets(self, levels: Mapping[str, float], routes: Sequence[Route]) -> None:
+        for route in routes:
+            level = levels.get("retry:" + route.key)
+            if level is not None:
+                self.state.route(route.key).budget.adopt(level)
+        if self.hedge is not None and routes:
+            level = levels.get("hedge:" + routes[0].key)
+            if level is not None:
+                self.state.hedge_budget(routes[0].key).adopt(level)
+
+    def _count_hedge(self, grant: Grant, first: Route, ctx: AttemptContext) -> None:
+        hedge = self.hedge
+        if hedge is None:
+            return
+        budget = self.state.hedge_budget(first.key)
+        start = HedgeBudget(budget.burst).tokens
+        if ctx.number == 1:  # the call's deposit
+            grant.change_budget("hedge:" + first.key, hedge.max_extra_load, start, budget.burst)
+        if ctx.kind is AttemptKind.HEDGE:
+            grant.change_budget("hedge:" + first.key, -1.0, start, budget.burst)
+
+    def _count_outcome(self, grant: Grant, route: Route, failure: Exception | None) -> None:
+        budget = self.state.route(route.key).budget
+        if failure is None:
+            delta = budget.token_ratio
+        elif classify(failure, wall_now=self.state.wall_clock()).route_fault:
+            delta = -1.0
+        else:
+            return
+        start = RetryBudget(self.state.budget_policy).tokens
+        grant.change_budget("retry:" + route.key, delta, start, budget.max_tokens)
 
     # -- strategies and shared circuits ------------------------------------------------------
     def _order(self, routes: Sequence[Route], demand: Demand) -> list[Route]:

@@ -15,14 +15,14 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
 from llm_router import errors
 from llm_router.ratelimit import Quota, RateLimitPolicy, Scope, ScopeLimits, parse_quota_headers
 from llm_router.routing import Route
-from llm_router.state import Admission, SharedState
+from llm_router.state import Admission, BudgetChange, SharedState
 
 __all__ = ["Demand", "Grant", "LimitRule", "Limiter"]
 
@@ -62,6 +62,11 @@ class Grant:
     route: str
     scopes: tuple[ScopeLimits, ...]
     settled: bool = False
+    budgets: dict[str, BudgetChange] = field(default_factory=dict)  # sent when settled
+
+    def change_budget(self, key: str, delta: float, start: float, maximum: float) -> None:
+        known = self.budgets.get(key)
+        self.budgets[key] = (delta + (0.0 if known is None else known[0]), start, maximum)
 
 
 class _Queue:
@@ -99,6 +104,7 @@ class Limiter:
         self._quotas: dict[str, Quota] = {}
         self.headroom: dict[str, float] = {}  # route key -> free fraction at its last admission
         self.open_circuits: dict[str, float] = {}  # from the last admission
+        self.budgets: dict[str, float] = {}  # shared budget levels, from the last admission
 
     # -- scopes ------------------------------------------------------------------------------
     def _rules_for(self, route: Route, demand: Demand) -> list[tuple[ScopeLimits, RateLimitPolicy]]:
@@ -134,6 +140,7 @@ class Limiter:
         *,
         deadline: float,
         circuits: Sequence[str] = (),
+        budgets: Sequence[str] = (),
     ) -> tuple[int, Grant]:
         """Admit the call on the first route with room, waiting in line if none has any.
 
@@ -149,7 +156,7 @@ class Limiter:
             queue = self._queues[queue_key] = _Queue()
         ident = self._ident()
         if not queue.waiting:  # nobody in line: no one to overtake
-            admission = await self._acquire(groups, ident, demand.tokens, circuits, routes)
+            admission = await self._acquire(groups, ident, demand.tokens, circuits, routes, budgets)
             if admission.index is not None:
                 return admission.index, Grant(
                     ident, routes[admission.index].key, groups[admission.index]
@@ -163,7 +170,9 @@ class Limiter:
         try:
             async with queue.lock:
                 while True:
-                    admission = await self._acquire(groups, ident, demand.tokens, circuits, routes)
+                    admission = await self._acquire(
+                        groups, ident, demand.tokens, circuits, routes, budgets
+                    )
                     if admission.index is not None:
                         index = admission.index
                         return index, Grant(ident, routes[index].key, groups[index])
@@ -221,10 +230,12 @@ class Limiter:
         tokens: int,
         circuits: Sequence[str],
         routes: Sequence[Route],
+        budgets: Sequence[str] = (),
     ) -> Admission:
         admission = await self.state.acquire(
-            groups, ident, tokens, lease=self.lease, circuits=circuits
+            groups, ident, tokens, lease=self.lease, circuits=circuits, budgets=budgets
         )
+        self.budgets = dict(admission.budgets)
         for route, free in zip(routes, admission.headroom, strict=False):
             self.headroom[route.key] = free
         self.open_circuits = dict(admission.open_circuits)
@@ -267,6 +278,7 @@ class Limiter:
                 release=release,
                 quotas=quotas,
                 opened=opened,
+                budgets=grant.budgets,
             )
         self._released.set()
         self._released = trio.Event()

@@ -346,3 +346,37 @@ def test_builder_reports_bad_limits_and_strategies() -> None:
     text = str(caught.value)
     assert "scope must be" in text and "unknown routing strategy 'fastest'" in text
     assert "with_shared_state" in text
+
+
+async def test_a_retry_budget_drained_by_one_router_stops_retries_in_another(
+    autojump_clock: MockClock,
+) -> None:
+    from llm_router.resilience import BudgetPolicy
+
+    state = MemoryState()
+    failing = [Reply(status=503)]
+    one = Upstream({"a": failing, "b": [Reply()]})
+    two = Upstream({"a": [Reply(status=503), Reply()], "b": [Reply()]})
+    retry = RetryPolicy(max_attempts=2, initial_delay=0.1)
+    budget = BudgetPolicy(max_tokens=4, token_ratio=0.1)
+
+    def make(upstream: Upstream) -> Router:
+        builder = Router.builder().with_transport(httpx.MockTransport(upstream))
+        for host in upstream.scripts:
+            builder.add_provider(host, OpenAIProvider(base_url=f"http://{host}.test/v1"))
+            builder.add_api_key(host, KEY)
+            builder.add_model_route(MODEL, host, "gpt-4o-mini")
+        builder.with_shared_state(state).with_retry_policy(retry).with_retry_budget(budget)
+        return builder.with_circuit_breaker(None).build()
+
+    router_one, router_two = make(one), make(two)
+    async with router_one, router_two:
+        for _ in range(2):  # a fails, is retried, fails (4 -> 2 tokens); then fails once (1)
+            await router_one.complete(CHAT, "openai")
+        assert router_one.statistics()["routes"]["a/gpt-4o-mini"]["retry_tokens"] == pytest.approx(
+            1.0
+        )
+        result = await router_two.complete(CHAT, "openai")
+    # Router two adopted the drained budget: no retry on a, straight to b.
+    assert two.hosts() == ["a", "b"]
+    assert result.provider == "b"

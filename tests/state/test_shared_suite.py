@@ -168,3 +168,24 @@ async def test_limits_expire_with_their_window(state: SharedState, clock: Clock)
     assert (await state.acquire([limits], "w2", 0, lease=60)).index == 0
     assert (await state.acquire([limits], "w3", 0, lease=60)).index == 0
     assert (await state.acquire([limits], "w4", 0, lease=60)).index is None
+
+
+async def test_budgets_are_shared_and_clamped(state: SharedState, clock: Clock) -> None:
+    untouched = await state.acquire([], "u", 0, lease=60, budgets=["retry:a"])
+    assert untouched.budgets == {}
+    await state.settle([], "", tokens=None, release=False, budgets={"retry:a": (-1.0, 10.0, 10.0)})
+    seen = await state.acquire([], "b1", 0, lease=60, budgets=["retry:a", "retry:b"])
+    assert seen.budgets == {"retry:a": pytest.approx(9.0)}
+    for _ in range(12):
+        await state.settle(
+            [], "", tokens=None, release=False, budgets={"retry:a": (-1.0, 10.0, 10.0)}
+        )
+    assert (await state.acquire([], "b2", 0, lease=60, budgets=["retry:a"])).budgets == {
+        "retry:a": 0.0
+    }
+    await state.settle([], "", tokens=None, release=False, budgets={"retry:a": (0.1, 10.0, 10.0)})
+    level = (await state.acquire([], "b3", 0, lease=60, budgets=["retry:a"])).budgets["retry:a"]
+    assert level == pytest.approx(0.1)
+    await state.settle([], "", tokens=None, release=False, budgets={"retry:a": (50.0, 10.0, 10.0)})
+    level = (await state.acquire([], "b4", 0, lease=60, budgets=["retry:a"])).budgets["retry:a"]
+    assert level == 10.0

@@ -36,6 +36,10 @@ class RetryBudget:
         """The tokens left (between 0 and `max_tokens`)."""
         return self._tokens
 
+    def adopt(self, tokens: float) -> None:
+        """Take the level a shared state holds for this route (clamped to the bucket)."""
+        self._tokens = min(self.max_tokens, max(0.0, tokens))
+
     def can_retry(self) -> bool:
         """Whether a retry or hedge may be sent to this route now."""
         return self._tokens > self.max_tokens / 2
@@ -81,6 +85,10 @@ class HedgeBudget:
         """A request started that may be hedged at up to `max_extra_load` extra load."""
         self.requests += 1
         self._tokens = min(self.burst, self._tokens + max_extra_load)
+
+    def adopt(self, tokens: float) -> None:
+        """Take the level a shared state holds for this budget (clamped to the burst)."""
+        self._tokens = min(self.burst, max(0.0, tokens))
 
     def try_withdraw(self) -> bool:
         """Spend one hedge if the budget holds one; False (and nothing spent) otherwise."""

@@ -3,9 +3,9 @@
 `MemoryState` keeps everything in this process (the default); `RedisState` keeps it in Redis
 so that several router processes share one set of limits and circuits. Both implement
 `SharedState`; the router talks to it twice per call at most: `acquire` before the first
-attempt (admission on the first route with room, plus the circuits other processes opened)
-and `settle` after each attempt (real token usage, released concurrency, provider quotas,
-circuits this process opened).
+attempt (admission on the first route with room, the circuits other processes opened, the
+shared retry and hedge budgets) and `settle` after each attempt (real token usage, released
+concurrency, provider quotas, circuits this process opened, budget changes).
 """
 
 from __future__ import annotations
@@ -18,7 +18,22 @@ import trio
 
 from llm_router.ratelimit import Quota, ScopeLimits
 
-__all__ = ["Admission", "MemoryState", "RedisState", "SharedState", "StateStatistics"]
+__all__ = [
+    "Admission",
+    "BudgetChange",
+    "MemoryState",
+    "RedisState",
+    "SharedState",
+    "StateStatistics",
+]
+
+#: (delta, start level, maximum) of one shared budget.
+BudgetChange = tuple[float, float, float]
+
+
+def apply_budget_change(level: float | None, change: BudgetChange) -> float:
+    delta, start, maximum = change
+    return min(maximum, max(0.0, (start if level is None else level) + delta))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +44,15 @@ class Admission:
     room. `waits`: per group, seconds until it would have room (0.0 for the admitted one;
     inf while its concurrency is full). `headroom`: per group, the smallest fraction of any
     limit still free (1.0 without limits). `open_circuits`: route key -> seconds its circuit
-    stays open, as opened by any user of this state.
+    stays open, as opened by any user of this state. `budgets`: the shared level of each
+    budget asked for that any user has changed (absent: untouched, still at its start).
     """
 
     index: int | None
     waits: tuple[float, ...]
     headroom: tuple[float, ...]
     open_circuits: Mapping[str, float] = field(default_factory=dict)
+    budgets: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +80,12 @@ class SharedState(abc.ABC):
         *,
         lease: float,
         circuits: Sequence[str] = (),
+        budgets: Sequence[str] = (),
     ) -> Admission:
         """Admit `ident` (costing one request and `tokens`) on the first group of scopes where
-        every scope has room, and read which of `circuits` are open. `lease`: seconds after
-        which an unreleased concurrency slot frees itself (a crashed process)."""
+        every scope has room, and read which of `circuits` are open and the levels of
+        `budgets`. `lease`: seconds after which an unreleased concurrency slot frees itself
+        (a crashed process)."""
 
     @abc.abstractmethod
     async def settle(
@@ -78,10 +97,12 @@ class SharedState(abc.ABC):
         release: bool,
         quotas: Mapping[str, Quota] | None = None,
         opened: Mapping[str, float] | None = None,
+        budgets: Mapping[str, BudgetChange] | None = None,
     ) -> None:
         """After an attempt: replace the token estimate by `tokens` (None: keep it), free the
-        concurrency slot if `release`, record provider `quotas` per scope key and circuits
-        `opened` (route key -> seconds open)."""
+        concurrency slot if `release`, record provider `quotas` per scope key, circuits
+        `opened` (route key -> seconds open) and `budgets` changes (key -> (delta, start,
+        maximum): the level, `start` when untouched, moves by `delta` within [0, maximum])."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Background upkeep in the router's nursery (reconnecting), started with

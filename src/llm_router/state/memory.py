@@ -8,7 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 import trio
 
 from llm_router.ratelimit import Quota, ScopeLimits, ScopeState
-from llm_router.state import Admission, SharedState, StateStatistics
+from llm_router.state import (
+    Admission,
+    BudgetChange,
+    SharedState,
+    StateStatistics,
+    apply_budget_change,
+)
 
 __all__ = ["MemoryState"]
 
@@ -20,6 +26,7 @@ class MemoryState(SharedState):
         self._clock = clock
         self._scopes: dict[str, ScopeState] = {}
         self._circuits: dict[str, float] = {}  # route key -> open until (on `now`)
+        self._budgets: dict[str, float] = {}
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else trio.current_time()
@@ -38,6 +45,7 @@ class MemoryState(SharedState):
         *,
         lease: float,
         circuits: Sequence[str] = (),
+        budgets: Sequence[str] = (),
         now: float | None = None,
     ) -> Admission:
         now = self.now() if now is None else now
@@ -62,7 +70,8 @@ class MemoryState(SharedState):
                     open_circuits[key] = until - now
                 else:
                     del self._circuits[key]
-        return Admission(index, tuple(waits), tuple(headroom), open_circuits)
+        levels = {key: self._budgets[key] for key in budgets if key in self._budgets}
+        return Admission(index, tuple(waits), tuple(headroom), open_circuits, levels)
 
     def _headroom(self, limits: ScopeLimits) -> float:
         state = self._scopes.get(limits.key)
@@ -85,9 +94,12 @@ class MemoryState(SharedState):
         *,
         lease: float,
         circuits: Sequence[str] = (),
+        budgets: Sequence[str] = (),
     ) -> Admission:
         await trio.lowlevel.checkpoint()
-        return self.acquire_nowait(groups, ident, tokens, lease=lease, circuits=circuits)
+        return self.acquire_nowait(
+            groups, ident, tokens, lease=lease, circuits=circuits, budgets=budgets
+        )
 
     def settle_nowait(
         self,
@@ -98,6 +110,7 @@ class MemoryState(SharedState):
         release: bool,
         quotas: Mapping[str, Quota] | None = None,
         opened: Mapping[str, float] | None = None,
+        budgets: Mapping[str, BudgetChange] | None = None,
         now: float | None = None,
     ) -> None:
         now = self.now() if now is None else now
@@ -111,6 +124,8 @@ class MemoryState(SharedState):
             until = now + seconds
             if until > self._circuits.get(key, -math.inf):
                 self._circuits[key] = until
+        for key, change in (budgets or {}).items():
+            self._budgets[key] = apply_budget_change(self._budgets.get(key), change)
 
     async def settle(
         self,
@@ -121,10 +136,17 @@ class MemoryState(SharedState):
         release: bool,
         quotas: Mapping[str, Quota] | None = None,
         opened: Mapping[str, float] | None = None,
+        budgets: Mapping[str, BudgetChange] | None = None,
     ) -> None:
         await trio.lowlevel.checkpoint()
         self.settle_nowait(
-            scopes, ident, tokens=tokens, release=release, quotas=quotas, opened=opened
+            scopes,
+            ident,
+            tokens=tokens,
+            release=release,
+            quotas=quotas,
+            opened=opened,
+            budgets=budgets,
         )
 
     def statistics(self) -> StateStatistics:

@@ -26,7 +26,7 @@ import trio
 
 from llm_router import errors
 from llm_router.ratelimit import Quota, ScopeLimits
-from llm_router.state import Admission, SharedState, StateStatistics
+from llm_router.state import Admission, BudgetChange, SharedState, StateStatistics
 from llm_router.state.memory import MemoryState
 
 __all__ = ["RedisState"]
@@ -161,16 +161,18 @@ for g = 1, ngroups do
   waits[g] = tostring(wait)
   room[g] = tostring(free)
 end
-local circuits = {}
-for i = k, #KEYS do circuits[#circuits + 1] = redis.call('PTTL', KEYS[i]) end
-return {index, waits, room, circuits}
+local ncircuits = tonumber(ARGV[a])
+local circuits, levels = {}, {}
+for i = k, k + ncircuits - 1 do circuits[#circuits + 1] = redis.call('PTTL', KEYS[i]) end
+for i = k + ncircuits, #KEYS do levels[#levels + 1] = redis.call('GET', KEYS[i]) or '' end
+return {index, waits, room, circuits, levels}
 """
 )
 
 _SETTLE = """
 local now, ident, tokens, release = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
-local nscopes, nquotas = tonumber(ARGV[5]), tonumber(ARGV[6])
-local a = 7
+local nscopes, nquotas, nopened = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local a = 8
 for i = 1, nscopes do
   local s = KEYS[i]
   if tokens >= 0 then
@@ -191,9 +193,17 @@ for i = nscopes + 1, nscopes + nquotas do
   local until_ = math.max(tonumber(rrst) or 0, tonumber(trst) or 0)
   if until_ > now then redis.call('PEXPIRE', q, math.ceil((until_ - now) * 1000) + 1000) end
 end
-for i = nscopes + nquotas + 1, #KEYS do
+local first_budget = nscopes + nquotas + nopened + 1
+for i = nscopes + nquotas + 1, first_budget - 1 do
   local ms = tonumber(ARGV[a]); a = a + 1
   if redis.call('PTTL', KEYS[i]) < ms then redis.call('SET', KEYS[i], '1', 'PX', ms) end
+end
+for i = first_budget, #KEYS do
+  local delta, start, maximum = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local level = tonumber(redis.call('GET', KEYS[i])) or start
+  level = math.min(maximum, math.max(0, level + delta))
+  redis.call('SET', KEYS[i], string.format('%.17g', level), 'EX', 3600)
 end
 return 1
 """
@@ -361,6 +371,7 @@ class RedisState(SharedState):
         *,
         lease: float,
         circuits: Sequence[str] = (),
+        budgets: Sequence[str] = (),
     ) -> Admission:
         keys: list[str] = []
         args: list[str] = [repr(self.now()), ident, str(tokens), repr(lease), str(len(groups))]
@@ -374,16 +385,18 @@ class RedisState(SharedState):
                     _num(limits.max_concurrency),
                     repr(limits.period),
                 ]
+        args.append(str(len(circuits)))
         keys += [self._key("circuit:" + key) for key in circuits]
+        keys += [self._key("budget:" + key) for key in budgets]
         script = self._acquire_script
         reply = await self._round_trip(lambda: script(keys=keys, args=args))
         if reply is None:
             share = self.fallback_share
             scaled = [[limits.scaled(share) for limits in group] for group in groups]
             return await self._fallback.acquire(
-                scaled, ident, tokens, lease=lease, circuits=circuits
+                scaled, ident, tokens, lease=lease, circuits=circuits, budgets=budgets
             )
-        index, waits, room, ttls = reply
+        index, waits, room, ttls, levels = reply
         open_circuits = {
             key: int(ttl) / 1000 for key, ttl in zip(circuits, ttls, strict=True) if int(ttl) > 0
         }
@@ -392,6 +405,7 @@ class RedisState(SharedState):
             tuple(math.inf if float(w) < 0 else float(w) for w in waits),
             tuple(float(f) for f in room),
             open_circuits,
+            {key: float(level) for key, level in zip(budgets, levels, strict=True) if level},
         )
 
     async def settle(
@@ -403,9 +417,11 @@ class RedisState(SharedState):
         release: bool,
         quotas: Mapping[str, Quota] | None = None,
         opened: Mapping[str, float] | None = None,
+        budgets: Mapping[str, BudgetChange] | None = None,
     ) -> None:
         quotas = quotas or {}
         opened = opened or {}
+        budgets = budgets or {}
         keys = [self._key(limits.key) for limits in scopes]
         args = [
             repr(self.now()),
@@ -414,6 +430,7 @@ class RedisState(SharedState):
             "1" if release else "0",
             str(len(scopes)),
             str(len(quotas)),
+            str(len(opened)),
         ]
         for key, quota in quotas.items():
             keys.append(self._key(key))
@@ -426,11 +443,20 @@ class RedisState(SharedState):
         for key, seconds in opened.items():
             keys.append(self._key("circuit:" + key))
             args.append(str(max(1, math.ceil(seconds * 1000))))
+        for key, (delta, start, maximum) in budgets.items():
+            keys.append(self._key("budget:" + key))
+            args += [repr(delta), repr(start), repr(maximum)]
         script = self._settle_script
         reply = await self._round_trip(lambda: script(keys=keys, args=args))
         if reply is None:
             await self._fallback.settle(
-                scopes, ident, tokens=tokens, release=release, quotas=quotas, opened=opened
+                scopes,
+                ident,
+                tokens=tokens,
+                release=release,
+                quotas=quotas,
+                opened=opened,
+                budgets=budgets,
             )
 
     def statistics(self) -> StateStatistics:
