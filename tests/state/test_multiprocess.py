@@ -73,6 +73,7 @@ async def test_processes_share_one_limit(
         "--fake", fake.url, "--redis", redis_url,
         "--rpm", str(rpm), "--period", str(period),
         "--duration", "2.5", "--concurrency", "3", "--start-at", str(start_at),
+        "--redis-timeout", "2.0",  # no fallback on a loaded machine: this test is about sharing
     )  # fmt: skip
     arrivals = [entry.wall_time for entry in fake.journal if entry.path.endswith("/completions")]
     assert all(r["fallbacks"] == 0 for r in reports), reports
@@ -85,7 +86,7 @@ async def test_processes_share_one_limit(
 async def test_a_call_costs_two_round_trips(fake: FakeProvider, redis_url: str) -> None:
     (report,) = await run_workers(
         1, "--fake", fake.url, "--redis", redis_url, "--rpm", "100000",
-        "--requests", "20", "--duration", "20", "--concurrency", "2",
+        "--requests", "20", "--duration", "20", "--concurrency", "2", "--redis-timeout", "2.0",
     )  # fmt: skip
     assert report["outcomes"] == {"ok": 20}
     assert report["round_trips"] == 2 * 20  # admit before the attempt, settle after it
@@ -106,7 +107,8 @@ async def test_without_shared_state_each_process_has_its_own_limit(fake: FakePro
 async def test_a_circuit_opened_in_one_process_is_open_in_the_others(
     fake: FakeProvider, redis_url: str
 ) -> None:
-    common = ("--fake", fake.url, "--redis", redis_url, "--dead-first", "--concurrency", "1")
+    common = ("--fake", fake.url, "--redis", redis_url, "--dead-first", "--concurrency", "1",
+              "--redis-timeout", "2.0")  # fmt: skip
     (opener,) = await run_workers(1, *common, "--requests", "3", "--duration", "10")
     # The first two calls tried the dead route (two failures open its circuit), the third not.
     assert opener["attempted"] == {"dead": 2, "live": 3}, opener

@@ -150,11 +150,11 @@ async def test_opened_circuits_are_seen_until_they_close(state: SharedState, clo
     await state.settle([], "", tokens=None, release=False, opened={"a/m": 30.0})
     seen = await state.acquire([], "o1", 0, lease=60, circuits=["a/m", "b/m"])
     assert seen.open_circuits.keys() == {"a/m"}
-    assert seen.open_circuits["a/m"] == pytest.approx(30.0, abs=0.01)
+    assert seen.open_circuits["a/m"] == pytest.approx(30.0, abs=1.0)
     # A shorter report does not shorten it.
     await state.settle([], "", tokens=None, release=False, opened={"a/m": 1.0})
     seen = await state.acquire([], "o2", 0, lease=60, circuits=["a/m"])
-    assert seen.open_circuits["a/m"] == pytest.approx(30.0, abs=0.01)
+    assert seen.open_circuits["a/m"] == pytest.approx(30.0, abs=1.0)
     if isinstance(state, MemoryState):  # Redis expires keys on its own clock
         clock.now += 30
         assert (await state.acquire([], "o3", 0, lease=60, circuits=["a/m"])).open_circuits == {}
