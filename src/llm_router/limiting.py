@@ -178,6 +178,8 @@ class Limiter:
                         return index, Grant(ident, routes[index].key, groups[index])
                     wait = self._refuse_or_queue(admission, rules, routes, None, deadline)
                     now = trio.current_time()
+                    if now >= deadline:  # a concurrency slot did not free in time
+                        raise self._error(routes, wait, "no slot freed before the deadline")
                     wake = now + (CONCURRENCY_POLL if math.isinf(wait) else wait)
                     with trio.move_on_at(min(wake, deadline)):
                         await self._released.wait()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -72,19 +73,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     attempted: Counter[str] = Counter()
     slowest = 0.0
     sent = 0
+    tag = {"x-request-id": f"scale-worker-{os.getpid()}"}  # tells the workers apart upstream
     async with router:
         if args.start_at:
             await trio.sleep(max(0.0, args.start_at - time.time()))
         stop_at = time.time() + args.duration
+        stop_file = None if args.stop_file is None else trio.Path(args.stop_file)
 
         async def caller() -> None:
             nonlocal slowest, sent
             while time.time() < stop_at and (not args.requests or sent < args.requests):
+                if stop_file is not None and await stop_file.exists():
+                    return
                 sent += 1
                 started = time.perf_counter()
                 try:
                     with trio.move_on_at(trio.current_time() + (stop_at - time.time())) as scope:
-                        result = await router.complete(body, "openai")
+                        result = await router.complete(body, "openai", headers=tag)
                     if scope.cancelled_caught:
                         outcomes["unfinished"] += 1
                         continue
@@ -129,6 +134,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start-at", type=float, default=0.0, help="epoch time to start at")
     parser.add_argument("--redis-timeout", type=float, default=0.1)
     parser.add_argument("--fallback-share", type=float, default=1.0)
+    parser.add_argument("--stop-file", default=None, help="stop sending once this file exists")
     parser.add_argument("--dead-first", action="store_true")
     parser.add_argument("--dead-url", default="http://127.0.0.1:9/v1")
     return parser.parse_args(argv)

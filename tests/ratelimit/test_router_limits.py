@@ -380,3 +380,23 @@ async def test_a_retry_budget_drained_by_one_router_stops_retries_in_another(
     # Router two adopted the drained budget: no retry on a, straight to b.
     assert two.hosts() == ["a", "b"]
     assert result.provider == "b"
+
+
+async def test_a_concurrency_wait_ends_at_the_deadline(autojump_clock: MockClock) -> None:
+    from llm_router.limiting import Demand, Limiter, LimitRule
+    from llm_router.routing import Route
+    from llm_router.types import ProviderFormat
+
+    route = Route(
+        "a", OpenAIProvider(base_url="http://a.test/v1"), ProviderFormat.OPENAI, "m", None
+    )
+    limiter = Limiter([LimitRule(RateLimitPolicy(max_concurrency=1), "route")], MemoryState())
+    demand = Demand("m")
+    _, held = await limiter.admit_call([route], demand, deadline=100.0)  # never released
+    with pytest.raises(errors.RateLimitError, match="no slot freed before the deadline"):
+        await limiter.admit_call([route], demand, deadline=5.0)
+    assert trio.current_time() == pytest.approx(5.0)
+    await limiter.settle(held, tokens=None)
+    _, again = await limiter.admit_call([route], demand, deadline=10.0)
+    assert again.route == "a/m"
+    assert trio.current_time() == pytest.approx(5.0)  # the slot is free at once

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ import pytest
 import trio
 
 from llm_router_testing.fake import FakeProvider, open_fake_provider
+from llm_router_testing.fake.journal import JournalEntry
 from llm_router_testing.redis_server import RedisServer, RedisUnavailable, running_redis
 
 #: Allowed slack when checking windows: the time between a worker's admission decision and
@@ -133,25 +135,33 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 async def test_redis_killed_and_restarted_mid_run(
-    fake: FakeProvider, own_redis: RedisServer
+    fake: FakeProvider, own_redis: RedisServer, tmp_path: Path
 ) -> None:
-    start_at = time.time() + 5.0  # generous: interpreters start slowly on a loaded machine
+    stop_file = tmp_path / "stop"
 
     async def chaos() -> None:
-        # Kill Redis once both workers are sending, bring it back 1.5 s later.
-        await trio.sleep(max(0.0, start_at - time.time()) + 0.5)
-        await fake.journal.wait_for_count(20)
+        # Kill Redis once both workers are sending, bring it back 1.5 s later, let them share
+        # again for a while, then tell them to stop.
+        senders: set[str] = set()
+
+        def both_sending(entry: JournalEntry) -> bool:
+            senders.add(entry.headers.get("x-request-id", ""))
+            return len(senders - {""}) >= 2
+
+        await fake.journal.wait_for(both_sending)
         own_redis.stop()
         await trio.sleep(1.5)
         own_redis.start()
+        await trio.sleep(1.5)
+        stop_file.touch()
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(chaos)
         reports = await run_workers(
             2,
             "--fake", fake.url, "--redis", own_redis.url, "--rpm", "1000",
-            "--duration", "4.5", "--concurrency", "4", "--redis-timeout", "0.1",
-            "--start-at", str(start_at),
+            "--duration", "40", "--stop-file", str(stop_file),
+            "--concurrency", "4", "--redis-timeout", "0.1",
         )  # fmt: skip
     for report in reports:
         outcomes = report["outcomes"]
