@@ -117,6 +117,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "round_trips": shared.get("round_trips", 0),
         "fallbacks": shared.get("fallbacks", 0),
         "shared_at_end": shared.get("shared", False),
+        "reconnects": shared.get("reconnects", 0),
     }
 
 

@@ -161,14 +161,14 @@ async def test_redis_killed_and_restarted_mid_run(
             2,
             "--fake", fake.url, "--redis", own_redis.url, "--rpm", "1000",
             "--duration", "40", "--stop-file", str(stop_file),
-            "--concurrency", "4", "--redis-timeout", "0.1",
+            "--concurrency", "4", "--redis-timeout", "0.3",
         )  # fmt: skip
     for report in reports:
         outcomes = report["outcomes"]
         assert set(outcomes) <= {"ok", "unfinished"}, report  # no request lost or failed
         assert outcomes["ok"] > 20
         assert report["fallbacks"] >= 1  # it noticed Redis going away...
-        assert report["shared_at_end"], report  # ...and shares again after the restart
-        # Never stalled behind Redis: the fallback timeout is 0.1 s; the bound is generous
+        assert report["reconnects"] >= 1, report  # ...and shared again after the restart
+        # Never stalled behind Redis: the fallback timeout is 0.3 s; the bound is generous
         # for a loaded machine, far below a TCP timeout or the 30 s call deadline.
         assert report["slowest"] < 2.0, report

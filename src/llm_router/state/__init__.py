@@ -62,6 +62,7 @@ class StateStatistics:
     fallbacks: int  # times a shared backend fell back
     round_trips: int  # round trips to the shared backend so far
     scopes: int  # scopes with in-process state
+    reconnects: int = 0  # times a shared backend came back after a fallback
 
 
 class SharedState(abc.ABC):

@@ -270,6 +270,7 @@ class RedisState(SharedState):
         self._settle_script: Any = None
         self._broken = trio.Event()
         self.fallbacks = 0
+        self.reconnects = 0
         self.round_trips = 0
 
     def __repr__(self) -> str:
@@ -314,6 +315,7 @@ class RedisState(SharedState):
                         self._broken = trio.Event()
                         self._client = client
                         if self.fallbacks:
+                            self.reconnects += 1
                             logger.warning(
                                 "shared state %s reachable again: sharing", self.safe_url
                             )
@@ -466,4 +468,5 @@ class RedisState(SharedState):
             fallbacks=self.fallbacks,
             round_trips=self.round_trips,
             scopes=self._fallback.statistics().scopes,
+            reconnects=self.reconnects,
         )
