@@ -71,8 +71,8 @@ class CrossProtocolAudioError(RealtimeProtocolError):
     def __init__(self, kind: str, source: str, target: str) -> None:
         super().__init__(
             f"audio event {kind!r} cannot be translated from {source} to {target}: audio passes "
-            f"only between sessions of the same protocol; route this model to a {source} "
-            "provider or send text",
+            "only between sessions of the same protocol; route this model to a provider "
+            f"speaking {source}, or send text",
             path=kind,
         )
         self.kind = kind
