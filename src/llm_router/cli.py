@@ -133,6 +133,10 @@ def _stream_events(data: bytes) -> list[Any]:
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    if args.serve:
+        from llm_router.cli_serve import cmd_demo_serve
+
+        return cmd_demo_serve(args, out)
     from llm_router.demo import main as demo_main
 
     return demo_main(["--url", args.url] if args.url else [])
@@ -204,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="route a request and a stream through the fake provider server")
     p.add_argument("--url", help="base URL of a running fake provider server")
+    p.add_argument(
+        "--serve", action="store_true", help="leave the gateway running on fake upstreams"
+    )
+    p.add_argument("--port", type=int, default=8080, help="with --serve: the gateway's port")
     p.set_defaults(func=_cmd_demo)
     return parser
 

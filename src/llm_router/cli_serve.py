@@ -32,7 +32,7 @@ from llm_router.gateway.keys import GatewayKeys
 from llm_router.gateway.metrics import GatewayMetrics
 from llm_router.router import Router
 
-__all__ = ["add_serve_parser", "cmd_serve"]
+__all__ = ["add_serve_parser", "cmd_demo_serve", "cmd_serve", "snippets"]
 
 #: `serve` with neither a config file nor an upstream: the public providers whose keys the
 #: environment holds (Bedrock through the usual AWS credential chain).
@@ -122,6 +122,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 )
             )
             print(f"llm-router gateway on {binds[0]}{note}", file=out, flush=True)
+            if getattr(args, "snippets", False):
+                print(snippets(binds[0]), file=out, flush=True)
 
     async def run() -> None:
         if router is not None:
@@ -137,3 +139,42 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
     trio.run(run)
     return 0
+
+
+def cmd_demo_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """`llm-router demo --serve`: the gateway on fake upstreams, with snippets to paste."""
+    serve_args = argparse.Namespace(
+        config=None,
+        fake=True,
+        upstream=None,
+        host=None,
+        port=args.port,
+        forward=["x-fake-"],
+        snippets=True,
+    )
+    return cmd_serve(serve_args, out)
+
+
+def snippets(url: str) -> str:
+    """Ready-to-paste curl and SDK calls against a gateway at `url` (no keys needed)."""
+    return f"""
+Try it (any key works; Ctrl-C drains and stops):
+
+  curl -s {url}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{{"model": "claude-haiku-4-5", "messages": [{{"role": "user", "content": "hello"}}]}}'
+
+  curl -sN {url}/v1/messages -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\
+    -d '{{"model": "gpt-4o-mini", "max_tokens": 100, "stream": true, "messages": [{{"role": "user", "content": "hello"}}]}}'
+
+  curl -s {url}/v1/chat/completions -H 'content-type: application/json' -H 'x-fake-status: 429' \\
+    -H 'x-fake-retry-after: 1' -H 'x-fake-fail-times: 1' \\
+    -d '{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "retried after its retry-after"}}]}}'
+
+  python -c "import openai; c = openai.OpenAI(base_url='{url}/v1', api_key='any'); \\
+print(c.chat.completions.create(model='gemini-2.5-flash', messages=[{{'role': 'user', 'content': 'hi'}}]).choices[0].message.content)"
+
+  python -c "import anthropic; c = anthropic.Anthropic(base_url='{url}', api_key='any'); \\
+print(c.messages.create(model='gpt-4o-mini', max_tokens=50, messages=[{{'role': 'user', 'content': 'hi'}}]).content[0].text)"
+
+  curl -s {url}/v1/models | head -c 300; curl -s {url}/metrics | grep llm_router_gateway_requests
+"""

@@ -32,12 +32,12 @@ class ServeProcess:
 
 @asynccontextmanager
 async def run_serve(
-    args: Sequence[str], env: Mapping[str, str] | None = None
+    args: Sequence[str], env: Mapping[str, str] | None = None, *, command: str = "serve"
 ) -> AsyncIterator[ServeProcess]:
-    """`llm-router serve ARGS --port 0` until the block ends (killed then if still running)."""
+    """`llm-router COMMAND ARGS --port 0` until the block ends (killed then if still running)."""
     environment = {**os.environ, **(env or {})}
     process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "llm_router.cli", "serve", *args, "--port", "0"],
+        [sys.executable, "-m", "llm_router.cli", command, *args, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environment,

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import trio
 
+from llm_router.cli_serve import snippets
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
 
 from ._process import run_serve
@@ -115,3 +116,24 @@ async def test_a_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
 
 def _cli() -> list[str]:
     return [sys.executable, "-m", "llm_router.cli"]
+
+
+async def test_demo_serve_leaves_a_gateway_on_fake_upstreams_running() -> None:
+    async with run_serve(["--serve"], command="demo") as served, httpx.AsyncClient() as client:
+        answer = await client.post(
+            served.url + "/v1/chat/completions",
+            json={"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hello"}]},
+        )
+        served.terminate()
+        status = await served.wait()
+    assert answer.status_code == 200
+    assert answer.json()["choices"][0]["message"]["content"] == "You said: hello"
+    assert answer.headers["x-llm-router-provider"] == "anthropic"
+    assert status == 0
+
+
+def test_the_demo_snippets_point_at_the_gateway() -> None:
+    text = snippets("http://127.0.0.1:8123")
+    assert "curl -s http://127.0.0.1:8123/v1/chat/completions" in text
+    assert "openai.OpenAI(base_url='http://127.0.0.1:8123/v1'" in text
+    assert "anthropic.Anthropic(base_url='http://127.0.0.1:8123'" in text
