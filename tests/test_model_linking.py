@@ -11,6 +11,7 @@ import pytest
 from llm_router import (
     AnthropicProvider,
     BedrockProvider,
+    GoogleProvider,
     OpenAIProvider,
     ProviderFormat,
     RetryPolicy,
@@ -109,6 +110,25 @@ def test_resolve_lists_every_configured_provider_with_its_own_model_id() -> None
     # Each route speaks what its provider speaks for a Claude model (Converse or Messages).
     assert all(r.format in r.provider.native_formats for r in routes)
     assert routes[2].format is ProviderFormat.ANTHROPIC
+
+
+def test_a_fallback_naming_the_same_model_adds_no_second_route_on_a_routed_provider() -> None:
+    # The catalog lists Vertex for `gemini-2.5-flash` and also falls back to Vertex's own id
+    # for it: one Vertex route, or a failing request reaches the same upstream twice.
+    builder = Router.builder()
+    for alias, provider in [
+        ("google", GoogleProvider()),
+        ("vertex", VertexProvider("proj", "us-central1")),
+    ]:
+        builder.add_provider(alias, provider).add_api_key(alias, FAKE_KEYS[alias])
+    spec = Catalog.default().get("gemini-2.5-flash")
+    assert "vertex" in spec.available_providers
+    assert "publishers/google/models/gemini-2.5-flash" in spec.fallback_models
+    routes = builder.build().resolve("gemini-2.5-flash", ProviderFormat.GOOGLE)
+    assert [(r.alias, r.model) for r in routes] == [
+        ("google", "gemini-2.5-flash"),
+        ("vertex", "gemini-2.5-flash"),
+    ]
 
 
 async def test_a_claude_call_fails_over_from_bedrock_to_vertex() -> None:

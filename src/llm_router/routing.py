@@ -157,11 +157,18 @@ class Resolver:
             )
         if spec is not None:
             seen = {r.key for r in routes}
+            # A fallback may be the same model under a provider's own id (Vertex's
+            # `publishers/google/models/gemini-2.5-flash` for `gemini-2.5-flash`): a provider
+            # already routed for that model gets no second route, which would send the same
+            # failing request to the same upstream twice.
+            served = {(r.alias, _base_model(r.model)) for r in routes}
             for fallback in spec.fallback_models:
                 fb_spec = self._catalog.find(fallback)
                 for route in self._routes_for(fallback, fb_spec, caller, fallback=True):
-                    if route.key not in seen:
+                    same = (route.alias, _base_model(route.model))
+                    if route.key not in seen and same not in served:
                         seen.add(route.key)
+                        served.add(same)
                         routes.append(route)
         return routes
 
@@ -218,3 +225,9 @@ class Resolver:
         for alias, provider in self._providers.items():
             if fmt in provider.native_formats:
                 yield alias
+
+
+def _base_model(model: str) -> str:
+    """The model a provider id names, without publisher path, `@version` or date suffix."""
+    name = model.rsplit("/", 1)[-1].partition("@")[0]
+    return strip_date_suffix(name) or name
