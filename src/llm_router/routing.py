@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from llm_router import errors
 from llm_router.catalog import Catalog, ModelSpec, strip_date_suffix
 from llm_router.providers.base import Provider
+from llm_router.scrub import CREDENTIAL_HEADERS
 from llm_router.types import ProviderFormat
 
 __all__ = [
@@ -54,17 +55,10 @@ DEFAULT_FORWARDED_HEADERS: tuple[str, ...] = (
     "x-request-id",
 )
 #: Never forwarded, whatever the allowlist says: credentials, cookies and hop-by-hop headers.
-NEVER_FORWARDED = frozenset(
+NEVER_FORWARDED = CREDENTIAL_HEADERS | frozenset(
     {
-        "authorization",
-        "proxy-authorization",
-        "api-key",
-        "x-api-key",
-        "x-goog-api-key",
-        "x-amz-security-token",
         "x-amz-date",
         "x-amz-content-sha256",
-        "cookie",
         "set-cookie",
         "connection",
         "keep-alive",
