@@ -132,9 +132,15 @@ class ProviderError(LLMRouterError):
 
     `status` is the HTTP status the error maps to (for gateways), `body` the upstream body as
     received (never containing our credentials), `provider` the route alias.
+
+    `refused_by` names the router's own protection when it, not the provider alone, ended
+    the call: ``"retry budget"`` when the route's retry budget refused the retry this error
+    would have had. Gateways answer such a refusal 503 (429 for a rate limit) with
+    `retry-after`, as they answer an open circuit.
     """
 
     default_status = 502
+    refused_by: str | None = None
 
     def __init__(
         self,

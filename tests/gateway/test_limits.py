@@ -17,7 +17,7 @@ from llm_router.gateway.access_log import AccessLog
 from llm_router.gateway.config import GatewaySettings
 from llm_router.gateway.keys import GatewayKeys, presented_key
 from llm_router.providers import AnthropicProvider, GoogleProvider, OpenAIProvider
-from llm_router.resilience import BreakerPolicy, RetryPolicy
+from llm_router.resilience import BreakerPolicy, BudgetPolicy, RetryPolicy
 from llm_router.router import Router
 from llm_router.serve import gateway_router, open_gateway
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
@@ -294,6 +294,37 @@ async def test_an_open_breaker_answers_503_with_retry_after_in_the_callers_forma
     assert 40 <= int(refused.headers["retry-after"]) <= 42
     assert gemini.status_code == 503 and gemini.json()["error"]["status"] == "UNAVAILABLE"
     assert "retry-after" in gemini.headers
+
+
+async def test_a_spent_retry_budget_answers_503_with_retry_after_in_the_callers_format() -> None:
+    async with open_fake_provider() as fake:
+        router = (
+            RouterBuilder()
+            .load_models()
+            .forward_headers("x-fake-")
+            .add_provider("openai", OpenAIProvider(fake.url + "/v1"))
+            .add_api_key("openai", FAKE_KEYS["openai"])
+            .with_retry_policy(RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.01))
+            .with_retry_budget(BudgetPolicy(max_tokens=2))
+            .with_circuit_breaker(None)
+            .build()
+        )
+        failing = {"x-fake-status": "500"}
+        async with open_gateway(router) as url, httpx.AsyncClient() as client:
+            refused = await client.post(url + "/v1/messages", json=ANTHROPIC, headers=failing)
+            gemini = await client.post(
+                url + "/v1beta/models/gpt-4o-mini:generateContent", json=GEMINI, headers=failing
+            )
+            healthy = await client.post(url + "/v1/chat/completions", json=OPENAI)
+        # 2 tokens: the first failure leaves 1 (= half), so no call is ever retried.
+        assert len(fake.journal) == 3
+    assert refused.status_code == 503
+    assert refused.json()["error"]["type"] == "overloaded_error"
+    assert "retry budget" in refused.json()["error"]["message"]
+    assert refused.headers["retry-after"] == "1"
+    assert gemini.status_code == 503 and gemini.json()["error"]["status"] == "UNAVAILABLE"
+    assert gemini.headers["retry-after"] == "1"
+    assert healthy.status_code == 200
 
 
 async def test_a_refused_long_retry_after_is_a_429_with_that_retry_after() -> None:

@@ -185,3 +185,38 @@ async def test_health_readiness_and_metrics(tmp_path: Path) -> None:
     assert samples[("llm_router_gateway_cost_dollars_total", (model,))] > 0
     assert samples[("llm_router_open_streams", ())] == 0
     assert samples[("llm_router_gateway_requests_in_flight", ())] == 1  # the scrape itself
+
+
+async def test_one_model_is_retrieved_by_every_sdk_or_a_404_in_its_format(tmp_path: Path) -> None:
+    async with gateway(tmp_path, with_keys=True) as url:
+        oa = openai.OpenAI(base_url=url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+        an = anthropic.Anthropic(base_url=url, api_key=GATEWAY_KEY, max_retries=0)
+        options = genai_types.HttpOptions(base_url=url, api_version="v1beta")
+        gm = genai.Client(api_key=GATEWAY_KEY, http_options=options)
+
+        def calls() -> tuple[Any, Any, Any]:
+            return (
+                oa.models.retrieve("house-fast"),
+                an.models.retrieve("claude-haiku-4-5"),
+                gm.models.get(model="gemini-2.5-flash"),
+            )
+
+        openai_model, anthropic_model, gemini_model = await in_thread(calls)
+        assert openai_model.id == "house-fast" and openai_model.owned_by == "llm-router"
+        assert anthropic_model.id == "claude-haiku-4-5" and anthropic_model.type == "model"
+        assert gemini_model.name == "models/gemini-2.5-flash"
+        assert gemini_model.input_token_limit and gemini_model.input_token_limit > 0
+
+        with pytest.raises(openai.NotFoundError) as oa_missing:
+            await in_thread(lambda: oa.models.retrieve("no-such-model"))
+        assert "no-such-model" in str(oa_missing.value)
+        with pytest.raises(anthropic.NotFoundError) as an_missing:
+            await in_thread(lambda: an.models.retrieve("no-such-model"))
+        assert an_missing.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+        with pytest.raises(genai_errors.ClientError) as gm_missing:
+            await in_thread(lambda: gm.models.get(model="no-such-model"))
+        assert gm_missing.value.code == 404 and gm_missing.value.status == "NOT_FOUND"
+
+        wrong = openai.OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            await in_thread(lambda: wrong.models.retrieve("house-fast"))

@@ -25,7 +25,7 @@ from llm_router.gateway.config import GatewaySettings
 from llm_router.gateway.errors import error_info, render_error, render_info
 from llm_router.gateway.keys import GatewayKeys, presented_key
 from llm_router.gateway.limits import BodyTimeout, BodyTooLarge, ClientGone, read_body
-from llm_router.gateway.listing import anthropic_models, gemini_models, openai_models
+from llm_router.gateway.listing import anthropic_models, gemini_models, one_model, openai_models
 from llm_router.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from llm_router.gateway.paths import Endpoint, Extra, match_endpoint, match_extra
 from llm_router.gateway.realtime import serve_realtime
@@ -160,6 +160,21 @@ class Gateway:
         exchange: Exchange,
     ) -> None:
         """Model listings and token counts, answered by the gateway itself."""
+        if extra.operation == "model":
+            assert extra.model is not None
+            entry = one_model(self.router, extra.model, extra.format)
+            if entry is None:
+                await self._refuse(
+                    send,
+                    extra.format,
+                    ErrorType.NOT_FOUND,
+                    404,
+                    f"model {extra.model!r} is not served here: GET the models list for "
+                    "the models this gateway routes",
+                )
+                return
+            await respond(send, 200, orjson.dumps(entry), _JSON)
+            return
         if extra.operation == "models":
             listing = {
                 ProviderFormat.OPENAI: openai_models,

@@ -45,11 +45,22 @@ def render_error(
 ) -> tuple[int, bytes, dict[str, str]]:
     """Status, body and headers for `exc` as a provider speaking `fmt` would send it.
 
-    A call refused by the router's own protection (every route's circuit open, or a long
-    `retry-after` it would not wait for) answers 503, or 429 where the upstream said 429,
-    with `retry-after` in seconds so that the caller's SDK backs off."""
+    A call refused by the router's own protection (every route's circuit open, a spent
+    retry budget, a full connection pool, or a long `retry-after` it would not wait for)
+    answers 503, or 429 where the upstream said 429, with `retry-after` in seconds so that
+    the caller's SDK backs off."""
     info = error_info(exc)
     retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, errors.ProviderError) and exc.refused_by is not None:
+        message = f"{info.message} (not retried: the router's {exc.refused_by} is spent)"
+        if isinstance(exc, errors.RateLimitError):
+            info = replace(info, type=ErrorType.RATE_LIMIT, status=429, message=message)
+        else:
+            info = replace(info, type=ErrorType.OVERLOADED, status=503, message=message)
+        if retry_after is None:
+            retry_after = 1.0
+    elif isinstance(exc, errors.PoolTimeoutError) and retry_after is None:
+        retry_after = 1.0
     if isinstance(exc, errors.NoRouteError):
         limited = [e for e in exc.errors if isinstance(e, errors.RateLimitError)]
         if limited and len(limited) == len(exc.errors):

@@ -1,13 +1,15 @@
 """`GET /v1/models` in OpenAI's and Anthropic's shapes and Gemini's `GET /v1beta/models`:
-the configured model aliases, then the catalog models a configured provider serves."""
+the configured model aliases, then the catalog models a configured provider serves; and
+one model of that list (`GET /v1/models/{id}`, `GET /v1beta/models/{name}`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from llm_router.router import Router
+from llm_router.types import ProviderFormat
 
-__all__ = ["anthropic_models", "gemini_models", "openai_models", "served_models"]
+__all__ = ["anthropic_models", "gemini_models", "one_model", "openai_models", "served_models"]
 
 _CREATED_AT = "2025-01-01T00:00:00Z"  # the catalog has no release dates
 
@@ -28,24 +30,55 @@ def served_models(router: Router) -> list[tuple[str, str, Any]]:
     return out
 
 
+def _openai_entry(name: str, owner: str, spec: Any) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": owner}
+
+
+def _anthropic_entry(name: str, owner: str, spec: Any) -> dict[str, Any]:
+    return {
+        "type": "model",
+        "id": name,
+        "display_name": (spec.display_name if spec is not None else None) or name,
+        "created_at": _CREATED_AT,
+    }
+
+
+def _gemini_entry(name: str, owner: str, spec: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": f"models/{name}",
+        "displayName": (spec.display_name if spec is not None else None) or name,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+    }
+    if spec is not None and spec.max_input_tokens:
+        entry["inputTokenLimit"] = spec.max_input_tokens
+    if spec is not None and spec.max_output_tokens:
+        entry["outputTokenLimit"] = spec.max_output_tokens
+    return entry
+
+
+_ENTRIES = {
+    ProviderFormat.OPENAI: _openai_entry,
+    ProviderFormat.ANTHROPIC: _anthropic_entry,
+    ProviderFormat.GOOGLE: _gemini_entry,
+}
+
+
+def one_model(router: Router, name: str, fmt: ProviderFormat) -> dict[str, Any] | None:
+    """The entry of model `name` in `fmt`'s shape (as its listing shows it), or None when
+    the router cannot route it."""
+    for served, owner, spec in served_models(router):
+        if served == name:
+            return _ENTRIES[fmt](served, owner, spec)
+    return None
+
+
 def openai_models(router: Router) -> dict[str, Any]:
-    data = [
-        {"id": name, "object": "model", "created": 0, "owned_by": owner}
-        for name, owner, _ in served_models(router)
-    ]
+    data = [_openai_entry(*entry) for entry in served_models(router)]
     return {"object": "list", "data": data}
 
 
 def anthropic_models(router: Router) -> dict[str, Any]:
-    data = [
-        {
-            "type": "model",
-            "id": name,
-            "display_name": (spec.display_name if spec is not None else None) or name,
-            "created_at": _CREATED_AT,
-        }
-        for name, _, spec in served_models(router)
-    ]
+    data = [_anthropic_entry(*entry) for entry in served_models(router)]
     return {
         "data": data,
         "has_more": False,
@@ -55,16 +88,4 @@ def anthropic_models(router: Router) -> dict[str, Any]:
 
 
 def gemini_models(router: Router) -> dict[str, Any]:
-    models = []
-    for name, _, spec in served_models(router):
-        entry: dict[str, Any] = {
-            "name": f"models/{name}",
-            "displayName": (spec.display_name if spec is not None else None) or name,
-            "supportedGenerationMethods": ["generateContent", "countTokens"],
-        }
-        if spec is not None and spec.max_input_tokens:
-            entry["inputTokenLimit"] = spec.max_input_tokens
-        if spec is not None and spec.max_output_tokens:
-            entry["outputTokenLimit"] = spec.max_output_tokens
-        models.append(entry)
-    return {"models": models}
+    return {"models": [_gemini_entry(*entry) for entry in served_models(router)]}

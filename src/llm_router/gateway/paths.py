@@ -65,27 +65,39 @@ def match_endpoint(path: str) -> Endpoint | None:
 class Extra:
     """A path the gateway answers itself: model listings and token counts."""
 
-    operation: str  # "models" or "count_tokens"
+    operation: str  # "models", "model" (one model) or "count_tokens"
     format: ProviderFormat
     model: str | None = None
 
 
 _GEMINI_COUNT = re.compile(r"^/v1(?:beta)?/models/(?P<model>[^/:]+):countTokens$")
+_ONE_MODEL = re.compile(r"^/(?P<version>v1|v1beta)/models/(?P<model>[^:]+)$")
+
+
+def _listing_format(headers: Mapping[str, str]) -> ProviderFormat:
+    if "anthropic-version" in headers:
+        return ProviderFormat.ANTHROPIC
+    if "x-goog-api-key" in headers:
+        return ProviderFormat.GOOGLE
+    return ProviderFormat.OPENAI
 
 
 def match_extra(method: str, path: str, headers: Mapping[str, str]) -> Extra | None:
     """Listings: `GET /v1/models` (Anthropic's shape when `anthropic-version` is sent,
-    Gemini's with `x-goog-api-key`, else OpenAI's) and `GET /v1beta/models`. Counts:
+    Gemini's with `x-goog-api-key`, else OpenAI's) and `GET /v1beta/models`; one model:
+    `GET /v1/models/{id}` (same rule) and `GET /v1beta/models/{name}`. Counts:
     `POST /v1/messages/count_tokens` and Gemini `:countTokens`."""
     if method == "GET":
         if path == "/v1beta/models":
             return Extra("models", ProviderFormat.GOOGLE)
         if path == "/v1/models":
-            if "anthropic-version" in headers:
-                return Extra("models", ProviderFormat.ANTHROPIC)
-            if "x-goog-api-key" in headers:
-                return Extra("models", ProviderFormat.GOOGLE)
-            return Extra("models", ProviderFormat.OPENAI)
+            return Extra("models", _listing_format(headers))
+        found = _ONE_MODEL.match(path)
+        if found is not None:
+            fmt = ProviderFormat.GOOGLE
+            if found["version"] == "v1":
+                fmt = _listing_format(headers)
+            return Extra("model", fmt, unquote(found["model"]).removeprefix("models/"))
         return None
     if method != "POST":
         return None

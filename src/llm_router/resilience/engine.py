@@ -230,6 +230,7 @@ class _Call(Generic[R, T]):
         self.running: dict[int, _Running] = {}
         self.winner: _Winner[T] | None = None
         self.timed_out = False
+        self.budget_refused: set[int] = set()  # routes whose retry the budget refused
         self.wakeup = trio.Event()
         self.nursery: trio.Nursery | None = None
 
@@ -298,12 +299,25 @@ class _Call(Generic[R, T]):
         if deadline_scope.cancelled_caught:
             self.timed_out = True
             raise deadline_error(self.schedule, self.timeouts.total)
-        raise call_error(
+        error = call_error(
             self.schedule,
             [health.key for health in self.health],
             [health.breaker for health in self.health],
             trio.current_time(),
         )
+        last = self.schedule.last_failed
+        if (
+            last in self.budget_refused
+            and self.schedule.fatal is None
+            and isinstance(error, errors.ProviderError)
+        ):
+            # The route would have been retried: the router's own protection said no.
+            error.refused_by = "retry budget"
+            error.add_note(
+                f"{self.health[last].key}: not retried, its retry budget is spent "
+                f"(the route has failed too often lately)"
+            )
+        raise error
 
     async def _drive(self) -> None:
         """Start attempts when the schedule says so, until one wins or none is left."""
@@ -324,7 +338,11 @@ class _Call(Generic[R, T]):
         if health.breaker is not None and not health.breaker.allows(now):
             return False
         if kind in (AttemptKind.RETRY, AttemptKind.HEDGE):
-            return health.budget.can_retry()
+            if health.budget.can_retry():
+                return True
+            if kind is AttemptKind.RETRY:
+                self.budget_refused.add(route)
+            return False
         return True
 
     def _start(self, launch: Launch, now: float) -> None:
