@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -33,6 +34,9 @@ from llm_router.strategies import Strategy, latency, ordered, strategy_named, we
 from llm_router.transport import DEFAULT_POOL_TIMEOUT
 from llm_router.upstream import DEFAULT_READ_LIMITS, ReadLimits
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
 __all__ = ["RouterBuilder", "RouterConfig"]
 
 
@@ -54,6 +58,7 @@ class RouterConfig:
     read_limits: ReadLimits = DEFAULT_READ_LIMITS
     connect_timeout: float | None = 10.0
     idle_timeout: float | None = 120.0
+    tracing: Any = None  # llm_router.tracing.RouterTracing when tracing is on
 
 
 class RouterBuilder:
@@ -69,6 +74,7 @@ class RouterBuilder:
         self._hedge: HedgePolicy | None = None
         self._timeouts: TimeoutPolicy | None = None
         self._hooks: Hooks | None = None
+        self._tracing: tuple[TracerProvider | None] | None = None  # (provider,) when asked
         self._breaker: BreakerPolicy | None = BreakerPolicy()
         self._budget: BudgetPolicy = BudgetPolicy()
         self._forwarded: list[str] = list(DEFAULT_FORWARDED_HEADERS)
@@ -228,6 +234,20 @@ class RouterBuilder:
         self._hooks = hooks
         return self
 
+    def with_tracing(self, tracer_provider: TracerProvider | None = None) -> RouterBuilder:
+        """OpenTelemetry spans for every call and attempt, after the GenAI semantic
+        conventions (`llm_router.tracing.RouterTracing`); needs the `otel` extra.
+        `tracer_provider` defaults to OpenTelemetry's global one. Other hooks still run."""
+        try:
+            import opentelemetry.trace  # noqa: F401
+        except ImportError:
+            self._problems.append(
+                "with_tracing() needs OpenTelemetry: pip install 'llm-router[otel]'"
+            )
+            return self
+        self._tracing = (tracer_provider,)
+        return self
+
     def forward_headers(self, *names: str) -> RouterBuilder:
         """Also forward these caller headers (names, or prefixes ending in '-'). Credentials,
         cookies and hop-by-hop headers are never forwarded."""
@@ -310,9 +330,14 @@ class RouterBuilder:
                 "invalid router configuration:\n  - " + "\n  - ".join(problems)
             )
         catalog = self._catalog if self._catalog is not None else Catalog.default()
-        state = ResilienceState(
-            breaker=self._breaker, budget=self._budget, hooks=self._hooks or Hooks()
-        )
+        hooks = self._hooks or Hooks()
+        tracing = None
+        if self._tracing is not None:
+            from llm_router.tracing import RouterTracing, chain_hooks
+
+            tracing = RouterTracing(self._tracing[0], providers=self._providers)
+            hooks = chain_hooks(hooks, tracing.hooks)
+        state = ResilienceState(breaker=self._breaker, budget=self._budget, hooks=hooks)
         limiter = None
         if self._limit_rules or self._shared_state is not None:
             limiter = Limiter(self._limit_rules, self._shared_state or MemoryState())
@@ -338,5 +363,6 @@ class RouterBuilder:
             read_limits=self._read_limits,
             connect_timeout=executor.connect_timeout,
             idle_timeout=executor.idle_timeout,
+            tracing=tracing,
         )
         return Router(config)

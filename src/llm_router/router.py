@@ -534,6 +534,11 @@ class Router:
         return tuple(self._config.providers)
 
     @property
+    def tracing(self) -> Any:
+        """The `llm_router.tracing.RouterTracing` of `RouterBuilder.with_tracing`, or None."""
+        return self._config.tracing
+
+    @property
     def model_aliases(self) -> tuple[str, ...]:
         """Model names with explicit routes (`add_model_route`), such as configured aliases."""
         return tuple(self._config.model_routes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -80,8 +81,12 @@ class Gateway:
         exchange = Exchange(scope["method"], path, trio.current_time())
         if self.metrics is not None:
             self.metrics.in_flight.inc()
+        tracing = self.router.tracing
         try:
-            await self._http(scope, receive, exchange.recording(send), exchange)
+            if tracing is None:
+                await self._http(scope, receive, exchange.recording(send), exchange)
+            else:
+                await self._http_traced(tracing, scope, receive, send, exchange)
         finally:
             exchange.ended = trio.current_time()
             if self.metrics is not None:
@@ -89,6 +94,22 @@ class Gateway:
                 self.metrics.observe(exchange)
             if self.access_log is not None and exchange.operation not in _QUIET:
                 self.access_log.record(exchange)
+
+    async def _http_traced(
+        self, tracing: Any, scope: Scope, receive: Receive, send: Send, exchange: Exchange
+    ) -> None:
+        """`_http` inside the request's server span (the router's call span nests under it)."""
+        from opentelemetry import trace
+
+        from llm_router.tracing import end_server_span
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        span = tracing.server_span(exchange.method, exchange.path, headers)
+        try:
+            with trace.use_span(span, end_on_exit=False, record_exception=False):
+                await self._http(scope, receive, exchange.recording(send), exchange)
+        finally:
+            end_server_span(span, exchange)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, exchange: Exchange) -> None:
         method, path = exchange.method, exchange.path

@@ -85,7 +85,8 @@ _POLICIES: Mapping[str, type[Any]] = {
     "breaker": BreakerPolicy,
     "budget": BudgetPolicy,
 }
-_TOP_LEVEL = frozenset({"gateway", "providers", "models", *_POLICIES, *SHARING_TABLES})
+_TOP_LEVEL = frozenset({"gateway", "providers", "models", "telemetry", *_POLICIES, *SHARING_TABLES})
+_EXPORTERS = ("global", "otlp", "console")
 
 
 class ConfigFileError(errors.ConfigurationError):
@@ -114,6 +115,21 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """The `[telemetry]` table: OpenTelemetry spans for each request and attempt.
+
+    `exporter`: ``"global"`` uses the tracer provider already installed (by
+    `opentelemetry-instrument` or the embedding program), ``"otlp"`` sends over OTLP/HTTP
+    (`OTEL_EXPORTER_OTLP_*` variables; needs opentelemetry-exporter-otlp-proto-http),
+    ``"console"`` prints spans as JSON on stdout.
+    """
+
+    otel: bool = False
+    exporter: str = "global"
+    service_name: str = "llm-router"
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     """One `[providers.ALIAS]` table, validated but not yet built (keys come at build time)."""
 
@@ -132,6 +148,7 @@ class GatewayConfig:
     models: Mapping[str, tuple[tuple[str, str | None], ...]] = field(default_factory=dict)
     policies: Mapping[str, Any] = field(default_factory=dict)  # table -> policy or None (off)
     sharing: SharingSettings = field(default_factory=SharingSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 class _Problems:
@@ -184,8 +201,35 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> GatewayCo
         if name in data:
             policies[name] = _policy(name, cls, _table(data, name, problems), problems)
     sharing = parse_sharing(data, problems.add)
+    telemetry = _telemetry(_table(data, "telemetry", problems), problems)
     problems.raise_if_any()
-    return GatewayConfig(source, gateway, tuple(providers), models, policies, sharing)
+    return GatewayConfig(source, gateway, tuple(providers), models, policies, sharing, telemetry)
+
+
+def _telemetry(table: Mapping[str, Any], problems: _Problems) -> TelemetrySettings:
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "otel":
+            if not isinstance(value, bool):
+                problems.add("telemetry", key, f"must be true or false, got {value!r}")
+                continue
+        elif key == "exporter":
+            if value not in _EXPORTERS:
+                problems.add(
+                    "telemetry", key, f"must be one of {', '.join(_EXPORTERS)}, got {value!r}"
+                )
+                continue
+        elif key == "service_name":
+            if not isinstance(value, str) or not value:
+                problems.add("telemetry", key, f"must be a non-empty string, got {value!r}")
+                continue
+        else:
+            problems.add(
+                "telemetry", key, "unknown key; expected one of: otel, exporter, service_name"
+            )
+            continue
+        values[key] = value
+    return TelemetrySettings(**values)
 
 
 def _table(data: Mapping[str, Any], name: str, problems: _Problems) -> Mapping[str, Any]:
@@ -414,6 +458,19 @@ def build_router(
             if policy is not None or name in ("hedge", "breaker"):
                 setter(policy)
     apply_sharing(config.sharing, builder, env, problems.add)
+    telemetry = config.telemetry
+    if telemetry.otel:
+        try:
+            from llm_router.tracing import tracer_provider_for
+        except ImportError:
+            problems.add("telemetry", "otel", "needs OpenTelemetry: pip install 'llm-router[otel]'")
+        else:
+            try:
+                tracer_provider = tracer_provider_for(telemetry.exporter, telemetry.service_name)
+            except errors.ConfigurationError as exc:
+                problems.add("telemetry", "exporter", str(exc))
+            else:
+                builder.with_tracing(tracer_provider)
     problems.raise_if_any()
     return builder.build()
 
