@@ -1,5 +1,6 @@
 """`llm-router chat MODEL [PROMPT]`: one question, the answer streamed to the terminal as it
-arrives, then the route taken, tokens, cost and latency.
+arrives (text, reasoning, tool calls and refusals; see `cli_answer`), then the route taken,
+tokens, cost, latency and finish reason.
 
 The prompt comes from the argument or stdin. `--format` picks the wire format the request is
 written in (the router translates as needed); `--fake` answers from an in-process fake
@@ -18,7 +19,9 @@ import orjson
 import trio
 
 from llm_router import errors
+from llm_router.cli_answer import AnswerPrinter
 from llm_router.cli_serve import DEFAULT_PROVIDERS
+from llm_router.formats import get_format
 from llm_router.gateway.config import GatewayConfig, GatewaySettings, build_router, load_config
 from llm_router.providers import (
     AnthropicProvider,
@@ -28,8 +31,8 @@ from llm_router.providers import (
 )
 from llm_router.router import Router
 from llm_router.translate import translate_request
-from llm_router.types import ProviderFormat
-from llm_router.universal import Usage
+from llm_router.types import ProviderFormat, StreamEvent
+from llm_router.universal import FinishReason, StreamDelta, Usage
 
 __all__ = ["add_chat_parser", "cmd_chat"]
 
@@ -56,6 +59,11 @@ def add_chat_parser(sub: Any) -> None:
     p.add_argument("--system", help="a system prompt")
     p.add_argument("--max-tokens", type=int, default=1024)
     p.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
+    p.add_argument(
+        "--tools",
+        metavar="FILE",
+        help="tools the model may call: a JSON array of OpenAI Chat tool definitions",
+    )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--fake", action="store_true", help="answer from an in-process fake server")
     source.add_argument("--config", metavar="FILE", help="providers and aliases from router.toml")
@@ -72,11 +80,29 @@ def _request_body(args: argparse.Namespace, prompt: str) -> bytes:
         "messages": messages,
         "max_tokens": args.max_tokens,
     }
+    if args.tools:
+        request["tools"] = _read_tools(args.tools)
     if not args.no_stream:
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}  # the usage line needs it
     body = orjson.dumps(request)
     return translate_request(body, ProviderFormat.OPENAI, args.format)
+
+
+def _read_tools(path: str) -> list[Any]:
+    try:
+        with open(path, "rb") as file:
+            tools = orjson.loads(file.read())
+    except OSError as exc:
+        raise errors.InvalidRequestError(f"--tools {path}: cannot read: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidRequestError(f"--tools {path}: not JSON: {exc}") from None
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise errors.InvalidRequestError(
+            f"--tools {path}: must be a JSON array of tool definitions "
+            '({"type": "function", "function": {"name": ..., "parameters": {...}}})'
+        )
+    return tools
 
 
 def _missing_key_error(
@@ -106,10 +132,14 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
     async def ask(router: Router) -> None:
         started = trio.current_time()
+        printer = AnswerPrinter(out, color=_is_terminal(out))
         async with router:
             if args.no_stream:
                 result = await router.complete(body, fmt, args.model)
-                out.write(result.text + "\n")
+                answer = get_format(fmt).parse_response(result.json())
+                for part in answer.content:
+                    printer.part(part)
+                printer.finish = answer.finish_reason
                 provider, model, usage, cost = (
                     result.provider,
                     result.model,
@@ -119,10 +149,10 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
                 attempts = len(result.attempts)
             else:
                 async with router.stream(body, fmt, args.model) as events:
-                    async for piece in events.text_deltas():
-                        out.write(piece)
-                        out.flush()
-                    out.write("\n")
+                    parser = get_format(fmt).StreamParser()
+                    async for event in events:
+                        for delta in _deltas(parser, event, fmt):
+                            printer.delta(delta)
                     provider, model, usage, cost = (
                         events.provider,
                         events.model,
@@ -130,8 +160,10 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
                         events.cost,
                     )
                     attempts = len(events.attempts)
+        printer.close()
         latency = trio.current_time() - started
-        out.write(_summary(provider, model, usage, cost, latency, attempts) + "\n")
+        summary = _summary(provider, model, usage, cost, latency, attempts, printer.finish)
+        out.write(summary + "\n")
         out.flush()
 
     async def run() -> None:
@@ -164,6 +196,26 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _deltas(parser: Any, event: StreamEvent, fmt: ProviderFormat) -> list[StreamDelta]:
+    """The universal deltas one caller-format event carries."""
+    payload = event.json()
+    if payload is None:  # the [DONE] sentinel
+        return []
+    if fmt is ProviderFormat.CONVERSE:
+        payload = {event.event: payload}
+    try:
+        return list(parser.feed(payload))
+    except errors.LLMRouterError:
+        return []  # not an event an answer's content is in
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _summary(
     provider: str,
     model: str,
@@ -171,6 +223,7 @@ def _summary(
     cost: float | None,
     latency: float,
     attempts: int,
+    finish: FinishReason | None = None,
 ) -> str:
     tokens = (
         "tokens unknown"
@@ -179,4 +232,5 @@ def _summary(
     )
     price = "cost unknown" if cost is None else f"${cost:.6f}"
     tries = "" if attempts <= 1 else f" · {attempts} attempts"
-    return f"-- {provider}/{model} · {tokens} · {price} · {latency * 1000:.0f} ms{tries}"
+    ended = "" if finish is None else f" · finish: {finish.value}"
+    return f"-- {provider}/{model} · {tokens} · {price} · {latency * 1000:.0f} ms{tries}{ended}"
