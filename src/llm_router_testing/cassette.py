@@ -29,6 +29,8 @@ from llm_router_testing.cassette_format import (
     RequestRecord,
     cassette_lock,
     dump_cassette,
+    headers_record,
+    is_websocket_url,
     parse_cassette,
     replace_file,
     request_record,
@@ -40,7 +42,11 @@ from llm_router_testing.matching import (
     RequestMatcher,
     describe_request,
 )
-from llm_router_testing.recorder import RecordingTransport, SyncRecordingTransport
+from llm_router_testing.recorder import (
+    RecordingTransport,
+    SyncRecordingTransport,
+    WebSocketCapture,
+)
 from llm_router_testing.redact import REDACTED, Redaction, RedactRule, scrub_secrets
 from llm_router_testing.replayer import ReplayTransport, SyncReplayTransport
 
@@ -59,6 +65,7 @@ __all__ = [
     "RequestMatcher",
     "SyncRecordingTransport",
     "SyncReplayTransport",
+    "WebSocketCapture",
 ]
 
 
@@ -295,8 +302,12 @@ class Cassette:
         """The interaction to replay for `request`: the first unplayed match, else (when
         repeats are allowed) the last match again; None when nothing may be replayed."""
         with self._lock:
+            websocket = is_websocket_url(request["url"])
             matches = [
-                r for r in self._loaded if matcher.matches(r.interaction["request"], request)
+                r
+                for r in self._loaded
+                if is_websocket_url(r.interaction["request"]["url"]) == websocket
+                and matcher.matches(r.interaction["request"], request)
             ]
             chosen = next((r for r in matches if not r.plays), None)
             if chosen is None and matches and allow_repeats:
@@ -306,6 +317,34 @@ class Cassette:
             chosen.plays += 1
             self._play_count += 1
             return chosen.interaction
+
+    def take_websocket(
+        self, url: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> Interaction | None:
+        """The recorded session (or refused upgrade) to replay for an upgrade to `url`: matched
+        like an HTTP request (after redaction, so a recording made with one key matches
+        another), the first unplayed match, else the last again when repeats are allowed."""
+        record: RequestRecord = {
+            "method": "GET",
+            "url": url,
+            "headers": headers_record(httpx.Headers(list(headers))),
+        }
+        self.redaction.redact_request(record)
+        return self.take_playback(record, self.matcher, self.allow_playback_repeats)
+
+    def record_websocket(
+        self, url: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> WebSocketCapture:
+        """Start recording a WebSocket session whose upgrade is being sent to `url` (``ws://``
+        or ``wss://``) with `headers`; see `WebSocketCapture` for what to tell it."""
+        if not is_websocket_url(url):
+            raise ValueError(f"a WebSocket session needs a ws:// or wss:// URL, got {url!r}")
+        record: RequestRecord = {
+            "method": "GET",
+            "url": url,
+            "headers": headers_record(httpx.Headers(list(headers))),
+        }
+        return WebSocketCapture(self, self.reserve_slot(), record)
 
     def reserve_slot(self) -> RecordingSlot:
         with self._lock:

@@ -18,6 +18,17 @@ delivered it, ``t`` in seconds since the response headers arrived, ``data`` for 
 caller closed before its end; ``"error"`` a transport failure, replayed as the same httpx error.
 An interaction whose request failed before any response has ``"error"`` instead of
 ``"response"``. JSON bodies are stored as JSON values so that diffs stay readable.
+
+A WebSocket session has ``"websocket"`` instead of ``"response"`` (its request is the upgrade,
+``ws://`` or ``wss://``)::
+
+    "websocket": {"elapsed": 0.02, "subprotocol": null,
+                  "frames": [{"t": 0.0, "from": "server", "text": "{...}"},
+                             {"t": 0.1, "from": "client", "data_b64": "eyJ..."}],
+                  "close": {"code": 1000, "reason": "", "by": "client"}}
+
+``t`` is seconds since the upgrade was accepted (non-decreasing), text frames are kept as
+text and binary frames as base64; a refused upgrade is an ordinary ``"response"``.
 """
 
 from __future__ import annotations
@@ -55,13 +66,19 @@ __all__ = [
     "ResponseRecord",
     "StreamEventRecord",
     "StreamRecord",
+    "WebSocketCloseRecord",
+    "WebSocketFrameRecord",
+    "WebSocketRecord",
     "body_bytes",
     "body_fields",
     "cassette_lock",
     "chunk_bytes",
     "chunk_fields",
     "dump_cassette",
+    "frame_data",
+    "frame_record",
     "headers_record",
+    "is_websocket_url",
     "load_cassette",
     "now_iso",
     "parse_cassette",
@@ -142,9 +159,37 @@ class ResponseRecord(TypedDict):
     truncated: NotRequired[bool]
 
 
+WebSocketSender = Literal["client", "server"]
+
+
+# One message of a WebSocket session: when, who sent it ("from" is a Python keyword, hence
+# the functional syntax), and its text (a text frame) or base64 bytes (a binary frame).
+WebSocketFrameRecord = TypedDict(
+    "WebSocketFrameRecord",
+    {"t": float, "from": WebSocketSender, "text": NotRequired[str], "data_b64": NotRequired[str]},
+)
+
+
+class WebSocketCloseRecord(TypedDict):
+    """How a session ended: the close code and reason, and which side closed first."""
+
+    code: int
+    reason: str
+    by: WebSocketSender
+
+
+class WebSocketRecord(TypedDict):
+    frames: list[WebSocketFrameRecord]
+    elapsed: NotRequired[float]
+    subprotocol: NotRequired[str | None]
+    close: NotRequired[WebSocketCloseRecord]
+    error: NotRequired[ErrorRecord]
+
+
 class Interaction(TypedDict):
     request: RequestRecord
     response: NotRequired[ResponseRecord]
+    websocket: NotRequired[WebSocketRecord]
     error: NotRequired[ErrorRecord]
     recorded_at: str
 
@@ -254,6 +299,25 @@ def chunk_bytes(event: StreamEventRecord) -> bytes:
     if "data" in event:
         return event["data"].encode("utf-8")
     return _b64decode(event.get("data_b64", ""))
+
+
+def is_websocket_url(url: str) -> bool:
+    """Whether a recorded request is a WebSocket upgrade (its URL is ``ws://`` / ``wss://``)."""
+    return url.startswith(("ws://", "wss://"))
+
+
+def frame_record(t: float, sender: WebSocketSender, data: str | bytes) -> WebSocketFrameRecord:
+    """One WebSocket message at `t` seconds: a text frame as ``text``, binary as ``data_b64``."""
+    if isinstance(data, str):
+        return {"t": round(t, 6), "from": sender, "text": data}
+    return {"t": round(t, 6), "from": sender, "data_b64": base64.b64encode(data).decode("ascii")}
+
+
+def frame_data(frame: WebSocketFrameRecord) -> str | bytes:
+    """The message a frame record stands for: `str` for a text frame, `bytes` for binary."""
+    if "text" in frame:
+        return frame["text"]
+    return _b64decode(frame.get("data_b64", ""))
 
 
 def _b64decode(text: str) -> bytes:
@@ -391,6 +455,17 @@ def _validate_interaction(where: _Where, interaction: Any) -> None:
     _validate_body(where / "request", request)
     if "recorded_at" in interaction:
         _check(where / "recorded_at", interaction["recorded_at"], str, "a string")
+    if "websocket" in interaction:
+        for other in ("response", "error"):
+            if other in interaction:
+                where.fail(f"has both a 'websocket' session and a {other!r}")
+        if not is_websocket_url(request["url"]):
+            (where / "request" / "url").fail(
+                f"must be a ws:// or wss:// URL for a websocket session, got"
+                f" {_shown(request['url'])}"
+            )
+        _validate_websocket(where / "websocket", interaction["websocket"])
+        return
     response = interaction.get("response")
     if response is None:
         if "error" not in interaction:
@@ -443,6 +518,49 @@ def _validate_stream(where: _Where, stream: Any) -> None:
         _check(where / "truncated", stream["truncated"], bool, "true or false")
     if "error" in stream:
         _validate_error(where / "error", stream["error"])
+
+
+def _validate_websocket(where: _Where, session: Any) -> None:
+    _check(where, session, dict, "an object")
+    if "elapsed" in session:
+        _seconds(where / "elapsed", session["elapsed"])
+    if "subprotocol" in session and session["subprotocol"] is not None:
+        _check(where / "subprotocol", session["subprotocol"], str, "a string or null")
+    frames = session.get("frames")
+    _check(where / "frames", frames, list, "a list")
+    previous = 0.0
+    for index, frame in enumerate(frames):
+        at = where / "frames" / index
+        _check(at, frame, dict, "an object")
+        _seconds(at / "t", frame.get("t"))
+        if frame["t"] < previous:
+            (at / "t").fail(f"must not be earlier than the frame before it ({previous!r})")
+        previous = frame["t"]
+        if frame.get("from") not in ("client", "server"):
+            (at / "from").fail(f"must be 'client' or 'server', got {_shown(frame.get('from'))}")
+        present = [key for key in ("text", "data_b64") if key in frame]
+        if len(present) != 1:
+            at.fail("needs exactly one of 'text' (a text frame) or 'data_b64' (a binary frame)")
+        if "text" in frame:
+            _check(at / "text", frame["text"], str, "a string")
+        else:
+            _base64(at / "data_b64", frame["data_b64"])
+    if "close" in session:
+        close = session["close"]
+        _check(where / "close", close, dict, "an object")
+        code = close.get("code")
+        _check(where / "close" / "code", code, int, "an integer")
+        if not 1000 <= code <= 4999:
+            (where / "close" / "code").fail(
+                f"must be a WebSocket close code (1000-4999), got {code}"
+            )
+        _check(where / "close" / "reason", close.get("reason"), str, "a string")
+        if close.get("by") not in ("client", "server"):
+            (where / "close" / "by").fail(
+                f"must be 'client' or 'server', got {_shown(close.get('by'))}"
+            )
+    if "error" in session:
+        _validate_error(where / "error", session["error"])
 
 
 def _base64(where: _Where, value: Any) -> None:

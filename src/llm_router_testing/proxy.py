@@ -9,6 +9,12 @@ back as it arrives, and records each exchange into ``DIR/<provider>.json`` — a
 streams keep their chunk timing). Serve the directory later with ``--fixtures DIR``: a team
 records once against real APIs and replays in CI with no keys.
 
+Realtime WebSocket sessions of those providers (OpenAI Realtime, Responses WebSocket mode,
+Gemini Live) are forwarded the same way (`forward_websocket`): the upgrade goes to the
+upstream (``http`` becomes ``ws``) with the caller's headers, messages are relayed both ways
+as they come and recorded with their times, and either side's close reaches the other with
+its code; a refused upgrade is relayed (and recorded) as the upstream's HTTP answer.
+
 The upstream is the provider's host root: the request path (``/v1/chat/completions``,
 ``/v1/messages``, ``/v1beta/models/...``) is appended as received. Providers are the fake's
 route names: openai, azure, mistral, anthropic, vertex-anthropic, google, vertex-google.
@@ -19,16 +25,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import trio
+from trio_websocket import (
+    ConnectionClosed,
+    ConnectionRejected,
+    HandshakeError,
+    WebSocketConnection,
+    open_websocket_url,
+)
 
 from .cassette import Cassette, RecordMode
+from .recorder import WebSocketCapture
 from .redact import RedactRule
 
-__all__ = ["PROXIED_PROVIDERS", "ProxyError", "RecordingProxy", "parse_upstreams"]
+__all__ = [
+    "PROXIED_PROVIDERS",
+    "ProxiedSession",
+    "ProxyError",
+    "RecordingProxy",
+    "parse_upstreams",
+]
 
 PROXIED_PROVIDERS = frozenset(
     {"openai", "azure", "mistral", "anthropic", "vertex-anthropic", "google", "vertex-google"}
@@ -37,6 +58,17 @@ _REQUEST_HOP = frozenset(
     {"host", "content-length", "connection", "transfer-encoding", "accept-encoding", "keep-alive"}
 )
 _RESPONSE_HOP = frozenset({"content-length", "connection", "transfer-encoding", "keep-alive"})
+# The WebSocket client library writes its own handshake headers.
+_UPGRADE_HOP = _REQUEST_HOP | {
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+}
+# Close codes that never travel in a close frame: a peer that left without one.
+_NO_CLOSE_FRAME = frozenset({1005, 1006, 1015})
+_MAX_MESSAGE = 16 * 1024 * 1024
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -55,6 +87,19 @@ def parse_upstreams(specs: Iterable[str]) -> dict[str, str]:
             raise ProxyError(f"--upstream-for {spec!r}: expected PROVIDER=URL")
         upstreams[provider.strip()] = url.strip()
     return upstreams
+
+
+@dataclass
+class ProxiedSession:
+    """How a forwarded WebSocket session went (for the fake server's journal)."""
+
+    status: int = 502
+    frames_from_client: int = 0
+    frames_from_upstream: int = 0
+    first_client_frame: bytes = b""
+    close_code: int | None = None
+    closed_by: str | None = None
+    error: str | None = None
 
 
 class RecordingProxy:
@@ -185,6 +230,164 @@ class RecordingProxy:
                         await response.aclose()
             nursery.cancel_scope.cancel()
         return status
+
+    async def forward_websocket(
+        self,
+        provider: str,
+        scope: Mapping[str, Any],
+        receive: Receive,
+        send: Send,
+    ) -> ProxiedSession:
+        """Relay one WebSocket session (the `websocket.connect` already received) to the
+        provider's upstream, recording it; returns how it went."""
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        upstream = self.upstreams[provider]
+        root = upstream.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        url = root + raw_path.decode("latin-1")
+        query = scope.get("query_string") or b""
+        if query:
+            url += "?" + query.decode("latin-1")
+        headers = [
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in scope["headers"]
+        ]
+        outgoing = [(k, v) for k, v in headers if k not in _UPGRADE_HOP]
+        cassette = self.cassette(provider)
+        capture = cassette.record_websocket(url, outgoing)
+        outcome = ProxiedSession()
+        denial = "websocket.http.response" in scope.get("extensions", {})
+        try:
+            await _relay_websocket(
+                url,
+                outgoing,
+                scope.get("subprotocols") or [],
+                receive,
+                send,
+                denial,
+                capture,
+                outcome,
+            )
+        finally:
+            capture.store()
+            cassette.save()
+        return outcome
+
+
+async def _relay_websocket(
+    url: str,
+    headers: list[tuple[str, str]],
+    subprotocols: list[str],
+    receive: Receive,
+    send: Send,
+    denial: bool,
+    capture: WebSocketCapture,
+    outcome: ProxiedSession,
+) -> None:
+    extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    try:
+        async with open_websocket_url(
+            url,
+            subprotocols=subprotocols or None,
+            extra_headers=extra,
+            max_message_size=_MAX_MESSAGE,
+            connect_timeout=30,
+            disconnect_timeout=5,
+        ) as upstream:
+            capture.accepted(upstream.subprotocol)
+            await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+            outcome.status = 101
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(
+                    _client_to_upstream, receive, upstream, capture, outcome, nursery.cancel_scope
+                )
+                await _upstream_to_client(upstream, send, capture, outcome)
+                nursery.cancel_scope.cancel()
+    except ConnectionRejected as rejected:
+        body = rejected.body or b""
+        response_headers = httpx.Headers(
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in rejected.headers or []]
+        )
+        capture.rejected(rejected.status_code, response_headers, body)
+        outcome.status, outcome.error = rejected.status_code, "upstream refused the upgrade"
+        await _refuse(send, denial, rejected.status_code, _reply_headers(response_headers), body)
+    except (HandshakeError, OSError) as error:
+        capture.failed(error)
+        message = f"upstream {url.split('?')[0]} failed: {type(error).__name__}: {error}"
+        outcome.error = message
+        headers_out = [(b"content-type", b"text/plain")]
+        await _refuse(send, denial, 502, headers_out, message.encode())
+
+
+def _reply_headers(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers.multi_items()
+        if name.lower() not in _RESPONSE_HOP
+    ]
+
+
+async def _refuse(
+    send: Send, denial: bool, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    if not denial:  # a server without the denial extension can only refuse with 403
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+async def _client_to_upstream(
+    receive: Receive,
+    upstream: WebSocketConnection,
+    capture: WebSocketCapture,
+    outcome: ProxiedSession,
+    cancel: trio.CancelScope,
+) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            code = int(message.get("code", 1005))
+            capture.closed(code, str(message.get("reason") or ""), "client")
+            if outcome.closed_by is None:
+                outcome.close_code, outcome.closed_by = code, "client"
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await upstream.aclose(1000 if code in _NO_CLOSE_FRAME else code)
+            cancel.cancel()
+            return
+        if message["type"] != "websocket.receive":
+            continue
+        text = message.get("text")
+        data: str | bytes = text if isinstance(text, str) else bytes(message.get("bytes") or b"")
+        capture.frame("client", data)
+        outcome.frames_from_client += 1
+        if outcome.frames_from_client == 1:
+            outcome.first_client_frame = data.encode() if isinstance(data, str) else data
+        try:
+            await upstream.send_message(data)
+        except ConnectionClosed:
+            return  # the upstream's close is relayed by the other direction
+
+
+async def _upstream_to_client(
+    upstream: WebSocketConnection, send: Send, capture: WebSocketCapture, outcome: ProxiedSession
+) -> None:
+    while True:
+        try:
+            data = await upstream.get_message()
+        except ConnectionClosed as closed:
+            code = closed.reason.code if closed.reason is not None else 1006
+            reason = (closed.reason.reason if closed.reason is not None else None) or ""
+            capture.closed(code, reason, "server")
+            if outcome.closed_by is None:
+                outcome.close_code, outcome.closed_by = code, "server"
+                if code in _NO_CLOSE_FRAME:
+                    code = 1011  # the upstream left without a close frame
+                await send({"type": "websocket.close", "code": code, "reason": reason})
+            return
+        capture.frame("server", data)
+        outcome.frames_from_upstream += 1
+        key = "text" if isinstance(data, str) else "bytes"
+        await send({"type": "websocket.send", key: data})
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: trio.CancelScope) -> None:

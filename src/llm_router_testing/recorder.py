@@ -3,7 +3,8 @@
 The response stream is wrapped so that chunks and their arrival times are captured as the
 caller reads them; the exchange is stored (redacted) in the cassette when the response is
 closed. A stream closed early is stored as what was read, marked ``truncated``; a transport
-error is stored so that replay raises it again.
+error is stored so that replay raises it again. `WebSocketCapture` does the same for a
+WebSocket session: its upgrade request, every message both ways with its time, and the close.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from llm_router_testing.cassette_format import (
     RequestRecord,
     ResponseRecord,
     StreamRecord,
+    WebSocketCloseRecord,
+    WebSocketFrameRecord,
+    WebSocketRecord,
+    WebSocketSender,
+    body_fields,
+    frame_record,
     headers_record,
     is_textual,
     now_iso,
@@ -32,7 +39,12 @@ from llm_router_testing.cassette_format import (
 if TYPE_CHECKING:
     from llm_router_testing.cassette import Cassette, RecordingSlot
 
-__all__ = ["STREAM_CONTENT_TYPES", "RecordingTransport", "SyncRecordingTransport"]
+__all__ = [
+    "STREAM_CONTENT_TYPES",
+    "RecordingTransport",
+    "SyncRecordingTransport",
+    "WebSocketCapture",
+]
 
 # Responses of these types are stored chunk by chunk with timing; others as one body.
 STREAM_CONTENT_TYPES: dict[str, Literal["sse", "bytes"]] = {
@@ -253,3 +265,75 @@ class SyncRecordingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+class WebSocketCapture:
+    """One WebSocket session as it happens, stored (redacted) in its slot when it ends.
+
+    Made by `Cassette.record_websocket(url, headers)` when the upgrade is sent. Then exactly
+    one of: `accepted()` followed by `frame()` for every message either way and `closed()`;
+    `rejected()` with the HTTP answer that refused the upgrade; `failed()` when no answer
+    came. `store()` (idempotent) puts what was seen in the cassette; the times come from
+    Trio's clock (so `MockClock` applies) when running under Trio.
+    """
+
+    def __init__(self, cassette: Cassette, slot: RecordingSlot, request: RequestRecord) -> None:
+        self._cassette = cassette
+        self._slot = slot
+        self._request = request
+        self._clock = _async_clock()
+        self._sent = self._clock()
+        self._start: float | None = None
+        self._elapsed = 0.0
+        self._subprotocol: str | None = None
+        self._frames: list[WebSocketFrameRecord] = []
+        self._close: WebSocketCloseRecord | None = None
+        self._outcome: Interaction | None = None
+        self._stored = False
+
+    def accepted(self, subprotocol: str | None = None) -> None:
+        """The upgrade succeeded: frame times count from now."""
+        self._start = self._clock()
+        self._elapsed = self._start - self._sent
+        self._subprotocol = subprotocol
+
+    def frame(self, sender: WebSocketSender, data: str | bytes) -> None:
+        """One message, `str` for a text frame and `bytes` for a binary one."""
+        start = self._start if self._start is not None else self._sent
+        self._frames.append(frame_record(self._clock() - start, sender, data))
+
+    def closed(self, code: int, reason: str, by: WebSocketSender) -> None:
+        """The session ended (the first close seen wins: it says who ended it)."""
+        if self._close is None:
+            self._close = {"code": code, "reason": reason, "by": by}
+
+    def rejected(self, status: int, headers: httpx.Headers, body: bytes) -> None:
+        """The upgrade was refused with this HTTP answer."""
+        response: ResponseRecord = {
+            "status": status,
+            "headers": headers_record(headers),
+            "elapsed": round(self._clock() - self._sent, 6),
+        }
+        fields = body_fields(body, headers.get("content-type"))
+        response.update(fields)  # type: ignore[typeddict-item]
+        self._outcome = {"request": self._request, "response": response, "recorded_at": now_iso()}
+
+    def failed(self, exc: BaseException) -> None:
+        """The upgrade got no answer (connection refused, handshake broken)."""
+        self._outcome = _failed_interaction(self._request, exc)
+
+    def store(self) -> None:
+        if self._stored:
+            return
+        self._stored = True
+        interaction = self._outcome
+        if interaction is None:
+            session: WebSocketRecord = {
+                "elapsed": round(self._elapsed, 6),
+                "subprotocol": self._subprotocol,
+                "frames": self._frames,
+            }
+            if self._close is not None:
+                session["close"] = self._close
+            interaction = {"request": self._request, "websocket": session, "recorded_at": now_iso()}
+        self._cassette.store(self._slot, interaction)

@@ -3,19 +3,28 @@
 Built-in rules replace credential headers, query parameters and JSON/form fields with
 ``"REDACTED"``; user rules add header names, body regexes and hook callables. Every
 credential value found on the way is then scrubbed wherever else it appears (an error body
-echoing the key, a stream chunk), so a secret is removed even from places no rule names.
+echoing the key, a stream chunk, a WebSocket frame), so a secret is removed even from places
+no rule names.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from llm_router_testing.cassette_format import Interaction, RequestRecord, ResponseRecord
+import orjson
+
+from llm_router_testing.cassette_format import (
+    Interaction,
+    RequestRecord,
+    ResponseRecord,
+    WebSocketRecord,
+)
 
 __all__ = [
     "DEFAULT_HEADERS",
@@ -151,6 +160,9 @@ class Redaction:
                 for event in stream["events"]:
                     if "data" in event:
                         event["data"] = self._scrub_patterns(event["data"])
+        session = interaction.get("websocket")
+        if session is not None:
+            self._redact_frames(session, secrets)
         result = cast(dict[str, Any], interaction)
         for hook in self.hooks:
             result = hook(result)
@@ -217,6 +229,42 @@ class Redaction:
         if isinstance(value, str):
             return self._scrub_patterns(value)
         return value
+
+    def _redact_frames(self, session: WebSocketRecord, secrets: list[str]) -> None:
+        """JSON messages (text, or binary frames holding JSON as Gemini Live sends them) get
+        the JSON-field rules; text frames the body patterns. A frame is rewritten only when a
+        rule changed it, so the others keep their exact bytes."""
+        for frame in session["frames"]:
+            if "text" in frame:
+                text = frame["text"]
+                redacted = self._redact_json_text(text, secrets)
+                frame["text"] = self._scrub_patterns(redacted if redacted is not None else text)
+            elif "data_b64" in frame:
+                try:
+                    raw = base64.b64decode(frame["data_b64"], validate=True)
+                    text = raw.decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    continue
+                redacted = self._redact_json_text(text, secrets)
+                scrubbed = self._scrub_patterns(redacted if redacted is not None else text)
+                if scrubbed != text:
+                    frame["data_b64"] = base64.b64encode(scrubbed.encode("utf-8")).decode("ascii")
+
+    def _redact_json_text(self, text: str, secrets: list[str]) -> str | None:
+        """`text` re-serialised with the JSON-field rules applied, or None when it is not JSON
+        or no rule applied."""
+        if text.lstrip()[:1] not in ("{", "["):
+            return None
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        found: list[str] = []
+        redacted = self._redact_json(value, found)
+        if redacted == value:
+            return None
+        secrets.extend(found)
+        return orjson.dumps(redacted).decode("utf-8")
 
     def _redact_form(self, text: str, secrets: list[str]) -> str:
         names = self.json_keys | self.query_params
@@ -317,6 +365,9 @@ def _scrub(value: Any, forms: list[str], key: str | None = None) -> Any:
     if isinstance(value, dict):
         if key == "stream" and isinstance(value.get("events"), list):
             return {**value, "events": _scrub_stream(value["events"], forms)}
+        if key == "websocket" and isinstance(value.get("frames"), list):
+            rest = {k: _scrub(v, forms, k) for k, v in value.items() if k != "frames"}
+            return {**rest, "frames": _scrub_frames(value["frames"], forms)}
         return {k: _scrub(v, forms, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(item, forms) for item in value]
@@ -370,10 +421,66 @@ def _scrub_stream(events: list[Any], forms: list[str]) -> list[Any]:
                 return events
         else:
             chunks.append(b"")
+    pieces = _scrub_joined(chunks, forms)
+    if pieces is None:
+        return [_scrub(event, forms) for event in events]
+    scrubbed = []
+    for event, piece in zip(events, pieces, strict=True):
+        event = dict(event)
+        if "data" in event:
+            try:
+                event["data"] = piece.decode("utf-8")
+            except UnicodeDecodeError:
+                del event["data"]
+                event["data_b64"] = base64.b64encode(piece).decode("ascii")
+        elif "data_b64" in event:
+            event["data_b64"] = base64.b64encode(piece).decode("ascii")
+        scrubbed.append(event)
+    return scrubbed
+
+
+def _scrub_frames(frames: list[Any], forms: list[str]) -> list[Any]:
+    """Scrub a WebSocket session's messages, each direction's joined as one text (a secret
+    split across two messages is found), keeping every message's time and frame type."""
+    scrubbed = list(frames)
+    for sender in ("client", "server"):
+        indices: list[int] = []
+        chunks: list[bytes] = []
+        for index, frame in enumerate(frames):
+            if not isinstance(frame, dict) or frame.get("from") != sender:
+                continue
+            if isinstance(frame.get("text"), str):
+                chunk = frame["text"].encode("utf-8")
+            elif isinstance(frame.get("data_b64"), str):
+                try:
+                    chunk = base64.b64decode(frame["data_b64"], validate=True)
+                except ValueError:
+                    continue  # not loadable anyway; the validator names it
+            else:
+                continue
+            indices.append(index)
+            chunks.append(chunk)
+        pieces = _scrub_joined(chunks, forms)
+        if pieces is None:
+            continue
+        for index, piece in zip(indices, pieces, strict=True):
+            frame = dict(frames[index])
+            if "text" in frame:
+                # Text frames are whole UTF-8 and the forms are too: cuts land on characters.
+                frame["text"] = piece.decode("utf-8", errors="replace")
+            else:
+                frame["data_b64"] = base64.b64encode(piece).decode("ascii")
+            scrubbed[index] = frame
+    return scrubbed
+
+
+def _scrub_joined(chunks: list[bytes], forms: list[str]) -> list[bytes] | None:
+    """The chunks with every form found in their concatenation cut out (replaced in the
+    chunk where it starts, removed from those it runs into); None when nothing was found."""
     joined = b"".join(chunks)
     spans = _find_spans(joined, [form.encode("utf-8") for form in forms])
     if not spans:
-        return [_scrub(event, forms) for event in events]
+        return None
     pieces: list[bytearray] = [bytearray() for _ in chunks]
     owner: list[int] = []
     for index, chunk in enumerate(chunks):
@@ -385,19 +492,7 @@ def _scrub_stream(events: list[Any], forms: list[str]) -> list[Any]:
         if start < end:
             pieces[owner[start]] += REDACTED.encode("ascii")
         position = end
-    scrubbed = []
-    for event, piece in zip(events, pieces, strict=True):
-        event = dict(event)
-        if "data" in event:
-            try:
-                event["data"] = piece.decode("utf-8")
-            except UnicodeDecodeError:
-                del event["data"]
-                event["data_b64"] = base64.b64encode(bytes(piece)).decode("ascii")
-        elif "data_b64" in event:
-            event["data_b64"] = base64.b64encode(bytes(piece)).decode("ascii")
-        scrubbed.append(event)
-    return scrubbed
+    return [bytes(piece) for piece in pieces]
 
 
 def _find_spans(data: bytes, forms: list[bytes]) -> list[tuple[int, int]]:

@@ -3,13 +3,16 @@
 Streams replay chunk by chunk, exactly as recorded: instantly, or (async, `realtime=True`)
 at their recorded offsets using Trio's clock, so `trio.testing.MockClock` makes timing tests
 run in virtual time. A request without a replayable interaction goes to `on_miss` (the
-recorder, in modes ``once``/``new``) or raises `CassetteMissError`.
+recorder, in modes ``once``/``new``) or raises `CassetteMissError`. `websocket_steps` turns a
+recorded WebSocket session into what a server replaying it does, step by step (sans-IO: the
+fake server runs the steps on its sockets).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 import trio
@@ -22,15 +25,17 @@ from llm_router_testing.cassette_format import (
     RequestRecord,
     ResponseRecord,
     StreamRecord,
+    WebSocketRecord,
     body_bytes,
     chunk_bytes,
+    frame_data,
 )
 from llm_router_testing.matching import CassetteMissError, MatchFunction, RequestMatcher
 
 if TYPE_CHECKING:
     from llm_router_testing.cassette import Cassette
 
-__all__ = ["ReplayTransport", "SyncReplayTransport"]
+__all__ = ["ReplayStep", "ReplayTransport", "SyncReplayTransport", "websocket_steps"]
 
 _UNKNOWN_ERROR: ErrorRecord = {"type": "TransportError", "message": "recorded transport error"}
 # Recomputed for the replayed bytes: JSON bodies are re-serialised, redaction changes sizes.
@@ -241,3 +246,44 @@ class SyncReplayTransport(_ReplayBase, httpx.BaseTransport):
     def close(self) -> None:
         if self._on_miss is not None:
             self._on_miss.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStep:
+    """One thing a server replaying a WebSocket session does, in order.
+
+    ``send``: wait `pause` seconds, then send `data` (`str`: a text frame, `bytes`: binary).
+    ``receive``: wait for the client's next message (it is counted, not compared).
+    ``close``: wait `pause` seconds, then close with `code` and `reason` (the server closed).
+    ``await_close``: wait for the client to close (the client closed the recorded session).
+    ``drop``: end without a close frame of its own (the recording ended without a close).
+    """
+
+    kind: Literal["send", "receive", "close", "await_close", "drop"]
+    pause: float = 0.0
+    data: str | bytes | None = None
+    code: int = 1000
+    reason: str = ""
+
+
+def websocket_steps(session: WebSocketRecord) -> list[ReplayStep]:
+    """The server's side of a recorded session: its messages at their recorded gaps (the
+    pause before each is its time since the frame before it, either way), the client's
+    messages awaited in their recorded places, then the recorded end."""
+    steps: list[ReplayStep] = []
+    previous = 0.0
+    for frame in session["frames"]:
+        pause = max(0.0, float(frame["t"]) - previous)
+        previous = float(frame["t"])
+        if frame["from"] == "server":
+            steps.append(ReplayStep("send", pause, frame_data(frame)))
+        else:
+            steps.append(ReplayStep("receive"))
+    close = session.get("close")
+    if close is None:
+        steps.append(ReplayStep("drop"))
+    elif close["by"] == "server":
+        steps.append(ReplayStep("close", 0.0, None, close["code"], close["reason"]))
+    else:
+        steps.append(ReplayStep("await_close"))
+    return steps

@@ -5,13 +5,18 @@ serve. A request matches an interaction on method, URL path and body, JSON bodie
 after normalisation (key order and whitespace ignored). When several interactions match, they
 are served in turn and the last one repeats. A recorded stream is replayed chunk by chunk
 with its recorded pacing (the gaps between the chunks' `t`). Faults still apply to fixtures.
+
+Recorded WebSocket sessions are indexed apart, by URL path and query (credential parameters
+such as Gemini's ``key`` left out): an upgrade matching one replays the server's messages at
+their recorded gaps, waits for the client's in their recorded places, and ends as recorded
+(see `llm_router_testing.replayer.websocket_steps`); a recorded refusal refuses again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
@@ -20,12 +25,15 @@ from llm_router_testing.cassette_format import (
     Interaction,
     body_bytes,
     chunk_bytes,
+    is_websocket_url,
     load_cassette,
 )
+from llm_router_testing.redact import DEFAULT_QUERY_PARAMS
+from llm_router_testing.replayer import ReplayStep, websocket_steps
 
 from .crossformat import CrossFormatIndex
 
-__all__ = ["FixtureError", "FixtureResponse", "Fixtures"]
+__all__ = ["FixtureError", "FixtureResponse", "Fixtures", "WebSocketFixture", "websocket_key"]
 
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
 
@@ -44,6 +52,23 @@ class FixtureResponse:
     frames: tuple[tuple[float, bytes], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class WebSocketFixture:
+    """A recorded session to replay (`steps`), or a recorded refusal (`refusal`)."""
+
+    steps: tuple[ReplayStep, ...] = ()
+    subprotocol: str | None = None
+    refusal: FixtureResponse | None = None
+
+
+def websocket_key(path: str, query: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What a WebSocket upgrade is matched on: the decoded path and the sorted query without
+    credential parameters (they are redacted in recordings and differ between keys)."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    kept = tuple(sorted((k, v) for k, v in pairs if k.lower() not in DEFAULT_QUERY_PARAMS))
+    return unquote(path), kept
+
+
 def normalise_body(raw: bytes) -> bytes:
     """Canonical bytes of a request body: sorted compact JSON when it is JSON, else as given."""
     try:
@@ -58,11 +83,15 @@ class Fixtures:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str, bytes], list[FixtureResponse]] = {}
         self._served: dict[tuple[str, str, bytes], int] = {}
+        self._sessions: dict[tuple[str, tuple[tuple[str, str], ...]], list[WebSocketFixture]] = {}
+        self._sessions_served: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self.by_content = CrossFormatIndex()
         """The same recordings by what their requests say, for other formats' requests."""
 
     def __len__(self) -> int:
-        return sum(len(responses) for responses in self._by_key.values())
+        return sum(len(r) for r in self._by_key.values()) + sum(
+            len(sessions) for sessions in self._sessions.values()
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> Fixtures:
@@ -82,10 +111,13 @@ class Fixtures:
 
     def add(self, interaction: Interaction) -> None:
         """Index one interaction; one recorded as a transport failure has nothing to serve."""
+        request = interaction["request"]
+        if is_websocket_url(request["url"]):
+            self._add_websocket(interaction)
+            return
         response = interaction.get("response")
         if response is None:
             return
-        request = interaction["request"]
         # Requests are matched on the decoded path (`...v1:0/converse`), so decode the recorded
         # one too (Bedrock ids are sent percent-encoded: `...v1%3A0/converse`).
         path = unquote(urlsplit(request["url"]).path)
@@ -107,6 +139,39 @@ class Fixtures:
         self._by_key.setdefault(key, []).append(answer)
         self.by_content.add(request, answer.status, answer.body, answer.frames)
 
+    def _add_websocket(self, interaction: Interaction) -> None:
+        url = urlsplit(interaction["request"]["url"])
+        key = websocket_key(url.path, url.query)
+        session = interaction.get("websocket")
+        response = interaction.get("response")
+        if session is not None:
+            fixture = WebSocketFixture(
+                tuple(websocket_steps(session)), subprotocol=session.get("subprotocol")
+            )
+        elif response is not None:
+            headers = tuple(
+                (name.lower(), value)
+                for name, value in response["headers"].items()
+                if name.lower() not in _HOP_HEADERS
+            )
+            refusal = FixtureResponse(response["status"], headers, body_bytes(response))
+            fixture = WebSocketFixture(refusal=refusal)
+        else:
+            return  # the upgrade failed without an answer: nothing to serve
+        self._sessions.setdefault(key, []).append(fixture)
+
+    def match_websocket(self, path: str, query: str) -> WebSocketFixture | None:
+        """The recorded session for an upgrade to `path?query`: in turn, the last repeating."""
+        if not self._sessions:
+            return None
+        key = websocket_key(path, query)
+        sessions = self._sessions.get(key)
+        if not sessions:
+            return None
+        served = self._sessions_served.get(key, 0)
+        self._sessions_served[key] = served + 1
+        return sessions[min(served, len(sessions) - 1)]
+
     def match(self, method: str, path: str, body: bytes) -> FixtureResponse | None:
         if not self._by_key:
             return None
@@ -120,3 +185,4 @@ class Fixtures:
 
     def rewind(self) -> None:
         self._served.clear()
+        self._sessions_served.clear()

@@ -17,6 +17,10 @@ with broken JSON, `go-away: N` (Gemini) sends `goAway` after N frames. Each sess
 journal entry (method `WEBSOCKET`) with frames both ways, the close code and who closed
 (hypercorn hands the app 1006 for every close the client starts: the client's own code does
 not reach it).
+
+A recorded session in the fixtures directory matching the upgrade's path and query replaces
+the script (faults still apply to its frames; journal rule ``recording``), and a provider the
+record-through proxy handles is forwarded upstream and recorded (rule ``proxy``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from llm_router_testing.patterns import PatternError
 from .auth import check
 from .dialects import error_reply
 from .faults import Fault, FaultSpecError
+from .fixtures import WebSocketFixture
 from .journal import JournalEntry, redact_headers, redact_query
 from .realtime_scripts import (
     GeminiLiveScript,
@@ -178,6 +183,18 @@ async def serve_websocket(
         provider, protocol = route
         entry.provider, entry.format = provider, protocol
         entry.model = query.get("model") or query.get("deployment")
+        if state.proxy is not None and state.proxy.handles(provider):
+            entry.rule = "proxy"
+            outcome = await state.proxy.forward_websocket(provider, scope, receive, send)
+            entry.status, entry.error = outcome.status, outcome.error
+            entry.frames_received, entry.events_sent = (
+                outcome.frames_from_client,
+                outcome.frames_from_upstream,
+            )
+            entry.body = outcome.first_client_frame
+            entry.close_code, entry.closed_by = outcome.close_code, outcome.closed_by
+            entry.disconnected = outcome.closed_by == "client"
+            return
         if state.require_auth:
             failure = check(provider, headers, query, state.credentials)
             if failure is not None:
@@ -221,12 +238,25 @@ async def serve_websocket(
                 send, denial, entry, provider, fault.status, f"Injected error ({INJECTED})."
             )
             return
-        await send({"type": "websocket.accept"})
+        recording = state.fixtures.match_websocket(path, query_string)
+        if recording is not None and recording.refusal is not None:
+            entry.rule = "recording"
+            refusal = recording.refusal
+            await _deny_as(send, denial, entry, refusal.status, refusal.headers, refusal.body)
+            return
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        if recording is not None and recording.subprotocol:
+            accept["subprotocol"] = recording.subprotocol
+        await send(accept)
         entry.status = 101
         entry.first_byte_at = trio.current_time()
         state.journal.notify()
-        script = _script(protocol, entry.model or "", fault.answer)
         session = _Session(state, entry, receive, send, fault)
+        if recording is not None:
+            entry.rule = "recording"
+            await _replay(session, recording)
+            return
+        script = _script(protocol, entry.model or "", fault.answer)
         await _run(session, script)
     except _Closed:
         pass
@@ -272,6 +302,51 @@ async def _run(session: _Session, script: Script) -> None:
         session.state.journal.notify()
 
 
+async def _replay(session: _Session, recording: WebSocketFixture) -> None:
+    """Play a recorded session: the server's frames at their recorded gaps, the client's
+    awaited (counted, not compared), then the recorded end."""
+    for step in recording.steps:
+        if step.kind == "send" and step.data is not None:
+            if step.pause:
+                await trio.sleep(step.pause)
+            await session.emit(step.data)
+        elif step.kind == "receive":
+            if not await _client_frame(session):
+                return
+        elif step.kind == "close":
+            await session.close(step.code, step.reason)
+            return
+        elif step.kind == "drop":
+            await session.close(1011, "the recorded session ended without a close")
+            return
+    while await _client_frame(session):  # await_close: the client ended the recording
+        pass
+
+
+async def _client_frame(session: _Session) -> bool:
+    """Wait for the client's next message (True), or its close (False, journalled)."""
+    entry = session.entry
+    while True:
+        message = await session.receive()
+        if message["type"] == "websocket.disconnect":
+            entry.disconnected = True
+            entry.close_code = message.get("code", 1005)
+            entry.closed_by = "client"
+            return False
+        if message["type"] != "websocket.receive":
+            continue
+        entry.frames_received += 1
+        if entry.frames_received == 1:
+            text = message.get("text")
+            entry.body = (
+                text.encode() if isinstance(text, str) else bytes(message.get("bytes") or b"")
+            )
+            if entry.format == "gemini-live":
+                entry.model = _setup_model(entry.body) or entry.model
+        session.state.journal.notify()
+        return True
+
+
 def _setup_model(body: bytes) -> str | None:
     try:
         value = orjson.loads(body)
@@ -279,6 +354,25 @@ def _setup_model(body: bytes) -> str | None:
         return None
     model = value.get("setup", {}).get("model") if isinstance(value, dict) else None
     return model.removeprefix("models/") if isinstance(model, str) else None
+
+
+async def _deny_as(
+    send: Send,
+    denial: bool,
+    entry: JournalEntry,
+    status: int,
+    headers: tuple[tuple[str, str], ...],
+    body: bytes | None,
+) -> None:
+    """Refuse the upgrade with a recorded HTTP answer."""
+    entry.status = status
+    if not denial:
+        entry.status = 403
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
+    await send({"type": "websocket.http.response.body", "body": body or b""})
 
 
 async def _deny(
