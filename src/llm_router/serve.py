@@ -73,6 +73,10 @@ def gateway_router(
         "vertex", VertexProvider(project="fake-project", location="us-central1", base_url=base)
     )
     builder.add_provider("bedrock", BedrockProvider(region="us-east-1", base_url=base))
+    # The fake's realtime models, so that its WebSocket endpoints are reachable through the
+    # gateway too (catalog routes for the same models are merged, not doubled).
+    builder.add_model_route("gpt-realtime", "openai")
+    builder.add_model_route("gemini-live-2.5-flash", "google")
     for alias, key in keys.items():
         builder.add_api_key(alias, key)
     return builder.build()

@@ -12,10 +12,12 @@ from _contract_support import (
     serve_app,
 )
 
+from llm_router.realtime import RealtimeFormat
 from llm_router.serve import gateway_router, open_gateway
 from llm_router.types import ProviderFormat
 from llm_router_testing.contract import (
     CHECKS,
+    REALTIME_CHECKS,
     ContractConfig,
     ContractReport,
     Verdict,
@@ -24,7 +26,12 @@ from llm_router_testing.contract import (
 )
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider
 
-EVERY_CASE = {f"{fmt.value}/{check.name}" for fmt in ProviderFormat for check in CHECKS}
+EVERY_CASE = {f"{fmt.value}/{check.name}" for fmt in ProviderFormat for check in CHECKS} | {
+    f"{fmt.value}/{name}" for fmt in RealtimeFormat for name in REALTIME_CHECKS
+}
+# The shared gateway has no gateway keys: a wrong key cannot be refused, and without a key
+# given the check skips (test_contract_realtime.py runs it against a gateway with keys).
+WITHOUT_GATEWAY_KEYS = {f"{fmt.value}/keys_refused" for fmt in RealtimeFormat}
 
 
 def _verdicts(report: ContractReport) -> Mapping[str, Verdict]:
@@ -50,8 +57,13 @@ async def test_every_check_passes_against_the_project_gateway(
 
     verdicts, details = _verdicts(report), _details(report)
     assert set(verdicts) == EVERY_CASE, render_table(report)
-    failed = {name: details[name] for name, v in verdicts.items() if v is not Verdict.PASS}
+    failed = {
+        name: details[name]
+        for name, v in verdicts.items()
+        if v is not Verdict.PASS and name not in WITHOUT_GATEWAY_KEYS
+    }
     assert failed == {}, render_table(report)
+    assert {verdicts[name] for name in WITHOUT_GATEWAY_KEYS} == {Verdict.SKIP}
     # The router honours retry-after on the same route rather than passing the 429 on.
     for fmt in ProviderFormat:
         assert details[f"{fmt.value}/retry_after"].startswith("retried "), details
@@ -190,8 +202,9 @@ async def test_unserved_formats_are_skipped_but_serving_none_fails() -> None:
         report = await run_contract(ContractConfig(base_url=url))
 
     skipped = [r for r in report.results if r.verdict is Verdict.SKIP]
-    assert [r.check for r in skipped] == ["served"] * len(ProviderFormat)
+    assert [r.check for r in skipped] == ["served"] * (len(ProviderFormat) + len(RealtimeFormat))
     assert skipped[0].detail == "not served: POST /v1/chat/completions answered 404"
+    assert skipped[-1].detail.startswith("not served: the upgrade to /ws/google.ai.")
     assert [r.detail for r in report.failures] == [
         f"the gateway at {url} serves none of the formats"
     ]

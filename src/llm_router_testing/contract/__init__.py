@@ -47,6 +47,22 @@ sync_disconnect    (needs --fake-url) a client leaving a slow non-streaming requ
                    the upstream call
 ================== =======================================================================
 
+Realtime protocols are formats of the same table (``--format openai-realtime,responses-ws,
+gemini-live``, included in ``all``), checked over WebSocket (see `realtime`):
+
+================== =======================================================================
+session_round_trip the session opens as its protocol says (``session.created``, or
+                   ``setupComplete`` after the setup) and a text turn is answered with the
+                   fake's echo and usage
+tool_call          a required tool yields a call of ``get_weather`` with JSON arguments
+client_close       (needs --fake-url) the client closing its socket closes the upstream
+                   session: the fake's journal shows it closed by its client
+upstream_close     the provider closing with 4000 after its first event reaches the client
+                   with 4000
+keys_refused       a wrong key (``--bad-key``, else a random one when ``--api-key`` is given)
+                   is refused before the upgrade, in every place the protocol puts keys
+================== =======================================================================
+
 Keep-alives (Anthropic ``ping`` events anywhere, SSE comments) are ignored, as SDKs do. Every
 failure is a row (a ``--fake-url`` that is not the fake server too), and one root cause is
 reported once: later checks failing for it read ``same cause as <format>/<check>``.
@@ -83,8 +99,17 @@ from typing import TYPE_CHECKING, Any
 
 from .checks import CHECKS, Check, CheckContext
 from .dialects import DIALECTS, ContractViolation, Dialect, dialect_for
+from .realtime import REALTIME_CHECKS, run_realtime_checks
 from .report import render_table
-from .runner import CheckResult, ContractConfig, ContractReport, Verdict, run_check, run_contract
+from .runner import (
+    CheckResult,
+    ContractConfig,
+    ContractFormat,
+    ContractReport,
+    Verdict,
+    run_check,
+    run_contract,
+)
 
 if TYPE_CHECKING:
     from .pytest_suite import contract_tests
@@ -92,10 +117,12 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKS",
     "DIALECTS",
+    "REALTIME_CHECKS",
     "Check",
     "CheckContext",
     "CheckResult",
     "ContractConfig",
+    "ContractFormat",
     "ContractReport",
     "ContractViolation",
     "Dialect",
@@ -105,6 +132,7 @@ __all__ = [
     "render_table",
     "run_check",
     "run_contract",
+    "run_realtime_checks",
 ]
 
 

@@ -13,15 +13,18 @@ from typing import TextIO
 
 import trio
 
+from llm_router.realtime import RealtimeFormat
 from llm_router.types import ProviderFormat
 
 from .checks import CHECKS
+from .realtime import REALTIME_CHECKS
 from .report import render_table
-from .runner import ContractConfig, run_contract
+from .runner import ContractConfig, ContractFormat, parse_contract_format, run_contract
 
 __all__ = ["build_parser", "main"]
 
-_FORMATS = [fmt.value for fmt in ProviderFormat]
+_FORMATS = [fmt.value for fmt in ProviderFormat] + [fmt.value for fmt in RealtimeFormat]
+_CHECK_NAMES = list(dict.fromkeys([*(check.name for check in CHECKS), *REALTIME_CHECKS]))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,8 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="NAME",
-        choices=[check.name for check in CHECKS],
+        choices=_CHECK_NAMES,
         help="run only these checks",
+    )
+    parser.add_argument(
+        "--bad-key",
+        help=(
+            "a key the gateway must refuse (realtime keys_refused check; default: a random key"
+            " for the formats given --api-key)"
+        ),
     )
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)"
@@ -71,24 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _formats(value: str) -> tuple[ProviderFormat, ...] | None:
+def _formats(value: str) -> tuple[ContractFormat, ...] | None:
     if value.strip().lower() == "all":
         return None
-    return tuple(ProviderFormat.parse(part.strip()) for part in value.split(",") if part.strip())
+    return tuple(parse_contract_format(part) for part in value.split(",") if part.strip())
 
 
-def _per_format(values: Sequence[str]) -> dict[ProviderFormat, str]:
+def _per_format(values: Sequence[str]) -> dict[ContractFormat, str]:
     """`VALUE` applies to every format, `FORMAT=VALUE` to one (and wins over the former)."""
-    chosen: dict[ProviderFormat, str] = {}
+    chosen: dict[ContractFormat, str] = {}
     general: str | None = None
     for value in values:
         prefix, sep, rest = value.partition("=")
         if sep and prefix in _FORMATS:
-            chosen[ProviderFormat(prefix)] = rest
+            chosen[parse_contract_format(prefix)] = rest
         else:
             general = value
     if general is not None:
-        for fmt in ProviderFormat:
+        for fmt in (*ProviderFormat, *RealtimeFormat):
             chosen.setdefault(fmt, general)
     return chosen
 
@@ -107,6 +117,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             api_keys=_per_format(args.api_key),
             only=tuple(args.only),
             timeout=args.timeout,
+            bad_key=args.bad_key,
         )
     except ValueError as error:
         parser.error(str(error))

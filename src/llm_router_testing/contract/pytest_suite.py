@@ -14,41 +14,53 @@ from functools import partial
 import pytest
 import trio
 
+from llm_router.realtime import RealtimeFormat
 from llm_router.types import ProviderFormat
 
 from .checks import CHECKS, check_named
-from .runner import ContractConfig, Verdict, run_check
+from .realtime import REALTIME_CHECKS
+from .runner import ContractConfig, ContractFormat, Verdict, parse_contract_format, run_check
 
 __all__ = ["contract_tests"]
 
 
 def contract_tests(
-    formats: Iterable[ProviderFormat | str] | None = None,
+    formats: Iterable[ContractFormat | str] | None = None,
     checks: Iterable[str] | None = None,
     *,
-    models: Mapping[ProviderFormat | str, str] | None = None,
-    api_keys: Mapping[ProviderFormat | str, str] | None = None,
+    models: Mapping[ContractFormat | str, str] | None = None,
+    api_keys: Mapping[ContractFormat | str, str] | None = None,
+    bad_key: str | None = None,
     timeout: float = 30.0,
 ) -> Callable[..., None]:
     """A test function running every (format, check) pair as its own test case.
 
-    `formats` None means every format, skipping those the gateway does not serve; named
-    formats must be served. `checks` None means every check, in the suite's order.
+    `formats` None means every format (realtime protocols included), skipping those the
+    gateway does not serve; named formats must be served. `checks` None means every check, in
+    the suite's order; a format gets the checks that apply to it (HTTP or realtime).
+    `bad_key`: a key the gateway must refuse (see `ContractConfig`).
     """
-    chosen_formats = None if formats is None else tuple(ProviderFormat.parse(f) for f in formats)
-    names = tuple(checks) if checks is not None else tuple(check.name for check in CHECKS)
-    for name in names:
-        check_named(name)
-    model_map = {ProviderFormat.parse(k): v for k, v in (models or {}).items()}
-    key_map = {ProviderFormat.parse(k): v for k, v in (api_keys or {}).items()}
-    cases = [(fmt, name) for fmt in chosen_formats or tuple(ProviderFormat) for name in names]
-    probes: dict[tuple[str, ProviderFormat], str | None] = {}
+    chosen_formats = None if formats is None else tuple(parse_contract_format(f) for f in formats)
+    http_names = tuple(check.name for check in CHECKS)
+    realtime_names = tuple(REALTIME_CHECKS)
+    names = tuple(dict.fromkeys(checks)) if checks is not None else None
+    for name in names or ():
+        if name not in REALTIME_CHECKS:
+            check_named(name)
+    model_map = {parse_contract_format(k): v for k, v in (models or {}).items()}
+    key_map = {parse_contract_format(k): v for k, v in (api_keys or {}).items()}
+    every: tuple[ContractFormat, ...] = (*ProviderFormat, *RealtimeFormat)
+    cases = []
+    for fmt in chosen_formats or every:
+        applicable = realtime_names if isinstance(fmt, RealtimeFormat) else http_names
+        cases += [(fmt, name) for name in names or applicable if name in applicable]
+    probes: dict[tuple[str, ContractFormat], str | None] = {}
 
     @pytest.mark.parametrize(
         "contract_case", cases, ids=[f"{fmt.value}-{name}" for fmt, name in cases]
     )
     def test_gateway_contract(
-        contract_case: tuple[ProviderFormat, str], request: pytest.FixtureRequest
+        contract_case: tuple[ContractFormat, str], request: pytest.FixtureRequest
     ) -> None:
         fmt, name = contract_case
         config = ContractConfig(
@@ -58,6 +70,7 @@ def contract_tests(
             models=model_map,
             api_keys=key_map,
             timeout=timeout,
+            bad_key=bad_key,
         )
         result = trio.run(partial(run_check, config, fmt, name, probes))
         if result.verdict is Verdict.SKIP:

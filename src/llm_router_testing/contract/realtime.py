@@ -1,17 +1,24 @@
-"""Contract checks for realtime WebSocket endpoints (OpenAI Realtime protocol) of a gateway.
+"""Contract checks for a gateway's realtime WebSocket endpoints, per protocol.
 
-Put the gateway in front of the fake server and run `run_realtime_checks(base_url, ...)`:
+Put the gateway in front of the fake server and run the checks for each protocol it serves
+(`openai-realtime`, `responses-ws`, `gemini-live`): as rows of the contract suite's table
+(`llm-router-contract --format gemini-live`, `contract_tests(formats=[...])`), or on their own
+with `run_realtime_checks(base_url, format=..., ...)`:
 
 ==================== ===================================================================
-session_round_trip   `session.created` first, then a text turn answered with the fake's
-                     echo and a `response.done` carrying usage
-tool_call            a required tool yields `response.function_call_arguments.done` with the
-                     tool's name and JSON arguments
+session_round_trip   the session opens as its protocol says (`session.created`, or
+                     `setupComplete` after the setup), then a text turn is answered with the
+                     fake's echo and usage (`response.done` / `response.completed` /
+                     `usageMetadata`)
+tool_call            a required tool yields a call of `get_weather` with JSON arguments
 client_close         (needs fake_url) the client closing its socket closes the upstream one:
-                     the fake's journal shows the session closed by its client
-upstream_close       a provider closing with code 4000 reaches the client with 4000 (faults by
-                     `x-fake-*` headers, and by a scenario rule when fake_url is given)
-keys_refused         (needs bad_key) a wrong gateway key is refused before the upgrade
+                     the fake's journal shows that session closed by its client
+upstream_close       a provider closing with code 4000 after its first event reaches the
+                     client with 4000 (faults by `x-fake-*` headers, and by a scenario rule
+                     when fake_url is given)
+keys_refused         (needs bad_key) a wrong key is refused before the upgrade (401 or 403;
+                     Gemini Live also 400, as Google answers), in every place the protocol's
+                     clients put it (Gemini: the `x-goog-api-key` header and `?key=`)
 ==================== ===================================================================
 """
 
@@ -19,30 +26,32 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import trio
 from trio_websocket import (
     ConnectionClosed,
     ConnectionRejected,
-    WebSocketConnection,
+    HandshakeError,
     open_websocket_url,
 )
 
-__all__ = ["RealtimeCheckResult", "REALTIME_CHECKS", "run_realtime_checks"]
+from llm_router.realtime import RealtimeFormat
 
-TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
+from .realtime_dialects import RealtimeDialect, RealtimeViolation, realtime_dialect
+
+__all__ = [
+    "REALTIME_CHECKS",
+    "RealtimeCheckResult",
+    "probe_realtime",
+    "run_realtime_check",
+    "run_realtime_checks",
+]
+
+UPSTREAM_CLOSE_CODE = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,8 @@ class RealtimeCheckResult:
     name: str
     status: str  # "pass", "fail" or "skip"
     detail: str
+    format: RealtimeFormat = RealtimeFormat.OPENAI_REALTIME
+    seconds: float = 0.0
 
 
 class _Failed(Exception):
@@ -62,91 +73,65 @@ class _Skip(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    url: str  # ws(s)://.../v1/realtime?model=...
+    root: str  # ws(s)://host:port
+    dialect: RealtimeDialect
+    model: str
     headers: list[tuple[str, str]]
     fake_url: str | None
     bad_key: str | None
     timeout: float
+
+    @property
+    def url(self) -> str:
+        return self.dialect.url(self.root, self.model)
 
 
 def _marker() -> str:
     return f"rt-{secrets.token_hex(4)}"
 
 
-async def _expect_created(ws: WebSocketConnection) -> None:
-    first = json.loads(await ws.get_message())
-    if first.get("type") != "session.created":
-        raise _Failed(f"first event is {first.get('type')!r}, expected session.created")
-
-
-async def _until_done(ws: WebSocketConnection) -> list[dict[str, Any]]:
-    events = []
-    while True:
-        event = json.loads(await ws.get_message())
-        events.append(event)
-        if event.get("type") == "error":
-            raise _Failed(f"error event: {event.get('error')}")
-        if event.get("type") == "response.done":
-            return events
-
-
-async def _turn(
-    ws: WebSocketConnection, session: dict[str, Any], text: str
-) -> list[dict[str, Any]]:
-    await ws.send_message(json.dumps({"type": "session.update", "session": session}))
-    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-    await ws.send_message(json.dumps({"type": "conversation.item.create", "item": item}))
-    await ws.send_message(json.dumps({"type": "response.create"}))
-    return await _until_done(ws)
+def _headers(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
 
 
 async def check_session_round_trip(ctx: _Context) -> str:
     prompt = f"Contract check realtime {_marker()}"
     async with open_websocket_url(ctx.url, extra_headers=_headers(ctx.headers)) as ws:
-        await _expect_created(ws)
-        events = await _turn(ws, {"type": "realtime", "output_modalities": ["text"]}, prompt)
-    text = "".join(e.get("delta", "") for e in events if e["type"] == "response.output_text.delta")
-    if text != f"You said: {prompt}":
-        raise _Failed(f"answer {text[:80]!r}, expected the fake's echo")
-    usage = events[-1].get("response", {}).get("usage") or {}
-    if not usage.get("output_tokens"):
-        raise _Failed("response.done carries no usage")
-    return f"{len(events)} events, {usage.get('total_tokens')} tokens"
+        turn = await ctx.dialect.text_turn(ws, ctx.model, prompt)
+    if turn.text != f"You said: {prompt}":
+        raise _Failed(f"answer {turn.text[:80]!r}, expected the fake's echo 'You said: {prompt}'")
+    if not turn.output_tokens:
+        raise _Failed("the end of the turn carries no usage")
+    return f"{turn.events} events, {turn.total_tokens} tokens"
 
 
 async def check_tool_call(ctx: _Context) -> str:
-    session = {
-        "type": "realtime",
-        "output_modalities": ["text"],
-        "tools": [TOOL],
-        "tool_choice": "required",
-    }
     async with open_websocket_url(ctx.url, extra_headers=_headers(ctx.headers)) as ws:
-        await _expect_created(ws)
-        events = await _turn(ws, session, f"weather? {_marker()}")
-    calls = [e for e in events if e["type"] == "response.function_call_arguments.done"]
-    if not calls or calls[0].get("name") != "get_weather":
-        raise _Failed("no call of get_weather")
-    json.loads(calls[0]["arguments"])
-    return f"called {calls[0]['name']}({calls[0]['arguments']})"
+        turn = await ctx.dialect.tool_turn(ws, ctx.model, f"weather? {_marker()}")
+    if turn.tool_name != "get_weather":
+        raise _Failed(f"no call of get_weather (called {turn.tool_name!r})")
+    try:
+        json.loads(turn.tool_arguments or "")
+    except ValueError:
+        raise _Failed(f"the arguments are not JSON: {turn.tool_arguments!r}") from None
+    return f"called {turn.tool_name}({turn.tool_arguments})"
 
 
-async def _journal(fake_url: str) -> list[dict[str, Any]]:
+async def _journal(fake_url: str) -> list[dict[str, object]]:
     async with httpx.AsyncClient() as client:
         response = await client.get(fake_url + "/_fake/journal")
-    entries: list[dict[str, Any]] = response.json()
+    if response.status_code != 200:
+        raise _Failed(f"GET {fake_url}/_fake/journal answered {response.status_code}")
+    entries: list[dict[str, object]] = response.json()
     return entries
 
 
 async def check_client_close(ctx: _Context) -> str:
     if ctx.fake_url is None:
-        raise _Skip("needs the fake server's URL")
+        raise _Skip("needs the fake server's journal: pass --fake-url")
     marker = _marker()
     async with open_websocket_url(ctx.url, extra_headers=_headers(ctx.headers)) as ws:
-        await _expect_created(ws)
-        update = {"type": "session.update", "session": {"type": "realtime", "instructions": marker}}
-        await ws.send_message(json.dumps(update))
-        await ws.get_message()  # session.updated: the upstream got the marker
+        await ctx.dialect.open(ws, ctx.model, marker)  # answered: the upstream got the marker
     with trio.move_on_after(ctx.timeout):
         while True:
             for entry in await _journal(ctx.fake_url):
@@ -155,53 +140,65 @@ async def check_client_close(ctx: _Context) -> str:
                 )
                 if ours and entry.get("ended_at") is not None:
                     if entry.get("closed_by") != "client":
-                        raise _Failed(f"upstream session ended by {entry.get('closed_by')}")
+                        raise _Failed(f"the upstream session was ended by {entry.get('closed_by')}")
                     return "the upstream session was closed by the gateway"
             await trio.sleep(0.05)
     raise _Failed("the upstream session was still open after the client left")
 
 
 async def check_upstream_close(ctx: _Context) -> str:
-    faults = [("x-fake-close-code", "4000"), ("x-fake-drop-after-events", "1")]
+    faults = [
+        ("x-fake-close-code", str(UPSTREAM_CLOSE_CODE)),
+        ("x-fake-drop-after-events", "1"),
+    ]
     if ctx.fake_url is not None:
         rule = {
             "name": f"contract realtime close {_marker()}",
-            "match": {"path": "/realtime$"},
-            "close_code": 4000,
+            "match": {"path": ctx.dialect.path_pattern, "method": "GET"},
+            "close_code": UPSTREAM_CLOSE_CODE,
             "drop_after_events": 1,
             "times": 1,
         }
         async with httpx.AsyncClient() as client:
             await client.post(ctx.fake_url + "/_fake/rules", json={"rules": [rule]})
-    async with open_websocket_url(ctx.url, extra_headers=_headers([*ctx.headers, *faults])) as ws:
-        await _expect_created(ws)
+    code: int | None = None
+    headers = _headers([*ctx.headers, *faults])
+    async with open_websocket_url(ctx.url, extra_headers=headers) as ws:
         try:
+            await ctx.dialect.text_turn(ws, ctx.model, f"close me {_marker()}")
             while True:
                 await ws.get_message()
         except ConnectionClosed as closed:
             code = closed.reason.code if closed.reason else None
-    if code != 4000:
-        raise _Failed(f"the client saw close code {code}, the provider closed with 4000")
-    return "close code 4000 reached the client"
+    if code != UPSTREAM_CLOSE_CODE:
+        raise _Failed(
+            f"the client saw close code {code}, the provider closed with {UPSTREAM_CLOSE_CODE}"
+        )
+    return f"close code {UPSTREAM_CLOSE_CODE} reached the client"
 
 
 async def check_keys_refused(ctx: _Context) -> str:
     if ctx.bad_key is None:
         raise _Skip("needs a key the gateway must refuse (bad_key)")
-    headers = [(k, v) for k, v in ctx.headers if k.lower() != "authorization"]
-    headers.append(("authorization", f"Bearer {ctx.bad_key}"))
-    try:
-        async with open_websocket_url(ctx.url, extra_headers=_headers(headers)):
-            pass
-    except ConnectionRejected as rejected:
-        if rejected.status_code in (401, 403):
-            return f"refused with {rejected.status_code} before the upgrade"
-        raise _Failed(f"refused with {rejected.status_code}, expected 401 or 403") from None
-    raise _Failed("the upgrade was accepted with a wrong key")
-
-
-def _headers(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+    key_names = {"authorization", "x-goog-api-key", "x-api-key", "api-key"}
+    base = [(k, v) for k, v in ctx.headers if k.lower() not in key_names]
+    refused = []
+    for url, key_headers in ctx.dialect.key_urls(ctx.root, ctx.model, ctx.bad_key):
+        where = "?key=" if not key_headers else key_headers[0][0]
+        try:
+            async with open_websocket_url(url, extra_headers=_headers([*base, *key_headers])):
+                pass
+        except ConnectionRejected as rejected:
+            allowed = ctx.dialect.refusal_statuses
+            if rejected.status_code not in allowed:
+                raise _Failed(
+                    f"a wrong key in {where} was refused with {rejected.status_code},"
+                    f" expected {' or '.join(map(str, allowed))}"
+                ) from None
+            refused.append(f"{where}: {rejected.status_code}")
+            continue
+        raise _Failed(f"the upgrade was accepted with a wrong key in {where}")
+    return "refused before the upgrade (" + ", ".join(refused) + ")"
 
 
 REALTIME_CHECKS: dict[str, Callable[[_Context], Awaitable[str]]] = {
@@ -212,39 +209,136 @@ REALTIME_CHECKS: dict[str, Callable[[_Context], Awaitable[str]]] = {
     "keys_refused": check_keys_refused,
 }
 
+_FAILURES = (
+    _Failed,
+    RealtimeViolation,
+    ConnectionRejected,
+    ConnectionClosed,
+    HandshakeError,
+    OSError,
+    httpx.HTTPError,
+    ValueError,
+    KeyError,
+    TypeError,
+    trio.TooSlowError,
+)
+
+
+def _root(base_url: str) -> str:
+    root = base_url.rstrip("/")
+    return root.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+
+def _context(
+    base_url: str,
+    fmt: RealtimeFormat | str,
+    model: str | None,
+    api_key: str | None,
+    fake_url: str | None,
+    bad_key: str | None,
+    timeout: float,
+) -> _Context:
+    dialect = realtime_dialect(RealtimeFormat(fmt))
+    headers = dialect.key_headers(api_key) if api_key else []
+    return _Context(
+        _root(base_url),
+        dialect,
+        model or dialect.default_model,
+        headers,
+        fake_url,
+        bad_key,
+        timeout,
+    )
+
+
+async def probe_realtime(
+    base_url: str,
+    fmt: RealtimeFormat | str,
+    *,
+    model: str | None = None,
+    api_key: str | None = None,
+    connect_timeout: float = 10.0,
+) -> str | None:
+    """None when the gateway accepts the protocol's upgrade, else why it seems not to serve it."""
+    timeout = connect_timeout
+    ctx = _context(base_url, fmt, model, api_key, None, None, timeout)
+    path = ctx.url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0]
+    try:
+        with trio.fail_after(timeout):
+            async with open_websocket_url(ctx.url, extra_headers=_headers(ctx.headers)):
+                pass
+    except ConnectionRejected as rejected:
+        status = rejected.status_code
+        if status in (404, 405, 426) or (status in (403, 500) and not _json_body(rejected)):
+            # 403 or 500 without an error of its own: how ASGI servers answer an upgrade the
+            # application does not handle
+            return f"not served: the upgrade to /{path} was answered {status}"
+        return None  # refused for another reason: the checks will say why
+    except (HandshakeError, OSError, trio.TooSlowError) as error:
+        return f"not served: the upgrade to /{path} failed: {type(error).__name__}: {error}"
+    return None
+
+
+def _json_body(rejected: ConnectionRejected) -> bool:
+    try:
+        return isinstance(json.loads(rejected.body or b""), dict)
+    except ValueError:
+        return False
+
+
+async def run_realtime_check(
+    base_url: str,
+    fmt: RealtimeFormat | str,
+    name: str,
+    *,
+    model: str | None = None,
+    api_key: str | None = None,
+    fake_url: str | None = None,
+    bad_key: str | None = None,
+    check_timeout: float = 10.0,
+) -> RealtimeCheckResult:
+    """Run the realtime check `name` for protocol `fmt`, bounded by `check_timeout` seconds."""
+    check = REALTIME_CHECKS.get(name)
+    if check is None:
+        known = ", ".join(REALTIME_CHECKS)
+        raise ValueError(f"unknown realtime contract check {name!r} (known: {known})")
+    ctx = _context(base_url, fmt, model, api_key, fake_url, bad_key, check_timeout)
+    started = time.perf_counter()
+    try:
+        with trio.fail_after(check_timeout):
+            detail = await check(ctx)
+        status = "pass"
+    except _Skip as skip:
+        status, detail = "skip", str(skip)
+    except _FAILURES as failure:
+        status, detail = "fail", f"{type(failure).__name__}: {failure}"
+    return RealtimeCheckResult(
+        name, status, detail, ctx.dialect.format, time.perf_counter() - started
+    )
+
 
 async def run_realtime_checks(
     base_url: str,
     *,
-    model: str = "gpt-realtime",
+    format: RealtimeFormat | str = RealtimeFormat.OPENAI_REALTIME,
+    model: str | None = None,
     api_key: str | None = None,
     fake_url: str | None = None,
     bad_key: str | None = None,
     check_timeout: float = 10.0,
 ) -> list[RealtimeCheckResult]:
-    """Run every realtime check against the gateway at `base_url` (http or ws scheme); each
-    check is bounded by `check_timeout` seconds."""
-    root = base_url.rstrip("/").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-    headers = [("authorization", f"Bearer {api_key}")] if api_key else []
-    ctx = _Context(f"{root}/v1/realtime?model={model}", headers, fake_url, bad_key, check_timeout)
-    results = []
-    for name, check in REALTIME_CHECKS.items():
-        try:
-            with trio.fail_after(check_timeout):
-                detail = await check(ctx)
-            results.append(RealtimeCheckResult(name, "pass", detail))
-        except _Skip as skip:
-            results.append(RealtimeCheckResult(name, "skip", str(skip)))
-        except (
-            _Failed,
-            ConnectionRejected,
-            ConnectionClosed,
-            OSError,
-            ValueError,
-            KeyError,
-            trio.TooSlowError,
-        ) as failure:
-            results.append(
-                RealtimeCheckResult(name, "fail", f"{type(failure).__name__}: {failure}")
-            )
-    return results
+    """Run every realtime check of protocol `format` against the gateway at `base_url` (http
+    or ws scheme); each check is bounded by `check_timeout` seconds."""
+    return [
+        await run_realtime_check(
+            base_url,
+            format,
+            name,
+            model=model,
+            api_key=api_key,
+            fake_url=fake_url,
+            bad_key=bad_key,
+            check_timeout=check_timeout,
+        )
+        for name in REALTIME_CHECKS
+    ]

@@ -2,25 +2,33 @@
 
 A format is "claimed" by a gateway that serves its path. With every format selected (the
 default), a format whose plain request is answered 404/405 without naming the model is
-reported as skipped; a format asked for by name must be served, or its row fails.
+reported as skipped; a format asked for by name must be served, or its row fails. Realtime
+protocols (`RealtimeFormat`: openai-realtime, responses-ws, gemini-live) are formats of the
+same table, checked over WebSocket by `realtime.py`; an upgrade answered 404/405 (or the
+bare 403/500 of a server with no WebSocket route) is "not served".
 """
 
 from __future__ import annotations
 
 import enum
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 
+from llm_router.realtime import RealtimeFormat
 from llm_router.types import ProviderFormat
 
 from .checks import CHECKS, FORWARD_HINT, Check, CheckContext, SkipCheck, check_named
 from .dialects import ContractViolation, Dialect, dialect_for
 from .journal import FakeJournal
+from .realtime import REALTIME_CHECKS, probe_realtime, run_realtime_check
+from .realtime_dialects import realtime_dialect
 
 __all__ = [
+    "ContractFormat",
     "CheckResult",
     "ContractConfig",
     "ContractReport",
@@ -29,6 +37,30 @@ __all__ = [
     "run_check",
     "run_contract",
 ]
+
+
+ContractFormat = ProviderFormat | RealtimeFormat
+# A realtime protocol's key, when none is given for it, is that of its HTTP sibling.
+_KEY_SIBLING = {
+    RealtimeFormat.OPENAI_REALTIME: ProviderFormat.OPENAI,
+    RealtimeFormat.RESPONSES_WS: ProviderFormat.RESPONSES,
+    RealtimeFormat.GEMINI_LIVE: ProviderFormat.GOOGLE,
+}
+
+
+def parse_contract_format(value: ContractFormat | str) -> ContractFormat:
+    """An HTTP format (`ProviderFormat.parse`) or a realtime protocol by name."""
+    if isinstance(value, ProviderFormat | RealtimeFormat):
+        return value
+    try:
+        return RealtimeFormat(value.strip().lower())
+    except ValueError:
+        pass
+    try:
+        return ProviderFormat.parse(value)
+    except ValueError:
+        known = [f.value for f in ProviderFormat] + [f.value for f in RealtimeFormat]
+        raise ValueError(f"unknown format {value!r}; expected one of: {', '.join(known)}") from None
 
 
 class Verdict(enum.StrEnum):
@@ -41,7 +73,7 @@ class Verdict(enum.StrEnum):
 class CheckResult:
     """The outcome of one check on one format; `seconds` is its wall-clock duration."""
 
-    format: ProviderFormat
+    format: ContractFormat
     check: str
     verdict: Verdict
     detail: str
@@ -56,26 +88,34 @@ class CheckResult:
 class ContractConfig:
     """Where the gateway is and what to check.
 
-    `formats` None means every format the gateway claims. `models` and `api_keys` override the
-    per-format defaults (the key is sent in the format's usual header). `fake_url` enables the
-    checks that read the fake server's journal. `only` restricts the checks by name.
+    `formats` None means every format the gateway claims, realtime protocols included.
+    `models` and `api_keys` override the per-format defaults (the key is sent in the format's
+    usual header; a realtime protocol without one uses its HTTP sibling's: openai, responses,
+    google). `fake_url` enables the checks that read the fake server's journal. `only`
+    restricts the checks by name. `bad_key`: a key the gateway must refuse (realtime
+    `keys_refused`); without it a random key is used for the formats given a key, and the
+    check is skipped for the others.
     """
 
     base_url: str
-    formats: tuple[ProviderFormat, ...] | None = None
+    formats: tuple[ContractFormat, ...] | None = None
     fake_url: str | None = None
-    models: Mapping[ProviderFormat, str] = field(default_factory=dict)
-    api_keys: Mapping[ProviderFormat, str] = field(default_factory=dict)
+    models: Mapping[ContractFormat, str] = field(default_factory=dict)
+    api_keys: Mapping[ContractFormat, str] = field(default_factory=dict)
     only: tuple[str, ...] = ()
     timeout: float = 30.0
+    bad_key: str | None = None
 
     def __post_init__(self) -> None:
         for name in self.only:
-            check_named(name)  # fail early on a typo
+            if name not in REALTIME_CHECKS:
+                check_named(name)  # fail early on a typo
 
     @property
-    def selected_formats(self) -> tuple[ProviderFormat, ...]:
-        return self.formats if self.formats is not None else tuple(ProviderFormat)
+    def selected_formats(self) -> tuple[ContractFormat, ...]:
+        if self.formats is not None:
+            return self.formats
+        return (*ProviderFormat, *RealtimeFormat)
 
     @property
     def selected_checks(self) -> tuple[Check, ...]:
@@ -83,8 +123,24 @@ class ContractConfig:
             return CHECKS
         return tuple(check for check in CHECKS if check.name in self.only)
 
-    def model_for(self, fmt: ProviderFormat) -> str:
+    @property
+    def selected_realtime_checks(self) -> tuple[str, ...]:
+        return tuple(name for name in REALTIME_CHECKS if not self.only or name in self.only)
+
+    def model_for(self, fmt: ContractFormat) -> str:
+        if isinstance(fmt, RealtimeFormat):
+            return self.models.get(fmt) or realtime_dialect(fmt).default_model
         return self.models.get(fmt) or dialect_for(fmt).default_model
+
+    def key_for(self, fmt: ContractFormat) -> str | None:
+        if isinstance(fmt, RealtimeFormat):
+            return self.api_keys.get(fmt) or self.api_keys.get(_KEY_SIBLING[fmt])
+        return self.api_keys.get(fmt)
+
+    def bad_key_for(self, fmt: ContractFormat) -> str | None:
+        if self.bad_key is not None:
+            return self.bad_key
+        return f"wrong-key-{secrets.token_hex(8)}" if self.key_for(fmt) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +235,53 @@ async def _run_format(
     return results
 
 
+async def _run_realtime_check(
+    config: ContractConfig, fmt: RealtimeFormat, name: str
+) -> CheckResult:
+    result = await run_realtime_check(
+        config.base_url,
+        fmt,
+        name,
+        model=config.model_for(fmt),
+        api_key=config.key_for(fmt),
+        fake_url=config.fake_url,
+        bad_key=config.bad_key_for(fmt),
+        check_timeout=config.timeout,
+    )
+    return CheckResult(fmt, name, Verdict(result.status), result.detail, result.seconds)
+
+
+async def _probe_realtime(config: ContractConfig, fmt: RealtimeFormat) -> str | None:
+    return await probe_realtime(
+        config.base_url,
+        fmt,
+        model=config.model_for(fmt),
+        api_key=config.key_for(fmt),
+        connect_timeout=config.timeout,
+    )
+
+
+async def _run_realtime_format(config: ContractConfig, fmt: RealtimeFormat) -> list[CheckResult]:
+    names = config.selected_realtime_checks
+    if not names:
+        return []
+    started = time.perf_counter()
+    unserved = await _probe_realtime(config, fmt)
+    if unserved is not None:
+        verdict = Verdict.SKIP if config.formats is None else Verdict.FAIL
+        return [CheckResult(fmt, "served", verdict, unserved, time.perf_counter() - started)]
+    return [await _run_realtime_check(config, fmt, name) for name in names]
+
+
 async def run_contract(config: ContractConfig) -> ContractReport:
     """Run the selected checks on every selected format, one after another."""
     results: list[CheckResult] = []
     async with _client(config) as client:
         for fmt in config.selected_formats:
-            results.extend(await _run_format(config, fmt, config.selected_checks, client))
+            if isinstance(fmt, RealtimeFormat):
+                results.extend(await _run_realtime_format(config, fmt))
+            else:
+                results.extend(await _run_format(config, fmt, config.selected_checks, client))
     if config.formats is None and not any(r.check != "served" for r in results):
         results.append(
             CheckResult(
@@ -200,11 +297,13 @@ async def run_contract(config: ContractConfig) -> ContractReport:
 
 async def run_check(
     config: ContractConfig,
-    fmt: ProviderFormat,
+    fmt: ContractFormat,
     name: str,
-    probes: dict[tuple[str, ProviderFormat], str | None] | None = None,
+    probes: dict[tuple[str, ContractFormat], str | None] | None = None,
 ) -> CheckResult:
     """Run one check (for test frameworks); `probes` caches format discovery between calls."""
+    if isinstance(fmt, RealtimeFormat):
+        return await _run_one_realtime(config, fmt, name, probes)
     check = check_named(name)
     async with _client(config) as client:
         ctx = _context(config, fmt, client)
@@ -221,3 +320,27 @@ async def run_check(
             return CheckResult(fmt, name, verdict, unserved, time.perf_counter() - started)
         verdict, detail = await _run_one(check, ctx)
         return CheckResult(fmt, name, verdict, detail, time.perf_counter() - started)
+
+
+async def _run_one_realtime(
+    config: ContractConfig,
+    fmt: RealtimeFormat,
+    name: str,
+    probes: dict[tuple[str, ContractFormat], str | None] | None,
+) -> CheckResult:
+    if name not in REALTIME_CHECKS:
+        raise ValueError(
+            f"{name!r} is not a realtime contract check ({', '.join(REALTIME_CHECKS)})"
+        )
+    started = time.perf_counter()
+    key = (config.base_url, fmt)
+    if probes is None or key not in probes:
+        unserved = await _probe_realtime(config, fmt)
+        if probes is not None:
+            probes[key] = unserved
+    else:
+        unserved = probes[key]
+    if unserved is not None:
+        verdict = Verdict.SKIP if config.formats is None else Verdict.FAIL
+        return CheckResult(fmt, name, verdict, unserved, time.perf_counter() - started)
+    return await _run_realtime_check(config, fmt, name)
