@@ -179,7 +179,7 @@ async def check_upstream_close(ctx: _Context) -> str:
 
 async def check_keys_refused(ctx: _Context) -> str:
     if ctx.bad_key is None:
-        raise _Skip("needs a key the gateway must refuse (bad_key)")
+        raise _Skip("needs a key the gateway must refuse: pass --bad-key (or --api-key)")
     key_names = {"authorization", "x-goog-api-key", "x-api-key", "api-key"}
     base = [(k, v) for k, v in ctx.headers if k.lower() not in key_names]
     refused = []
@@ -275,8 +275,19 @@ async def probe_realtime(
             return f"not served: the upgrade to /{path} was answered {status}"
         return None  # refused for another reason: the checks will say why
     except (HandshakeError, OSError, trio.TooSlowError) as error:
-        return f"not served: the upgrade to /{path} failed: {type(error).__name__}: {error}"
+        return f"not served: the upgrade to /{path} failed: {_describe(error)}"
     return None
+
+
+def _describe(error: BaseException) -> str:
+    """The error and, when it says nothing itself (trio-websocket's HandshakeError), its cause."""
+    if isinstance(error, _Failed | RealtimeViolation):
+        return str(error)  # the check's own words
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    cause = error.__cause__ or error.__context__
+    if not str(error) and cause is not None:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
 
 
 def _json_body(rejected: ConnectionRejected) -> bool:
@@ -311,7 +322,7 @@ async def run_realtime_check(
     except _Skip as skip:
         status, detail = "skip", str(skip)
     except _FAILURES as failure:
-        status, detail = "fail", f"{type(failure).__name__}: {failure}"
+        status, detail = "fail", _describe(failure)
     return RealtimeCheckResult(
         name, status, detail, ctx.dialect.format, time.perf_counter() - started
     )
