@@ -65,6 +65,7 @@ class FakeJournal:
         self._client = client
         self._root = fake_url.rstrip("/")
         self._url = self._root + "/_fake/journal"
+        self._added: list[str] = []
 
     async def entries(self, request_id: str) -> list[JournalRecord]:
         """The entries tagged with `request_id` (header or prompt), oldest first."""
@@ -86,8 +87,29 @@ class FakeJournal:
         ]
 
     async def add_rule(self, rule: dict[str, Any]) -> None:
-        """Install one scenario rule on the fake server (before the existing ones)."""
+        """Install one named scenario rule on the fake server (before the existing ones);
+        `remove_added` takes it away again."""
+        name = str(rule["name"])
+        self._added.append(name)  # before sending: a request cut short may still have landed
         await self._control("POST", self._root + "/_fake/rules", {"rules": [rule]})
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        """Names of the rules installed and not yet removed."""
+        return tuple(self._added)
+
+    async def remove_added(self, *, within: float = 5.0) -> None:
+        """Remove every rule this journal installed, even while the caller is being cancelled
+        (shielded, bounded by `within` seconds), so a shared fake is left as it was found."""
+        if not self._added:
+            return
+        names, self._added = self._added, []
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + within
+            try:
+                await self._control("DELETE", self._root + "/_fake/rules", {"names": names})
+            except ContractViolation:
+                pass  # not the fake server: there was nothing of ours to remove
 
     async def _control(self, method: str, url: str, body: Any = None) -> Any:
         hint = "is --fake-url the fake server?"

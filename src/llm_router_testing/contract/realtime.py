@@ -151,16 +151,33 @@ async def check_upstream_close(ctx: _Context) -> str:
         ("x-fake-close-code", str(UPSTREAM_CLOSE_CODE)),
         ("x-fake-drop-after-events", "1"),
     ]
-    if ctx.fake_url is not None:
-        rule = {
-            "name": f"contract realtime close {_marker()}",
-            "match": {"path": ctx.dialect.path_pattern, "method": "GET"},
-            "close_code": UPSTREAM_CLOSE_CODE,
-            "drop_after_events": 1,
-            "times": 1,
-        }
+    if ctx.fake_url is None:
+        return await _upstream_close(ctx, faults)
+    name = f"contract realtime close {_marker()}"
+    rule = {
+        "name": name,
+        "match": {"path": ctx.dialect.path_pattern, "method": "GET"},
+        "close_code": UPSTREAM_CLOSE_CODE,
+        "drop_after_events": 1,
+        "times": 1,
+    }
+    try:
         async with httpx.AsyncClient() as client:
             await client.post(ctx.fake_url + "/_fake/rules", json={"rules": [rule]})
+        return await _upstream_close(ctx, faults)
+    finally:  # the rule goes with the check, even on failure or cancellation
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + 5
+            async with httpx.AsyncClient() as client:
+                try:
+                    await client.request(
+                        "DELETE", ctx.fake_url + "/_fake/rules", json={"names": [name]}
+                    )
+                except httpx.HTTPError:
+                    pass
+
+
+async def _upstream_close(ctx: _Context, faults: list[tuple[str, str]]) -> str:
     code: int | None = None
     headers = _headers([*ctx.headers, *faults])
     async with open_websocket_url(ctx.url, extra_headers=headers) as ws:

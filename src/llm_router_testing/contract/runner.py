@@ -192,6 +192,15 @@ async def _run_one(check: Check, ctx: CheckContext) -> tuple[Verdict, str]:
     if check.needs_journal and ctx.journal is None:
         return Verdict.SKIP, "needs the fake server's journal: pass --fake-url"
     try:
+        return await _judged(check, ctx)
+    finally:
+        # The rules a check installed go with it, whatever happened (failure, cancellation).
+        if ctx.journal is not None:
+            await ctx.journal.remove_added()
+
+
+async def _judged(check: Check, ctx: CheckContext) -> tuple[Verdict, str]:
+    try:
         return Verdict.PASS, await check.run(ctx)
     except ContractViolation as violation:
         return Verdict.FAIL, str(violation)

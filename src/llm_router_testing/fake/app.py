@@ -7,6 +7,8 @@ Control endpoints (never journaled, never authenticated):
 - `POST /_fake/scenario`: replace the scenario with the JSON body (see `scenario.py`).
 - `POST /_fake/rules`: put the body's `rules` before the current ones (the contract suite adds
   rules matched by a marker in each check's request this way).
+- `DELETE /_fake/rules`: remove the rules named in the body's `names` (what a contract run
+  added, so a shared fake is left as found).
 - `GET /_fake/health`: `{"status": "ok"}`.
 """
 
@@ -105,12 +107,31 @@ class FakeApp:
                 await _json(send, 400, {"error": {"message": str(error)}})
                 return
             await _json(send, 200, {"added": len(added.rules), "rules": len(state.scenario.rules)})
+        elif path == "/_fake/rules" and method == "DELETE":
+            names = _rule_names(body)
+            if names is None:
+                message = 'DELETE /_fake/rules takes {"names": ["rule name", ...]}'
+                await _json(send, 400, {"error": {"message": message}})
+                return
+            removed = state.remove_rules(names)
+            await _json(send, 200, {"removed": removed, "rules": len(state.scenario.rules)})
         elif path == "/_fake/health" and method == "GET":
             await _json(send, 200, {"status": "ok"})
         else:
             await _json(
                 send, 404, {"error": {"message": f"unknown control endpoint {method} {path}"}}
             )
+
+
+def _rule_names(body: bytes) -> list[str] | None:
+    try:
+        value = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError:
+        return None
+    names = value.get("names") if isinstance(value, dict) else None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        return None
+    return names
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -97,6 +97,24 @@ class FakeState:
             self._rule_uses = {index + shift: uses for index, uses in self._rule_uses.items()}
         return added
 
+    def remove_rules(self, names: Sequence[str]) -> int:
+        """Drop the rules named `names` (the other rules keep their counters); how many went."""
+        wanted = set(names)
+        with self._lock:
+            current = self.scenario
+            kept = [
+                (index, rule) for index, rule in enumerate(current.rules) if rule.name not in wanted
+            ]
+            self.scenario = Scenario(
+                current.defaults, tuple(rule for _, rule in kept), current.strict
+            )
+            self._rule_uses = {
+                position: self._rule_uses[index]
+                for position, (index, _) in enumerate(kept)
+                if index in self._rule_uses
+            }
+        return len(current.rules) - len(kept)
+
     def reset(self) -> None:
         """Forget the journal, attempt counters, rule counters and fixture positions."""
         with self._lock:
