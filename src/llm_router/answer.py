@@ -8,7 +8,7 @@ never on the hot path of a caller who does not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from llm_router.errors import LLMRouterError
@@ -51,13 +51,19 @@ _UNREAD = object()
 class Answer:
     """One complete answer: its bytes in the caller's format, and what they say, read lazily."""
 
-    __slots__ = ("_cost", "_parsed", "_pricer", "body", "format")
+    __slots__ = ("_cost", "_parsed", "_pricer", "body", "format", "headers")
 
     def __init__(
-        self, body: bytes, fmt: ProviderFormat, parsed: Response | None, pricer: Pricer
+        self,
+        body: bytes,
+        fmt: ProviderFormat,
+        parsed: Response | None,
+        pricer: Pricer,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.body = body
         self.format = fmt
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
         self._parsed: object = _UNREAD if parsed is None else parsed
         self._pricer = pricer
         self._cost: object = _UNREAD

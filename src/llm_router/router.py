@@ -114,6 +114,11 @@ class CompletionResult:
         return self._answer.text
 
     @property
+    def upstream_headers(self) -> Mapping[str, str]:
+        """The winning upstream response's headers (rate limits, request id...)."""
+        return self._answer.headers
+
+    @property
     def attempts(self) -> tuple[AttemptRecord, ...]:
         if self._attempts is None:
             self._attempts = with_usage(self._attempts_raw, self.usage, self.cost)
@@ -196,6 +201,8 @@ class RouterStream:
         self.model = upstream.route.model
         self.format = caller_format
         self.provider_format = upstream.route.format
+        self.upstream_headers: Mapping[str, str] = upstream.headers
+        """The upstream stream response's headers (rate limits, request id...)."""
         self.events_delivered = 0
 
     @property
@@ -400,7 +407,8 @@ class Router:
             data, parsed = await read_completion(
                 response, route, call.format, limits=self._config.read_limits
             )
-            return Answer(data, call.format, parsed, self._pricer(route, call))
+            pricer = self._pricer(route, call)
+            return Answer(data, call.format, parsed, pricer, headers=response.headers)
 
         with self._call_scope() as scope:
             answer, route, attempts = await self._config.executor.run_complete(

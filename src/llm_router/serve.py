@@ -36,6 +36,7 @@ from llm_router.providers import (
     OpenAIProvider,
     VertexProvider,
 )
+from llm_router.resilience import TimeoutPolicy
 from llm_router.router import Router
 
 __all__ = [
@@ -49,10 +50,17 @@ __all__ = [
 
 
 def gateway_router(
-    upstream: str | None, keys: Mapping[str, str] | None = None, *, forward: tuple[str, ...] = ()
+    upstream: str | None,
+    keys: Mapping[str, str] | None = None,
+    *,
+    forward: tuple[str, ...] = (),
+    timeouts: TimeoutPolicy | None = None,
 ) -> Router:
-    """A router with every provider registered; all pointed at `upstream` when given."""
+    """A router with every provider registered; all pointed at `upstream` when given.
+    `timeouts` replaces the default `TimeoutPolicy`."""
     builder = RouterBuilder().load_models().forward_headers(*forward)
+    if timeouts is not None:
+        builder.with_timeouts(timeouts)
     if upstream is None:
         for alias, provider in (
             ("openai", OpenAIProvider()),

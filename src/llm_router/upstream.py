@@ -320,6 +320,7 @@ class UpstreamStream:
     ) -> None:
         self.route = route
         self._response = response
+        self.headers: Mapping[str, str] = response.headers
         self._limits = limits
         self._scrubber = scrubber_for(response)
         self._chunks = response.aiter_bytes()

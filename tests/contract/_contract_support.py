@@ -13,12 +13,18 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from llm_router.resilience import TimeoutPolicy
 from llm_router.types import ProviderFormat
 from llm_router_testing.fake import FAKE_KEYS
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 App = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+
+# A stalled first byte costs the gateway at most three attempts of 0.6 s and two backoffs
+# (up to 0.5 s and 1 s): 3.3 s; an idle stream one 0.6 s wait.
+TEST_TIMEOUTS = TimeoutPolicy(first_byte=0.6, idle=0.6)
+TIMEOUT_BOUND = 4.0
 
 # The fake server's key for each client format, for tests that talk to it directly.
 DIRECT_KEYS = {

@@ -28,6 +28,7 @@ from llm_router.gateway.keys import GatewayKeys, presented_key
 from llm_router.gateway.limits import BodyTimeout, BodyTooLarge, ClientGone, read_body
 from llm_router.gateway.listing import anthropic_models, gemini_models, one_model, openai_models
 from llm_router.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from llm_router.gateway.passthrough import passthrough_headers
 from llm_router.gateway.paths import Endpoint, Extra, match_endpoint, match_extra
 from llm_router.gateway.realtime import serve_realtime
 from llm_router.gateway.tokens import estimate_tokens
@@ -282,7 +283,8 @@ class Gateway:
             except errors.LLMRouterError as exc:
                 exchange.error = type(exc).__name__
                 status, payload, extra = render_error(exc, endpoint.format)
-                await respond(send, status, payload, extra)
+                passed = passthrough_headers(_error_headers(exc), endpoint.format)
+                await respond(send, status, payload, {**passed, **extra})
             except Exception as exc:  # a bug of ours: one log line, a 500 in the caller's format
                 logger.exception("gateway: unexpected error serving %s", exchange.path)
                 exchange.error = type(exc).__name__
@@ -307,20 +309,23 @@ class Gateway:
             request = router.stream(body, endpoint.format, endpoint.model, headers=headers)
         else:
             result = await router.complete(body, endpoint.format, endpoint.model, headers=headers)
-            await self._send_result(result, send, exchange)
+            await self._send_result(result, send, exchange, endpoint.format)
             return
         async with request as answer:
             if isinstance(answer, CompletionResult):
-                await self._send_result(answer, send, exchange)
+                await self._send_result(answer, send, exchange, endpoint.format)
                 return
             exchange.stream = True
             await self._stream_out(answer, endpoint.format, send, exchange)
 
-    async def _send_result(self, result: CompletionResult, send: Send, exchange: Exchange) -> None:
+    async def _send_result(
+        self, result: CompletionResult, send: Send, exchange: Exchange, fmt: ProviderFormat
+    ) -> None:
         exchange.provider, exchange.route_model = result.provider, result.model
         exchange.attempts = len(result.attempts)
         _note_usage(exchange, result.usage, result.cost)
-        await respond(send, 200, result.body, _result_headers(result))
+        headers = {**passthrough_headers(result.upstream_headers, fmt), **_result_headers(result)}
+        await respond(send, 200, result.body, headers)
 
     async def _stream_out(
         self, events: RouterStream, fmt: ProviderFormat, send: Send, exchange: Exchange
@@ -338,6 +343,10 @@ class Gateway:
                     (b"content-type", content_type.encode()),
                     (b"cache-control", b"no-cache"),
                     (b"x-llm-router-provider", events.provider.encode()),
+                    *(
+                        (name.encode(), value.encode())
+                        for name, value in passthrough_headers(events.upstream_headers, fmt).items()
+                    ),
                 ],
             }
         )
@@ -401,6 +410,18 @@ def _error_frames(events: RouterStream, exc: errors.LLMRouterError, fmt: Provide
     """The caller format's own in-stream error event for a failure after commit."""
     failure = events.error_events(error_info(exc))
     return b"".join(_frame(e, fmt is ProviderFormat.CONVERSE) for e in failure)
+
+
+def _error_headers(exc: BaseException) -> Mapping[str, str] | None:
+    """The upstream response headers behind a router error (its last route's), if any."""
+    headers = getattr(exc, "headers", None)
+    if isinstance(headers, Mapping) and headers:
+        return headers
+    for inner in reversed(getattr(exc, "errors", None) or []):
+        found = _error_headers(inner)
+        if found:
+            return found
+    return None
 
 
 def _result_headers(result: CompletionResult) -> dict[str, str]:

@@ -9,10 +9,13 @@ import orjson
 
 from llm_router import errors
 from llm_router.formats import converse, get_format
+from llm_router.providers.base import retry_after_seconds
 from llm_router.types import ProviderFormat
 from llm_router.universal import ErrorInfo, ErrorType
 
 __all__ = ["error_info", "render_error", "render_info"]
+
+_LONGEST_WAIT = 86_400.0  # seconds: a longer "wait" is no real request, never handed on
 
 _ERROR_TYPES: list[tuple[type[BaseException], ErrorType]] = [
     (errors.RateLimitError, ErrorType.RATE_LIMIT),
@@ -51,6 +54,9 @@ def render_error(
     the caller's SDK backs off."""
     info = error_info(exc)
     retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None and not isinstance(exc, errors.NoRouteError):
+        # A 503 (or any error) asking for a wait: the caller's SDK waits too.
+        retry_after = _upstream_retry_after(exc)
     if isinstance(exc, errors.ProviderError) and exc.refused_by is not None:
         message = f"{info.message} (not retried: the router's {exc.refused_by} is spent)"
         if isinstance(exc, errors.RateLimitError):
@@ -71,6 +77,19 @@ def render_error(
             waits = [e.retry_after for e in limited if e.retry_after is not None]
             retry_after = min(waits) if waits else 1.0
     return render_info(info, fmt, retry_after=retry_after)
+
+
+def _upstream_retry_after(exc: BaseException) -> float | None:
+    """The wait the upstream's own error answer asked for (`retry-after(-ms)`), if any."""
+    headers = getattr(exc, "headers", None)
+    if isinstance(headers, dict) and headers:
+        wait = retry_after_seconds(headers)
+        return wait if wait is not None and 0 <= wait <= _LONGEST_WAIT else None
+    for inner in reversed(getattr(exc, "errors", None) or []):
+        wait = _upstream_retry_after(inner)
+        if wait is not None:
+            return wait
+    return None
 
 
 def render_info(

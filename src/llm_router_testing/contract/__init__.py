@@ -97,7 +97,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .checks import CHECKS, Check, CheckContext
+from .checks import Check, CheckContext
 from .dialects import DIALECTS, ContractViolation, Dialect, dialect_for
 from .realtime import REALTIME_CHECKS, run_realtime_checks
 from .report import render_table
@@ -110,6 +110,7 @@ from .runner import (
     run_check,
     run_contract,
 )
+from .suite import CHECKS
 
 if TYPE_CHECKING:
     from .pytest_suite import contract_tests

@@ -13,7 +13,6 @@ read the fake server's journal.
 
 from __future__ import annotations
 
-import email.utils
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -37,9 +36,15 @@ from .dialects import (
     preview,
 )
 from .journal import REQUEST_ID_HEADER, FakeJournal, JournalRecord
+from .retry_hints import (
+    UPSTREAM_RETRY_AFTER,
+    UPSTREAM_RETRY_AFTER_MS,
+    retry_after_detail,
+    retry_after_ms_shortfall,
+)
 from .streams import stream_reader
 
-__all__ = ["CHECKS", "Check", "CheckContext", "SkipCheck", "check_named"]
+__all__ = ["CORE_CHECKS", "AdvisoryViolation", "Check", "CheckContext", "SkipCheck"]
 
 RETRY_AFTER_TOLERANCE = 0.05  # seconds: the gateway may time its wait from sending the request
 DISCONNECT_WORDS = 60
@@ -55,6 +60,10 @@ class SkipCheck(Exception):
     """The check does not apply (e.g. it needs the fake server's journal and has none)."""
 
 
+class AdvisoryViolation(ContractViolation):
+    """An advisory row fell short: reported as a warning, never failing the run."""
+
+
 @dataclass(frozen=True, slots=True)
 class CheckContext:
     """What a check needs: an HTTP client on the gateway, the format, model, key and journal."""
@@ -64,6 +73,9 @@ class CheckContext:
     model: str
     api_key: str | None = None
     journal: FakeJournal | None = None
+    timeout_bound: float = 5.0
+    """Seconds within which the gateway answers when its upstream stalls (its configured
+    first-byte and idle timeouts, retries included)."""
 
     def prompt(self, label: str) -> str:
         """A fresh prompt, so that no cache between client and fake can answer it."""
@@ -229,7 +241,16 @@ async def _provider_error(
     *,
     retry_after: bool = False,
 ) -> str:
+    """One upstream error reaching the client. With `retry_after`, the upstream's error
+    carries both retry hints: `retry-after` must reach the client (required) and
+    `retry-after-ms` should (advisory: an `AdvisoryViolation` once the rest passed)."""
     marker, prompt = ctx.tagged("error")
+    if retry_after:
+        faults = {
+            **faults,
+            "x-fake-retry-after": UPSTREAM_RETRY_AFTER,
+            "x-fake-retry-after-ms": str(UPSTREAM_RETRY_AFTER_MS),
+        }
     headers = await ctx.inject(marker, faults)
     response = await ctx.post(ctx.dialect.request(ctx.model, prompt), headers)
     status = response.status_code
@@ -251,34 +272,22 @@ async def _provider_error(
     if kinds and seen.kind not in kinds:
         raise ContractViolation(f"error kind {seen.kind!r}, expected one of {sorted(kinds)}")
     detail = f"{status} {seen.kind or ''}".rstrip()
-    if retry_after:
-        value = response.headers.get("retry-after")
-        if value is None:
-            similar = {k: v for k, v in response.headers.items() if "retry" in k.lower()}
-            seen_instead = f" (it carried {similar})" if similar else ""
-            raise ContractViolation(f"{status} without a retry-after header{seen_instead}")
-        _parse_retry_after(value)
-        detail += f", retry-after: {value}"
-    return detail
-
-
-def _parse_retry_after(value: str) -> None:
-    try:
-        float(value)
-        return
-    except ValueError:
-        pass
-    try:
-        email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        raise ContractViolation(
-            f"retry-after {value!r} is neither seconds nor an HTTP date"
-        ) from None
+    if not retry_after:
+        return detail
+    upstream = int(faults["x-fake-status"])
+    detail += ", " + retry_after_detail(response, upstream)
+    shortfall = retry_after_ms_shortfall(response)
+    if shortfall is not None:
+        raise AdvisoryViolation(f"{detail}, but {shortfall}")
+    return (
+        detail
+        + f", retry-after-ms: {response.headers.get('retry-after-ms') or response.headers.get('x-ms-retry-after-ms')}"
+    )
 
 
 async def check_error_429(ctx: CheckContext) -> str:
     # x-should-retry: false (as OpenAI and Anthropic send it) keeps a retrying gateway quick.
-    faults = {"x-fake-status": "429", "x-fake-retry-after": "2", "x-fake-should-retry": "false"}
+    faults = {"x-fake-status": "429", "x-fake-should-retry": "false"}
     return await _provider_error(ctx, faults, {429}, "rate_limit", retry_after=True)
 
 
@@ -293,7 +302,7 @@ async def check_error_overloaded(ctx: CheckContext) -> str:
 
 async def check_error_503(ctx: CheckContext) -> str:
     faults = {"x-fake-status": "503", "x-fake-should-retry": "false"}
-    return await _provider_error(ctx, faults, {503, 529}, "overloaded")
+    return await _provider_error(ctx, faults, {503, 529}, "overloaded", retry_after=True)
 
 
 async def _attempts(
@@ -443,7 +452,11 @@ def _judge_disconnect(entries: list[JournalRecord]) -> str:
 
 
 async def _read_stream(
-    ctx: CheckContext, request: ApiRequest, headers: Mapping[str, str] = {}
+    ctx: CheckContext,
+    request: ApiRequest,
+    headers: Mapping[str, str] = {},
+    *,
+    seen_headers: dict[str, httpx.Headers] | None = None,
 ) -> Any:
     reader = stream_reader(ctx.dialect.format)
     async with ctx.client.stream(
@@ -452,6 +465,8 @@ async def _read_stream(
         content=orjson.dumps(request.body),
         headers=ctx.headers(request, headers),
     ) as response:
+        if seen_headers is not None:
+            seen_headers["headers"] = response.headers
         if response.status_code != 200:
             await response.aread()
             _json_body(response)
@@ -568,17 +583,25 @@ async def check_sync_disconnect(ctx: CheckContext) -> str:
     return f"upstream cancelled ({len(entries)} attempt(s))"
 
 
-CHECKS: tuple[Check, ...] = (
+CORE_CHECKS: tuple[Check, ...] = (
     Check("sync_text", "a plain request is answered with the fake's echo", check_sync_text),
     Check("stream_text", "a stream is framed correctly and carries the echo", check_stream_text),
     Check("tool_call", "a required tool choice yields a call with JSON arguments", check_tool_call),
     Check("structured_output", "a JSON schema yields JSON following it", check_structured_output),
-    Check("error_429", "an upstream 429 reaches the client with retry-after", check_error_429),
+    Check(
+        "error_429",
+        "an upstream 429 reaches the client with retry-after (retry-after-ms: advisory)",
+        check_error_429,
+    ),
     Check("error_400", "an upstream 400 reaches the client as a 400", check_error_400),
     Check(
         "error_overloaded", "an upstream 529 reaches the client as 503/529", check_error_overloaded
     ),
-    Check("error_503", "an upstream 503 reaches the client as 503/529", check_error_503),
+    Check(
+        "error_503",
+        "an upstream 503 reaches the client as 503/529 with retry-after (-ms: advisory)",
+        check_error_503,
+    ),
     Check(
         "stream_tool_call",
         "a streamed tool call carries its name and JSON arguments",
@@ -613,11 +636,3 @@ CHECKS: tuple[Check, ...] = (
         True,
     ),
 )
-
-
-def check_named(name: str) -> Check:
-    for check in CHECKS:
-        if check.name == name:
-            return check
-    known = ", ".join(check.name for check in CHECKS)
-    raise ValueError(f"unknown contract check {name!r}; known checks: {known}")

@@ -16,10 +16,10 @@ import trio
 from llm_router.realtime import RealtimeFormat
 from llm_router.types import ProviderFormat
 
-from .checks import CHECKS
 from .realtime import REALTIME_CHECKS
 from .report import render_table
 from .runner import ContractConfig, ContractFormat, parse_contract_format, run_contract
+from .suite import CHECKS
 
 __all__ = ["build_parser", "main"]
 
@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)"
     )
+    parser.add_argument(
+        "--timeout-bound",
+        type=float,
+        default=5.0,
+        help="seconds within which the gateway answers when its upstream stalls: its first-byte"
+        " and idle timeouts, retries included (default 5)",
+    )
     return parser
 
 
@@ -118,6 +125,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             only=tuple(args.only),
             timeout=args.timeout,
             bad_key=args.bad_key,
+            timeout_bound=args.timeout_bound,
         )
     except ValueError as error:
         parser.error(str(error))

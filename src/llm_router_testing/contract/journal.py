@@ -38,6 +38,11 @@ class JournalRecord:
     events_sent: int
     disconnected: bool
     body: Any = None  # the request body, parsed when it was JSON
+    provider: str | None = None
+    format: str | None = None
+    model: str | None = None
+    stream: bool | None = None
+    error: str | None = None
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> JournalRecord:
@@ -51,6 +56,11 @@ class JournalRecord:
             events_sent=int(entry.get("events_sent") or 0),
             disconnected=bool(entry.get("disconnected")),
             body=entry.get("body"),
+            provider=entry.get("provider"),
+            format=entry.get("format"),
+            model=entry.get("model"),
+            stream=entry.get("stream"),
+            error=entry.get("error"),
         )
 
     @property

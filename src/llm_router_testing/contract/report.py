@@ -32,6 +32,11 @@ def render_table(report: ContractReport) -> str:
         lines.append("")
         lines.append("failures:")
         lines.extend(f"  {r.name}: {r.detail}" for r in report.failures)
+    warnings = [r for r in report.results if r.verdict is Verdict.WARN]
+    if warnings:
+        lines.append("")
+        lines.append("advisory (not failures):")
+        lines.extend(f"  {r.name}: {r.detail}" for r in warnings)
     counts = Counter(r.verdict for r in report.results)
     lines.append("")
     if report.ok:
@@ -42,6 +47,8 @@ def render_table(report: ContractReport) -> str:
         outcome = "FAILED (nothing was checked)"
     lines.append(
         f"{counts[Verdict.PASS]} passed, {counts[Verdict.FAIL]} failed,"
-        f" {counts[Verdict.SKIP]} skipped: {outcome}"
+        f" {counts[Verdict.SKIP]} skipped"
+        + (f", {counts[Verdict.WARN]} advisory" if counts[Verdict.WARN] else "")
+        + f": {outcome}"
     )
     return "\n".join(lines) + "\n"

@@ -21,11 +21,12 @@ import httpx
 from llm_router.realtime import RealtimeFormat
 from llm_router.types import ProviderFormat
 
-from .checks import CHECKS, FORWARD_HINT, Check, CheckContext, SkipCheck, check_named
+from .checks import FORWARD_HINT, AdvisoryViolation, Check, CheckContext, SkipCheck
 from .dialects import ContractViolation, Dialect, dialect_for
 from .journal import FakeJournal
 from .realtime import REALTIME_CHECKS, probe_realtime, run_realtime_check
 from .realtime_dialects import realtime_dialect
+from .suite import CHECKS, check_named
 
 __all__ = [
     "ContractFormat",
@@ -67,6 +68,8 @@ class Verdict(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
     SKIP = "skip"
+    WARN = "warn"
+    """An advisory row fell short: reported, never failing the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,9 @@ class ContractConfig:
     restricts the checks by name. `bad_key`: a key the gateway must refuse (realtime
     `keys_refused`); without it a random key is used for the formats given a key, and the
     check is skipped for the others.
+    `timeout_bound` is the seconds within which the gateway answers when its upstream stalls
+    (its first-byte and idle timeouts, retries included): the timeout checks wait that long
+    and half again, plus a second, before reporting it hung.
     """
 
     base_url: str
@@ -105,6 +111,7 @@ class ContractConfig:
     only: tuple[str, ...] = ()
     timeout: float = 30.0
     bad_key: str | None = None
+    timeout_bound: float = 5.0
 
     def __post_init__(self) -> None:
         for name in self.only:
@@ -168,6 +175,7 @@ def _context(
         model=config.model_for(fmt),
         api_key=config.api_keys.get(fmt),
         journal=journal,
+        timeout_bound=config.timeout_bound,
     )
 
 
@@ -202,6 +210,8 @@ async def _run_one(check: Check, ctx: CheckContext) -> tuple[Verdict, str]:
 async def _judged(check: Check, ctx: CheckContext) -> tuple[Verdict, str]:
     try:
         return Verdict.PASS, await check.run(ctx)
+    except AdvisoryViolation as shortfall:
+        return Verdict.WARN, str(shortfall)
     except ContractViolation as violation:
         return Verdict.FAIL, str(violation)
     except SkipCheck as skip:

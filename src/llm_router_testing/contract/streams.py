@@ -24,7 +24,11 @@ from llm_router.universal import StreamDelta
 
 from .dialects import ContractViolation, preview
 
-__all__ = ["StreamReader", "stream_reader"]
+__all__ = ["StreamErrorEvent", "StreamReader", "stream_reader"]
+
+
+class StreamErrorEvent(ContractViolation):
+    """The stream carried its format's own error event (or Bedrock exception frame)."""
 
 
 class StreamReader:
@@ -124,7 +128,9 @@ class _ChatReader(_SSEReader):
             return
         chunk = self.json(message)
         if "error" in chunk:
-            raise ContractViolation(f"the stream carried an error: {preview(chunk['error'])}")
+            raise StreamErrorEvent(f"the stream carried an error: {preview(chunk['error'])}")
+        if chunk.get("object") == "error":  # Mistral's in-stream error
+            raise StreamErrorEvent(f"the stream carried an error: {preview(chunk)}")
         if chunk.get("object") != "chat.completion.chunk":
             raise ContractViolation(f'expected "object": "chat.completion.chunk": {preview(chunk)}')
         for choice in chunk.get("choices") or ():
@@ -163,7 +169,7 @@ class _AnthropicReader(_SSEReader):
         data = self.json(message)
         kind = data.get("type")
         if kind == "error":
-            raise ContractViolation(f"the stream carried an error: {preview(data)}")
+            raise StreamErrorEvent(f"the stream carried an error: {preview(data)}")
         if message.event != kind:
             raise ContractViolation(f"event name {message.event!r} differs from its type {kind!r}")
         if not self._types and kind != "message_start":
@@ -199,7 +205,7 @@ class _ResponsesReader(_SSEReader):
         data = self.json(message)
         kind = data.get("type")
         if kind in ("error", "response.failed"):
-            raise ContractViolation(f"the stream carried an error: {preview(data)}")
+            raise StreamErrorEvent(f"the stream carried an error: {preview(data)}")
         if message.event is not None and message.event != kind:
             raise ContractViolation(f"event name {message.event!r} differs from its type {kind!r}")
         sequence = data.get("sequence_number")
@@ -230,7 +236,7 @@ class _GoogleReader(_SSEReader):
     def on_message(self, message: SSEMessage) -> None:
         data = self.json(message)
         if "error" in data:
-            raise ContractViolation(f"the stream carried an error: {preview(data['error'])}")
+            raise StreamErrorEvent(f"the stream carried an error: {preview(data['error'])}")
         candidates = data.get("candidates")
         if candidates is None and "usageMetadata" in data:
             return
@@ -282,7 +288,7 @@ class _ConverseReader(StreamReader):
     def _on_frame(self, headers: dict[str, Any], payload: bytes) -> None:
         kind = headers.get(":message-type")
         if kind == "exception":
-            raise ContractViolation(
+            raise StreamErrorEvent(
                 f"the stream carried {headers.get(':exception-type')}: {payload[:200]!r}"
             )
         if kind != "event":

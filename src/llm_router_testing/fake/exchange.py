@@ -17,6 +17,7 @@ import trio
 
 from llm_router._concurrency import open_nursery
 from llm_router.types import ProviderFormat, StreamEvent
+from llm_router_testing.model_ids import BEDROCK_INVALID_MODEL, refusal_reason
 from llm_router_testing.patterns import PatternError
 
 from . import bedrock
@@ -41,6 +42,12 @@ JSON = b"application/json"
 SSE = b"text/event-stream; charset=utf-8"
 MALFORMED_JSON = b'{"truncated":'
 STREAM_ERROR_MESSAGE = "The stream was interrupted (injected by the fake provider)."
+# Where each provider's clients find the request id (botocore: ResponseMetadata.RequestId).
+_REQUEST_ID_HEADERS = {
+    "anthropic": b"request-id",
+    "vertex-anthropic": b"request-id",
+    "bedrock": b"x-amzn-requestid",
+}
 _BATCH = 256  # events coalesced into one write when no delay separates them
 
 
@@ -70,6 +77,7 @@ class ProviderExchange:
         self.decision = Decision(None)
         self.conversation: Conversation | None = None
         self.complete = False  # the whole answer was handed to the server
+        self.response_headers: tuple[tuple[str, str], ...] | None = None
         self.entry: JournalEntry = state.journal.new_entry(
             method=self.method,
             path=self.path,
@@ -144,6 +152,10 @@ class ProviderExchange:
             )
             return
 
+        refused = self._refused_model(route, model)
+        if refused is not None:
+            await self._reply_error(refused)
+            return
         try:
             header_fault = Fault.from_headers(self.headers)
         except FaultSpecError as error:
@@ -181,6 +193,32 @@ class ProviderExchange:
             await self._answer(route, parsed, fault, stream)
             nursery.cancel_scope.cancel()
 
+    def _refused_model(self, route: Route, model: str) -> ErrorReply | None:
+        """The provider's own refusal of a model id it could not serve (see `model_ids`)."""
+        if route.operation == "models" or not model or route.provider == "azure":
+            return None
+        state = self.state
+        reason = refusal_reason(
+            route.provider, model, strict=state.strict_models, known=state.models
+        )
+        if reason is None:
+            return None
+        self.entry.error = f"model id {model!r} refused: {reason}"
+        if route.provider == "bedrock":
+            return error_reply("bedrock", 400, BEDROCK_INVALID_MODEL)
+        if route.provider in ("google", "vertex-google"):
+            operation = "countTokens" if route.operation == "count_tokens" else "generateContent"
+            message = (
+                f"models/{model} is not found for API version v1beta, or is not supported for"
+                f" {operation}. Call ListModels to see the list of available models and their"
+                " supported methods."
+            )
+            return error_reply(route.provider, 404, message)
+        if route.provider in ("anthropic", "vertex-anthropic"):
+            return error_reply(route.provider, 404, f"model: {model}")
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        return error_reply(route.provider, 404, message)
+
     def _check_auth(self, route: Route) -> AuthFailure | None:
         signed = None
         if route.provider == "bedrock":
@@ -206,6 +244,7 @@ class ProviderExchange:
         entry = self.entry
         if fault is not None:
             entry.faults = _fault_names(fault)
+            self.response_headers = fault.response_headers
             if fault.latency is not None:
                 await trio.sleep(fault.latency.draw(self.state.rng))
             if fault.status is not None and not 200 <= fault.status < 300:
@@ -350,17 +389,17 @@ class ProviderExchange:
         await self._start(200, content_type, None)
         ttfb = fault.ttfb if fault else None
         delay = fault.inter_event_delay if fault else None
+        stall_at = fault.stall_after_events if fault else None
         if ttfb:
             await trio.sleep(ttfb)
-        if delays is not None and any(delays) and not delay:
+        if delays is None or not any(delays) or delay:
+            delays = [delay if index and delay else 0.0 for index in range(len(frames))]
+        if any(delays) or stall_at is not None:
             for index, frame in enumerate(frames):
+                if index == stall_at and fault is not None:
+                    await trio.sleep(fault.stall_seconds)
                 if index < len(delays) and delays[index]:
                     await trio.sleep(delays[index])
-                await self._events([frame], last=not abort and index == len(frames) - 1)
-        elif delay:
-            for index, frame in enumerate(frames):
-                if index:
-                    await trio.sleep(delay)
                 await self._events([frame], last=not abort and index == len(frames) - 1)
         else:
             for start in range(0, len(frames), _BATCH):
@@ -372,6 +411,7 @@ class ProviderExchange:
 
     async def _serve_fixture(self, fixture: FixtureResponse, fault: Fault | None) -> None:
         headers = [(name.encode(), value.encode()) for name, value in fixture.headers]
+        headers.extend(self._injected_headers())
         if fixture.body is not None:
             headers.append((b"content-length", str(len(fixture.body)).encode()))
         await self.send(
@@ -398,15 +438,23 @@ class ProviderExchange:
         length: int | None,
         extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        headers = [
-            (b"content-type", content_type),
-            (b"x-request-id", f"req_fake_{self.entry.id}".encode()),
-        ]
+        headers = [(b"content-type", content_type), self._request_id()]
         if length is not None:
             headers.append((b"content-length", str(length).encode()))
         headers.extend((name.encode(), value.encode()) for name, value in extra)
+        headers.extend(self._injected_headers())
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         self._started(status)
+
+    def _request_id(self) -> tuple[bytes, bytes]:
+        """The request id header under the provider's own name."""
+        provider = self.route.provider if self.route else None
+        name = _REQUEST_ID_HEADERS.get(provider or "", b"x-request-id")
+        return name, f"req_fake_{self.entry.id}".encode()
+
+    def _injected_headers(self) -> list[tuple[bytes, bytes]]:
+        pairs = self.response_headers or ()
+        return [(name.encode(), value.encode()) for name, value in pairs]
 
     def _started(self, status: int) -> None:
         self.entry.status = status
@@ -479,5 +527,7 @@ def _fault_names(fault: Fault) -> tuple[str, ...]:
         "bad_crc",
         "stream_error",
         "answer",
+        "response_headers",
+        "stall_after_events",
     )
     return tuple(name for name in names if getattr(fault, name) is not None)

@@ -16,8 +16,11 @@ scenario key (`"drop_after_events": 3`, dashes also accepted) and as a `Fault` f
 | malformed-event         | the event after the first N is replaced by one with broken JSON      |
 | bad-crc                 | (Bedrock) the frame after the first N has a wrong message CRC        |
 | stream-error            | after N events, send the provider's in-stream error and end          |
+| stall-after-events      | after N stream events, send nothing for `stall-for` (an idle upstream) |
+| stall-for               | how long a stall lasts (default 60s)                                 |
 | fail-times              | only the first N attempts fail (status defaults to 500); then succeed |
 | answer                  | the answer text, instead of "You said: ..."                          |
+| response-headers        | extra response headers: a JSON object of name: value (scenario: an object) |
 | close-code              | (WebSocket) close the session with this code after `drop-after-events` server frames (default 1) |
 | go-away                 | (Gemini Live) send `goAway` after N server frames                    |
 
@@ -39,6 +42,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 __all__ = [
     "Fault",
@@ -108,6 +113,8 @@ class LatencyMixture:
         return sum((low + high) / 2 * p for low, high, p in self.components)
 
 
+DEFAULT_STALL = 60.0  # seconds a `stall_after_events` stall lasts unless `stall_for` says
+
 _FAILING = (
     "status",
     "drop_after_events",
@@ -137,6 +144,13 @@ class Fault:
     answer: str | None = None
     close_code: int | None = None
     go_away: int | None = None
+    response_headers: tuple[tuple[str, str], ...] | None = None
+    stall_after_events: int | None = None
+    stall_for: float | None = None
+
+    @property
+    def stall_seconds(self) -> float:
+        return DEFAULT_STALL if self.stall_for is None else self.stall_for
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Fault:
@@ -145,6 +159,9 @@ class Fault:
         for key, value in values.items():
             name = key.lower().removeprefix(HEADER_PREFIX).replace("-", "_")
             if name == "request_id":
+                continue
+            if name == "response_headers":
+                fields[name] = _response_headers(key, value)
                 continue
             parser = _PARSERS.get(name)
             if parser is None:
@@ -228,6 +245,27 @@ def _status(text: str) -> tuple[str, int]:
     return "status", value
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+
+
+def _response_headers(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """Extra response headers: an object of name: value (as JSON text in a header)."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            value = None
+    if not isinstance(value, Mapping):
+        raise FaultSpecError(f'{key}: expected an object of name: value, e.g. {{"x-a": "1"}}')
+    pairs = []
+    for name, text in value.items():
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            raise FaultSpecError(f"{key}: {name!r} is not a header name")
+        _, checked = _header_value(name)(str(text))
+        pairs.append((name.lower(), checked))
+    return tuple(pairs)
+
+
 def _bool(text: str) -> tuple[str, bool]:
     if text.lower() not in ("true", "false", "1", "0"):
         raise FaultSpecError(f"expected true or false, got {text!r}")
@@ -278,6 +316,8 @@ _PARSERS: dict[str, Any] = {
     "bad_crc": _bad_crc,
     "stream_error": _int("stream_error"),
     "fail_times": _int("fail_times"),
+    "stall_after_events": _int("stall_after_events"),
+    "stall_for": _duration("stall_for"),
     "answer": lambda text: ("answer", text),
     "close_code": lambda text: _close_code(text),
     "go_away": _int("go_away"),

@@ -62,6 +62,9 @@ class FakeOptions(TypedDict, total=False):
     seeds latency draws and rule probabilities. fixtures: a cassette directory or `Fixtures`.
     models: what `GET /v1/models` lists. journal_limit: entries kept. proxy: a
     `llm_router_testing.proxy.RecordingProxy` sending some providers upstream, recorded.
+    strict_models: refuse every model id the real provider would refuse, not only impossible
+    ones (see `llm_router_testing.model_ids`). serve_as: the formats (names such as "google",
+    "converse") a recording may be served in besides its own; None: every format.
     """
 
     host: str
@@ -76,6 +79,8 @@ class FakeOptions(TypedDict, total=False):
     models: Sequence[str]
     journal_limit: int
     proxy: RecordingProxy | None
+    strict_models: bool
+    serve_as: Sequence[str] | None
 
 
 @dataclass(eq=False)
@@ -130,6 +135,8 @@ def _state(options: FakeOptions) -> FakeState:
         models=options.get("models", DEFAULT_MODELS),
         journal_limit=options.get("journal_limit", 10_000),
         proxy=options.get("proxy"),
+        strict_models=options.get("strict_models", False),
+        serve_as=options.get("serve_as"),
     )
 
 

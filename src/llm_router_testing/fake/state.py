@@ -60,6 +60,8 @@ class FakeState:
         models: Sequence[str] = DEFAULT_MODELS,
         journal_limit: int = 10_000,
         proxy: RecordingProxy | None = None,
+        strict_models: bool = False,
+        serve_as: Sequence[str] | None = None,
     ) -> None:
         self.credentials = credentials or FakeCredentials()
         self.require_auth = require_auth
@@ -72,6 +74,8 @@ class FakeState:
         self.models = tuple(models)
         self.scenario = Scenario.load(scenario)
         self.proxy = proxy
+        self.strict_models = strict_models
+        """Refuse model ids the real provider would (not only impossible ones): `model_ids`."""
         self.batches = BatchStore()
         self._attempts: dict[str, int] = {}
         self._rule_uses: dict[int, int] = {}

@@ -1,0 +1,50 @@
+"""Upstream response headers the gateway hands on: rate-limit state and the request id.
+
+`x-ratelimit-*` (OpenAI, Azure, Mistral and OpenAI-compatible hosts) and
+`anthropic-ratelimit-*` headers of the answering upstream pass unchanged, so that a client
+pacing itself on them keeps working. The request id is answered under the name the caller's
+SDK reads (`x-request-id` for OpenAI-style clients and Gemini, `request-id` for Anthropic,
+`x-amzn-requestid` for botocore), carrying the upstream's id when it sent one, else one of
+the gateway's own; `x-llm-router-request-id` always carries the same value.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+from llm_router.types import ProviderFormat
+
+__all__ = ["REQUEST_ID_HEADERS", "passthrough_headers"]
+
+REQUEST_ID_HEADERS: Mapping[ProviderFormat, str] = {
+    ProviderFormat.OPENAI: "x-request-id",
+    ProviderFormat.RESPONSES: "x-request-id",
+    ProviderFormat.MISTRAL: "x-request-id",
+    ProviderFormat.GOOGLE: "x-request-id",
+    ProviderFormat.ANTHROPIC: "request-id",
+    ProviderFormat.CONVERSE: "x-amzn-requestid",
+}
+_UPSTREAM_IDS = ("x-request-id", "request-id", "x-amzn-requestid", "x-goog-request-id")
+_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+_MAX_VALUE = 200  # a header longer than this is not rate-limit state or an id: not handed on
+
+
+def passthrough_headers(
+    upstream: Mapping[str, str] | None, caller: ProviderFormat
+) -> dict[str, str]:
+    """The headers of `upstream` (an upstream response's, possibly none) to answer with."""
+    out: dict[str, str] = {}
+    request_id = None
+    for name, value in (upstream or {}).items():
+        lowered = name.lower()
+        if len(value) > _MAX_VALUE or not value.isprintable():
+            continue
+        if lowered.startswith(_RATE_LIMIT_PREFIXES):
+            out[lowered] = value
+        elif lowered in _UPSTREAM_IDS and request_id is None:
+            request_id = value
+    request_id = request_id or f"req_{secrets.token_hex(12)}"
+    out[REQUEST_ID_HEADERS[caller]] = request_id
+    out["x-llm-router-request-id"] = request_id
+    return out
