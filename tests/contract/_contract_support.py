@@ -101,8 +101,9 @@ async def not_found_everywhere(scope: dict[str, Any], receive: Receive, send: Se
 class NaiveProxy:
     """A gateway with two classic bugs: it buffers streams whole, and retries a 429 at once."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, rewrite: Callable[[str], str] = lambda path: path) -> None:
         self.upstream = upstream
+        self.rewrite = rewrite  # what the gateway does to the path (e.g. a wrong model id)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -114,7 +115,7 @@ class NaiveProxy:
             for name, value in scope["headers"]
             if name not in (b"host", b"content-length")
         }
-        url = self.upstream + scope["raw_path"].decode()
+        url = self.upstream + self.rewrite(scope["raw_path"].decode())
         if scope["query_string"]:
             url += "?" + scope["query_string"].decode()
         async with httpx.AsyncClient(timeout=30) as client:

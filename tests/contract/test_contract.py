@@ -23,6 +23,7 @@ from llm_router_testing.contract import (
     ContractReport,
     Verdict,
     render_table,
+    run_check,
     run_contract,
 )
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider
@@ -258,3 +259,65 @@ async def test_a_gateway_without_timeouts_is_reported_hung_not_waited_for(
         " (the gateway's bound: 0.2 s)"
     )
     assert fake.state.scenario.rules == ()
+
+
+async def test_advisory_rows_warn_without_failing_the_run(fake: FakeProvider) -> None:
+    # The naive proxy hands on retry-after but not retry-after-ms, nor rate-limit headers.
+    async with serve_app(NaiveProxy(fake.url)) as url:
+        report = await run_contract(
+            ContractConfig(
+                base_url=url,
+                formats=(ProviderFormat.OPENAI,),
+                fake_url=fake.url,
+                api_keys={ProviderFormat.OPENAI: FAKE_KEYS["openai"]},
+                only=("error_429", "ratelimit_headers", "request_id"),
+            )
+        )
+
+    verdicts, details = _verdicts(report), _details(report)
+    assert verdicts["openai/error_429"] is Verdict.WARN
+    assert details["openai/error_429"] == (
+        "429 rate_limit_exceeded, retry-after: 2, but no retry-after-ms (the upstream sent 1500):"
+        " clients wait the whole seconds of retry-after: 2"
+    )
+    assert verdicts["openai/ratelimit_headers"] is Verdict.WARN
+    assert (
+        "the answer lacks ['x-ratelimit-limit-requests: 10000'"
+        in details["openai/ratelimit_headers"]
+    )
+    # A request id is required for OpenAI clients: dropping it fails.
+    assert verdicts["openai/request_id"] is Verdict.FAIL
+    assert details["openai/request_id"].startswith("the answer (200) has no x-request-id")
+    table = render_table(report)
+    assert "advisory (not failures):" in table
+    assert table.endswith("0 passed, 1 failed, 0 skipped, 2 advisory: FAILED\n")
+
+
+async def test_a_gateway_sending_an_impossible_model_id_fails_upstream_valid(
+    fake: FakeProvider,
+) -> None:
+    # The gateway names the Bedrock model by the caller's bare alias: Bedrock would refuse it.
+    def alias(path: str) -> str:
+        return (
+            "/model/claude-haiku-4-5/" + path.rsplit("/", 1)[1]
+            if path.startswith("/model/")
+            else path
+        )
+
+    async with serve_app(NaiveProxy(fake.url, alias)) as url:
+        result = await run_check(
+            ContractConfig(
+                base_url=url,
+                fake_url=fake.url,
+                api_keys={ProviderFormat.CONVERSE: FAKE_KEYS["bedrock"]},
+            ),
+            ProviderFormat.CONVERSE,
+            "upstream_valid",
+        )
+
+    assert result.verdict is Verdict.FAIL
+    assert result.detail == (
+        "plain: model id 'claude-haiku-4-5' reached /model/claude-haiku-4-5/converse (bedrock);"
+        " the provider refuses it: neither a model id (vendor.model) nor an inference profile"
+        " of one"
+    )
