@@ -152,7 +152,6 @@ async def test_a_stream_stalls_after_n_events_until_the_client_leaves(fake: Fake
         assert entry.events_sent == 2
         assert entry.ended_at is None
     with trio.fail_after(5):
-        while entry.ended_at is None:
-            await trio.sleep(0.01)
+        await fake.journal.wait_for(lambda found: found.ended_at is not None)
     assert entry.disconnected
     assert "stall_after_events" in entry.faults
