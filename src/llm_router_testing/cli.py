@@ -2,7 +2,7 @@
 
     llm-router-fake serve --port 8123 [--host 127.0.0.1] [--latency '50ms:0.97,3s:0.03']
                           [--scenario scenario.json] [--fixtures cassettes/] [--seed 7]
-                          [--no-auth]
+                          [--no-auth] [--strict-models] [--serve-as google ...]
                           [--record-to DIR --upstream-for openai=https://api.openai.com ...]
     llm-router-fake import-vcr tests/cassettes/test_chat.yaml fixtures/test_chat.json
 
@@ -25,6 +25,7 @@ from llm_router_testing.fake import (
     Scenario,
     serve,
 )
+from llm_router_testing.fake.crossformat import parse_serve_as
 from llm_router_testing.fake.fixtures import Fixtures
 from llm_router_testing.fake.server import DEFAULT_BACKLOG, FakeProvider
 from llm_router_testing.proxy import ProxyError, RecordingProxy, parse_upstreams
@@ -51,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fixtures", help="directory of cassette JSON files to serve")
     run.add_argument("--seed", type=int, help="seed for latency draws and rule probabilities")
     run.add_argument("--no-auth", action="store_true", help="accept requests without credentials")
+    run.add_argument(
+        "--strict-models",
+        action="store_true",
+        help="refuse every model id the real provider would (default: only impossible ones)",
+    )
+    run.add_argument(
+        "--serve-as",
+        action="append",
+        metavar="FORMAT",
+        help="with --fixtures: serve the recordings in FORMAT too (openai, responses, anthropic,"
+        " google, converse, mistral), translated; repeatable (default: every format, by path)",
+    )
     run.add_argument(
         "--record-to",
         metavar="DIR",
@@ -105,7 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not (args.record_to and args.upstream_for):
                 raise ProxyError("--record-to and --upstream-for go together")
             proxy = RecordingProxy(parse_upstreams(args.upstream_for), args.record_to)
-    except (FaultSpecError, FixtureError, ProxyError) as error:
+        if args.serve_as and not args.fixtures:
+            raise FixtureError("--serve-as serves recordings: give them with --fixtures DIR")
+        parse_serve_as(args.serve_as)
+    except (FaultSpecError, FixtureError, ProxyError, ValueError) as error:
         print(f"llm-router-fake: {error}", file=sys.stderr)
         return 2
     run = partial(
@@ -120,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         require_auth=not args.no_auth,
         proxy=proxy,
+        strict_models=args.strict_models,
+        serve_as=args.serve_as,
     )
     try:
         trio.run(run)

@@ -5,12 +5,14 @@ The upstream is a second fake server standing in for the real provider.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from botocore.eventstream import EventStreamBuffer
 
 from llm_router.formats import get_format
 from llm_router.types import ProviderFormat
@@ -188,3 +190,90 @@ async def test_vcr_cassettes_import_redacted_and_serve_in_every_format(
     bad.write_text("interactions: [{request: {method: POST}}]")
     assert fake_cli(["import-vcr", str(bad), str(tmp_path / "x.json")]) == 2
     assert "interactions[0] needs a request and a response" in capsys.readouterr().err
+
+
+BEDROCK = {"authorization": f"Bearer {FAKE_KEYS['bedrock']}"}
+CLAUDE_ON_BEDROCK = "/model/us.anthropic.claude-haiku-4-5-20251001-v1:0"
+INVOKE = {
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 50,
+    "messages": [{"role": "user", "content": PROMPT}],
+}
+GEMINI = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
+
+
+async def _record_openai(directory: Path) -> None:
+    async with open_fake_provider() as upstream:
+        proxy = RecordingProxy({"openai": upstream.url}, directory)
+        async with (
+            open_fake_provider(proxy=proxy) as recorder,
+            httpx.AsyncClient(base_url=recorder.url) as client,
+        ):
+            await _exchange(client, CHAT)
+            await _exchange(client, STREAM)
+
+
+def _invoke_stream_text(content: bytes) -> str:
+    buffer = EventStreamBuffer()
+    buffer.add_data(content)
+    text = []
+    for message in buffer:
+        assert message.headers[":event-type"] == "chunk"
+        event = orjson.loads(base64.b64decode(orjson.loads(message.payload)["bytes"]))
+        if event["type"] == "content_block_delta":
+            text.append(event["delta"]["text"])
+    return "".join(text)
+
+
+async def test_a_recording_replays_as_gemini_json_array_and_bedrock_invoke(tmp_path: Path) -> None:
+    await _record_openai(tmp_path)
+    expected = "You said: " + PROMPT
+    async with (
+        open_fake_provider(fixtures=tmp_path) as replayer,
+        httpx.AsyncClient(base_url=replayer.url) as client,
+    ):
+        array = await client.post(
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+            json=GEMINI,
+            headers={"x-goog-api-key": FAKE_KEYS["google"]},
+        )
+        invoked = await client.post(f"{CLAUDE_ON_BEDROCK}/invoke", json=INVOKE, headers=BEDROCK)
+        streamed = await client.post(
+            f"{CLAUDE_ON_BEDROCK}/invoke-with-response-stream", json=INVOKE, headers=BEDROCK
+        )
+        rules = [entry.rule for entry in replayer.journal]
+
+    assert rules == ["recording (translated)"] * 3
+    chunks = array.json()
+    assert isinstance(chunks, list) and len(chunks) > 1
+    parts = [p["text"] for c in chunks for p in c["candidates"][0]["content"]["parts"]]
+    assert "".join(parts) == expected
+    assert _text(ProviderFormat.ANTHROPIC, invoked.content, False) == expected
+    assert streamed.headers["content-type"] == "application/vnd.amazon.eventstream"
+    assert _invoke_stream_text(streamed.content) == expected
+
+
+async def test_serve_as_limits_the_formats_a_recording_answers_in(tmp_path: Path) -> None:
+    await _record_openai(tmp_path)
+    async with (
+        open_fake_provider(fixtures=tmp_path, serve_as=["gemini"]) as replayer,
+        httpx.AsyncClient(base_url=replayer.url) as client,
+    ):
+        await client.post(
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            json=GEMINI,
+            headers={"x-goog-api-key": FAKE_KEYS["google"]},
+        )
+        await client.post(f"{CLAUDE_ON_BEDROCK}/invoke", json=INVOKE, headers=BEDROCK)
+        rules = [entry.rule for entry in replayer.journal]
+
+    # Bedrock is not served from the recording: the fake's own answer (no rule) instead.
+    assert rules == ["recording (translated)", None]
+
+
+def test_serve_as_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert fake_cli(["serve", "--serve-as", "google"]) == 2
+    assert "--serve-as serves recordings: give them with --fixtures DIR" in capsys.readouterr().err
+    assert fake_cli(["serve", "--fixtures", str(tmp_path), "--serve-as", "klingon"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown format 'klingon' to serve as; known: anthropic, bedrock, chat" in err

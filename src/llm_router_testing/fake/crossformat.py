@@ -1,15 +1,21 @@
 """Serving a recording in another provider's format: match on content, translate the answer.
 
 A cassette recorded against one provider (say OpenAI Chat) also answers requests in every
-other format (requests in the recorded format still need an exact match) (Gemini, Converse, Anthropic...) that say the same thing: the same last user
-text, user turn count, system prompt and tool results, streamed or not. The recorded answer
+other format (Gemini, Converse, Anthropic, Bedrock InvokeModel...) that say the same thing:
+the same last user text, user turn count, system prompt and tool results, streamed or not
+(requests in the recorded format and surface still need an exact match). The recorded answer
 goes through the library's translator (`translate_response`, `StreamTranslator`); a stream
 keeps its recorded pacing, each chunk's pause applied to the first event it produces.
+Gemini's JSON-array stream (`:streamGenerateContent` without `alt=sse`) is read and written
+as one array; Anthropic on Bedrock (`/invoke`, `/invoke-with-response-stream`) as Anthropic
+bodies and `chunk` event-stream frames. `serve_as` (the `--serve-as` option) limits the
+formats a recording is served in besides its own; None serves every format by path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -27,7 +33,7 @@ from . import bedrock
 from .conversation import Conversation
 from .routes import Route, resolve
 
-__all__ = ["ContentKey", "CrossFormatIndex", "content_key"]
+__all__ = ["ContentKey", "CrossFormatIndex", "content_key", "parse_serve_as"]
 
 ContentKey = tuple[bool, str, int, str, tuple[str | None, ...]]
 
@@ -49,12 +55,33 @@ def content_key(conversation: Conversation, stream: bool) -> ContentKey:
     )
 
 
+def parse_serve_as(names: Collection[str] | None) -> frozenset[ProviderFormat] | None:
+    """The formats named (openai, responses, anthropic, google, converse, mistral; also
+    gemini and bedrock), or None for every format; an unknown name is a `ValueError`."""
+    if names is None:
+        return None
+    chosen = set()
+    for name in names:
+        key = _ALIASES.get(name.strip().lower(), name.strip().lower())
+        try:
+            chosen.add(ProviderFormat(key))
+        except ValueError:
+            known = ", ".join(sorted({f.value for f in ProviderFormat} | set(_ALIASES)))
+            raise ValueError(f"unknown format {name!r} to serve as; known: {known}") from None
+    return frozenset(chosen)
+
+
+_ALIASES = {"gemini": "google", "bedrock": "converse", "chat": "openai"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Recorded:
     format: ProviderFormat
     status: int
     body: bytes | None
     frames: tuple[tuple[float, bytes], ...]
+    stream: bool = False
+    invoke: bool = False  # recorded through Bedrock InvokeModel (Anthropic bodies)
 
 
 class CrossFormatIndex:
@@ -62,6 +89,7 @@ class CrossFormatIndex:
 
     def __init__(self) -> None:
         self._by_key: dict[ContentKey, _Recorded] = {}
+        self.serve_as: frozenset[ProviderFormat] | None = None
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -94,15 +122,20 @@ class CrossFormatIndex:
             return
         stream = route.stream if route.stream is not None else parsed.get("stream") is True
         key = content_key(conversation, stream)
-        self._by_key.setdefault(key, _Recorded(route.format, status, body, frames))
+        recorded = _Recorded(route.format, status, body, frames, stream, route.invoke)
+        self._by_key.setdefault(key, recorded)
 
     def answer(
         self, route: Route, conversation: Conversation, stream: bool, *, include_usage: bool
     ) -> tuple[str, bytes | None, tuple[tuple[float, bytes], ...]] | None:
         """(content type, body, frames) in `route`'s format, or None without a recording."""
         recorded = self._by_key.get(content_key(conversation, stream))
-        if recorded is None or route.invoke or recorded.format is route.format:
+        if recorded is None:
+            return None
+        if recorded.format is route.format and recorded.invoke == route.invoke:
             return None  # a request in the recorded format matches exactly or not at all
+        if self.serve_as is not None and route.format not in self.serve_as:
+            return None
         try:
             return self._translated(recorded, route, include_usage=include_usage)
         except (LLMRouterError, ValueError, TypeError, KeyError):
@@ -112,31 +145,79 @@ class CrossFormatIndex:
         self, recorded: _Recorded, route: Route, *, include_usage: bool
     ) -> tuple[str, bytes | None, tuple[tuple[float, bytes], ...]]:
         target = route.format
-        if recorded.body is not None:
+        if recorded.body is not None and not recorded.stream:
             body = translate_response(recorded.body, recorded.format, target)
             return _CONTENT_TYPES["json"], body, ()
-        translator = StreamTranslator(recorded.format, target, include_usage=include_usage)
-        converse_target = target is ProviderFormat.CONVERSE
+        translator = (
+            None
+            if recorded.format is target
+            else StreamTranslator(recorded.format, target, include_usage=include_usage)
+        )
+        frame = _framer(route)
         frames: list[tuple[float, bytes]] = []
-        source = _decoder(recorded.format)
-        for pause, chunk in recorded.frames:
+        events_out: list[StreamEvent] = []
+        if recorded.body is not None:  # a Gemini JSON-array stream: one chunk of every event
+            chunks: tuple[tuple[float, bytes], ...] = ((0.0, recorded.body),)
+            source = _json_array
+        else:
+            chunks, source = recorded.frames, _decoder(recorded.format, invoke=recorded.invoke)
+        for pause, chunk in chunks:
             events: list[StreamEvent] = []
             for data in source(chunk):
-                events.extend(translator.feed(data))
+                events.extend(_feed(translator, data, recorded.format))
+            events_out.extend(events)
             for position, event in enumerate(events):
-                frames.append((pause if position == 0 else 0.0, _frame(event, converse_target)))
-        for event in translator.finish():
-            frames.append((0.0, _frame(event, converse_target)))
-        kind = "converse" if converse_target else "sse"
-        return _CONTENT_TYPES[kind], None, tuple(frames)
+                frames.append((pause if position == 0 else 0.0, frame(event)))
+        if translator is not None:
+            for event in translator.finish():
+                events_out.append(event)
+                frames.append((0.0, frame(event)))
+        if target is ProviderFormat.GOOGLE and not route.sse:
+            array = b"[" + b",\r\n".join(event.data for event in events_out) + b"]"
+            return _CONTENT_TYPES["json"], array, ()
+        binary = target is ProviderFormat.CONVERSE or route.invoke
+        return _CONTENT_TYPES["converse" if binary else "sse"], None, tuple(frames)
 
 
-def _frame(event: StreamEvent, converse: bool) -> bytes:
-    return bedrock.frame_converse(event) if converse else event.to_sse()
+def _feed(translator: StreamTranslator | None, data: Any, fmt: ProviderFormat) -> list[StreamEvent]:
+    if translator is not None:
+        return translator.feed(data)
+    # Same format, another surface (Anthropic to or from Bedrock InvokeModel): re-framed only.
+    raw = data if isinstance(data, bytes) else orjson.dumps(data)
+    name = orjson.loads(raw).get("type") if fmt is ProviderFormat.ANTHROPIC else None
+    return [StreamEvent(name, raw)]
 
 
-def _decoder(fmt: ProviderFormat) -> Any:
+def _framer(route: Route) -> Any:
+    if route.invoke:
+        return bedrock.frame_invoke
+    if route.format is ProviderFormat.CONVERSE:
+        return bedrock.frame_converse
+    return lambda event: event.to_sse()
+
+
+def _json_array(chunk: bytes) -> list[bytes]:
+    value = orjson.loads(chunk)
+    if not isinstance(value, list):
+        raise ValueError("a recorded Gemini JSON stream is not a JSON array")
+    return [orjson.dumps(item) for item in value]
+
+
+def _decoder(fmt: ProviderFormat, *, invoke: bool = False) -> Any:
     """A function from one recorded chunk to the stream events it completes."""
+    if invoke:  # InvokeModel stream: `chunk` frames carrying base64 Anthropic events
+        invoke_buffer = EventStreamBuffer()
+
+        def chunks(chunk: bytes) -> list[bytes]:
+            invoke_buffer.add_data(chunk)
+            out: list[bytes] = []
+            for message in invoke_buffer:
+                payload = orjson.loads(message.payload) if message.payload else {}
+                if isinstance(payload, dict) and isinstance(payload.get("bytes"), str):
+                    out.append(base64.b64decode(payload["bytes"]))
+            return out
+
+        return chunks
     if fmt is ProviderFormat.CONVERSE:
         buffer = EventStreamBuffer()
 

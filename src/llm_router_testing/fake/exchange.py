@@ -304,8 +304,6 @@ class ProviderExchange:
         )
         if conversation is None:
             return None
-        if route.format is ProviderFormat.GOOGLE and stream and not route.sse:
-            return None  # Gemini's JSON-array streams are not translated
         include_usage = as_dict(parsed.get("stream_options")).get("include_usage") is True
         found = self.state.fixtures.by_content.answer(
             route, conversation, stream, include_usage=include_usage

@@ -13,6 +13,7 @@ from .actions import Action
 from .auth import FakeCredentials
 from .batches import BatchStore
 from .conversation import Conversation
+from .crossformat import parse_serve_as
 from .faults import Fault, LatencyMixture
 from .fixtures import Fixtures
 from .journal import Journal
@@ -71,6 +72,7 @@ class FakeState:
         self.server_fault = Fault(latency=latency) if latency is not None else None
         self.rng = random.Random(seed)
         self.fixtures = fixtures or Fixtures()
+        self.fixtures.by_content.serve_as = parse_serve_as(serve_as)
         self.models = tuple(models)
         self.scenario = Scenario.load(scenario)
         self.proxy = proxy
