@@ -106,7 +106,38 @@ def count_tokens_body(route: Route, prompt: Prompt) -> bytes:
     return orjson.dumps({"input_tokens": max(1, prompt.input_words)})
 
 
+def _gemini_model(model: str) -> dict[str, Any]:
+    return {
+        "name": f"models/{model}",
+        "version": "001",
+        "displayName": model,
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 65536,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+    }
+
+
 def models_body(route: Route, models: Sequence[str], created: int) -> bytes:
+    if route.provider == "google":
+        if route.model is not None:
+            return orjson.dumps(_gemini_model(route.model))
+        return orjson.dumps({"models": [_gemini_model(m) for m in models]})
+    if route.provider == "bedrock":
+        summaries = [
+            {
+                "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model}",
+                "modelId": model,
+                "modelName": model,
+                "providerName": model.split(".", 1)[0] if "." in model else "fake",
+                "inputModalities": ["TEXT"],
+                "outputModalities": ["TEXT"],
+                "responseStreamingSupported": True,
+                "inferenceTypesSupported": ["ON_DEMAND"],
+                "modelLifecycle": {"status": "ACTIVE"},
+            }
+            for model in models
+        ]
+        return orjson.dumps({"modelSummaries": summaries})
     if route.provider == "anthropic":
         data = [
             {

@@ -252,6 +252,10 @@ class ProviderExchange:
                 await self._reply_error(reply, fault)
                 return
         if route.operation == "models":
+            if route.model is not None and route.model not in self.state.models:
+                message = f"models/{route.model} is not found for API version v1beta."
+                await self._reply_error(error_reply(route.provider, 404, message))
+                return
             body = models_body(route, self.state.models, int(time.time()))
             await self._reply(200, JSON, body, fault)
             return

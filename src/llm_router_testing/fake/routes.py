@@ -25,7 +25,8 @@ class Route:
 
     `provider` picks the credential check and error style (openai, azure, mistral, anthropic,
     vertex-anthropic, google, vertex-google, bedrock); `format` the body's wire format;
-    `operation` is generate, count_tokens or models. `model` and `stream` are set when the path
+    `operation` is generate, count_tokens or models (a listing; with `model`, Gemini's
+    get-model). `model` and `stream` are set when the path
     decides them; `invoke` marks Bedrock InvokeModel (Anthropic bodies); `sse` is False for a
     Gemini stream asked without `alt=sse` (answered as one JSON array).
     """
@@ -68,12 +69,7 @@ def resolve(
 ) -> Route | None:
     """The route of a request, or None for a path no provider serves."""
     if method == "GET":
-        if path == "/v1/models":
-            anthropic = "anthropic-version" in headers
-            provider = "anthropic" if anthropic else "openai"
-            fmt = ProviderFormat.ANTHROPIC if anthropic else ProviderFormat.OPENAI
-            return Route(provider, fmt, operation="models")
-        return None
+        return _listing(path, query, headers)
     if method != "POST":
         return None
     if path == "/v1/chat/completions":
@@ -116,6 +112,27 @@ def resolve(
         return Route(
             "vertex-anthropic", ProviderFormat.ANTHROPIC, model=found["model"], stream=stream
         )
+    return None
+
+
+_GEMINI_MODEL = re.compile(r"^/(?:v1|v1beta|v1alpha)/models/(?P<model>[^/:]+)$")
+
+
+def _listing(path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Route | None:
+    """Model listings: OpenAI, Anthropic, Gemini (list and get) and Bedrock's foundation models."""
+    google = "x-goog-api-key" in headers or "key" in query
+    if path in ("/v1beta/models", "/v1alpha/models") or (path == "/v1/models" and google):
+        return Route("google", ProviderFormat.GOOGLE, operation="models")
+    if path == "/v1/models":
+        anthropic = "anthropic-version" in headers
+        provider = "anthropic" if anthropic else "openai"
+        fmt = ProviderFormat.ANTHROPIC if anthropic else ProviderFormat.OPENAI
+        return Route(provider, fmt, operation="models")
+    if path == "/foundation-models":
+        return Route("bedrock", ProviderFormat.CONVERSE, operation="models")
+    found = _GEMINI_MODEL.match(path)
+    if found is not None:
+        return Route("google", ProviderFormat.GOOGLE, operation="models", model=found["model"])
     return None
 
 
