@@ -24,13 +24,14 @@ stream_text        the stream's framing is right (OpenAI/Mistral ``[DONE]``, Ant
 tool_call          tools with a required tool choice yield a call of that tool, JSON arguments
 structured_output  a JSON schema yields JSON that follows it
 error_429          an upstream 429 reaches the client as 429, in the client's error format,
-                   with a ``retry-after`` header
+                   with a ``retry-after`` header (``retry-after-ms``: advisory)
 error_400          an upstream 400 reaches the client as 400, in the client's error format
 error_overloaded   an upstream 529 reaches the client as 503 or 529 (overloaded)
 retry_after        (needs --fake-url) after a 429 with ``retry-after: 1`` the gateway either
                    retries no earlier than 1 s later (on the same route), or passes the 429
                    on with its ``retry-after``; the detail says which
-error_503          an upstream 503 reaches the client as 503 or 529 (overloaded)
+error_503          an upstream 503 reaches the client as 503 or 529 (overloaded), with the
+                   upstream's ``retry-after`` (``retry-after-ms``: advisory)
 stream_tool_call   a streamed tool call (read by the library's parser for the format)
                    carries the tool's name and JSON arguments
 stream_structured  (``stream_structured_output``) a streamed JSON-schema answer is JSON
@@ -45,12 +46,22 @@ disconnect         (needs --fake-url) a client leaving mid-stream closes the ups
                    stream: the fake's journal shows it disconnected early
 sync_disconnect    (needs --fake-url) a client leaving a slow non-streaming request cancels
                    the upstream call
+ratelimit_headers  (advisory) the upstream's ``x-ratelimit-*`` / ``anthropic-ratelimit-*``
+                   headers reach the client, plain and streamed
+request_id         answers and errors carry the format's request id header (required for
+                   OpenAI, Responses, Anthropic, Converse; advisory for Gemini, Mistral)
+first_byte_timeout an upstream silent before its first byte: a retry's answer or a timeout
+                   error within ``--timeout-bound``; "hung" fails (see `timeouts`)
+idle_timeout       a stream stalled after two events ends with the format's error event
+                   within the bound
+upstream_valid     (needs --fake-url) what reached the upstream is valid: one attempt, a
+                   model id the provider accepts, a body of its shape
 ================== =======================================================================
 
 Realtime protocols are formats of the same table (``--format openai-realtime,responses-ws,
 gemini-live``, included in ``all``), checked over WebSocket (see `realtime`):
 
-================== =======================================================================
+================== ================================================================
 session_round_trip the session opens as its protocol says (``session.created``, or
                    ``setupComplete`` after the setup) and a text turn is answered with the
                    fake's echo and usage
@@ -62,6 +73,9 @@ upstream_close     the provider closing with 4000 after its first event reaches 
 keys_refused       a wrong key (``--bad-key``, else a random one when ``--api-key`` is given)
                    is refused before the upgrade, in every place the protocol puts keys
 ================== =======================================================================
+=======
+Advisory rows that fall short are ``warn`` rows, never failures. The rules a check installs
+on the fake are removed after it, even on failure or cancellation.
 
 Keep-alives (Anthropic ``ping`` events anywhere, SSE comments) are ignored, as SDKs do. Every
 failure is a row (a ``--fake-url`` that is not the fake server too), and one root cause is
