@@ -95,3 +95,13 @@ def test_cli_rejects_an_unknown_check() -> None:
         main(["--base-url", "http://127.0.0.1:9", "--only", "teleport"])
 
     assert exit_info.value.code == 2
+
+
+def test_a_timeout_bound_that_cannot_be_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--base-url", "http://127.0.0.1:9", "--timeout-bound", "-1"])
+
+    assert exited.value.code == 2
+    assert "timeout_bound must be more than 0 and under 3600 seconds, got -1.0" in (
+        capsys.readouterr().err
+    )

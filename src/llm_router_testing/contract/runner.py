@@ -117,6 +117,10 @@ class ContractConfig:
         for name in self.only:
             if name not in REALTIME_CHECKS:
                 check_named(name)  # fail early on a typo
+        if not (0 < self.timeout_bound < 3600):
+            raise ValueError(
+                f"timeout_bound must be more than 0 and under 3600 seconds, got {self.timeout_bound}"
+            )
 
     @property
     def selected_formats(self) -> tuple[ContractFormat, ...]:
