@@ -3,7 +3,8 @@
     python scripts/build_model_list.py SOURCE            # regenerate, print a summary
     python scripts/build_model_list.py SOURCE --check    # exit 1 if the committed file is stale
 
-Keeps chat models that some provider serves, maps each to the wire format the router speaks to
+Keeps chat and embedding models that some provider serves (plus the Bedrock and Mistral
+embedding models the source lacks, `_EXTRA_EMBEDDINGS`), maps each to the wire format the router speaks to
 it, derives `parent` links for dated snapshots, and writes deterministic JSON (sorted keys,
 2-space indent) so the generated file diffs cleanly.
 """
@@ -39,6 +40,47 @@ _NON_CHAT: Final = re.compile(
     r"dall-e|gpt-image|chatgpt-image|(?:^|/)sora-|whisper|moderation|transcribe|embed|rerank"
     r"|lyria|(?:^|-)tts(?:-|$)|^(?:ft:)?(?:babbage|davinci)-002$|^openai/container$"
 )
+
+# Embedding models the source has no entry for, at their providers' published prices
+# (US dollars per million input tokens).
+_EXTRA_EMBEDDINGS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "amazon.titan-embed-text-v2:0": {
+        "format": "converse",
+        "available_providers": ["bedrock"],
+        "displayName": "Amazon Titan Text Embeddings V2",
+        "input_cost_per_mil_tokens": 0.02,
+        "max_input_tokens": 8192,
+    },
+    "amazon.titan-embed-text-v1": {
+        "format": "converse",
+        "available_providers": ["bedrock"],
+        "displayName": "Amazon Titan Embeddings G1 - Text",
+        "input_cost_per_mil_tokens": 0.1,
+        "max_input_tokens": 8192,
+    },
+    "cohere.embed-english-v3": {
+        "format": "converse",
+        "available_providers": ["bedrock"],
+        "displayName": "Cohere Embed English v3",
+        "input_cost_per_mil_tokens": 0.1,
+        "max_input_tokens": 512,
+    },
+    "cohere.embed-multilingual-v3": {
+        "format": "converse",
+        "available_providers": ["bedrock"],
+        "displayName": "Cohere Embed Multilingual v3",
+        "input_cost_per_mil_tokens": 0.1,
+        "max_input_tokens": 512,
+    },
+    "mistral-embed": {
+        "format": "mistral",
+        "available_providers": ["mistral"],
+        "displayName": "Mistral Embed",
+        "input_cost_per_mil_tokens": 0.1,
+        "max_input_tokens": 8192,
+    },
+}
+_EMBEDDING_NAME: Final = re.compile(r"embed")
 
 # OpenAI models served only by the Responses API (not Chat Completions): the -pro reasoning
 # models, Codex, deep research and computer use.
@@ -80,6 +122,8 @@ def transform(source: Mapping[str, Any]) -> BuildResult:
     models = {name: _convert(name, raw, providers, kept) for name, (raw, providers) in kept.items()}
     for name, links in _link_provider_models(source, kept).items():
         models[name]["provider_models"] = links
+    for name, extra in _EXTRA_EMBEDDINGS.items():
+        models.setdefault(name, {**extra, "flavor": "embedding"})
     return BuildResult(models=dict(sorted(models.items())), dropped=dropped)
 
 
@@ -152,15 +196,23 @@ def _link_provider_models(
     return links
 
 
+def _flavor(name: str, raw: Mapping[str, Any]) -> str:
+    """`embedding` for the source's embedding models and those it files as chat by mistake."""
+    flavor = str(raw.get("flavor", "chat"))
+    if flavor == "chat" and _EMBEDDING_NAME.search(name):
+        return "embedding"
+    return flavor
+
+
 def _drop_reason(name: str, raw: Mapping[str, Any]) -> str | None:
-    flavor = raw.get("flavor", "chat")
-    if flavor != "chat":
+    flavor = _flavor(name, raw)
+    if flavor not in ("chat", "embedding"):
         return f"flavor {flavor!r}"
     if raw.get("format") not in _SOURCE_FORMATS:
         if raw.get("format") == "js":
             return "format 'js'"
         raise ValueError(f"model {name!r}: unknown source format {raw.get('format')!r}")
-    if _NON_CHAT.search(name):
+    if flavor == "chat" and _NON_CHAT.search(name):
         return "not a chat endpoint (image, audio, moderation, embedding)"
     if not _providers(raw):
         return "no available provider"
@@ -194,7 +246,7 @@ def _convert(
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "format": _wire_format(name, raw["format"], providers).value,
-        "flavor": "chat",
+        "flavor": _flavor(name, raw),
         "available_providers": list(providers),
     }
     for key in _PRICE_KEYS:
@@ -246,7 +298,8 @@ def summarize(result: BuildResult) -> str:
     for entry in result.models.values():
         providers.update(entry["available_providers"])
         formats[entry["format"]] += 1
-    lines = [f"{len(result.models)} chat models"]
+    embedding = sum(entry["flavor"] == "embedding" for entry in result.models.values())
+    lines = [f"{len(result.models) - embedding} chat models, {embedding} embedding models"]
     lines.append("per format:   " + _counts(formats))
     lines.append("per provider: " + _counts(providers))
     if result.dropped:

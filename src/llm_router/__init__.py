@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from llm_router.builder import RouterBuilder
     from llm_router.catalog import Catalog, ModelSpec
+    from llm_router.embedding import EmbeddingResult
     from llm_router.errors import (
         AuthenticationError,
         ConfigurationError,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         InvalidRequestError,
         InvalidUsageError,
         LLMRouterError,
+        ModelKindError,
         ModelNotFoundError,
         NoRouteError,
         NotFoundError,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
         TranslationError,
         UpstreamError,
     )
+    from llm_router.formats.embeddings import EmbeddingFormat
     from llm_router.providers import (
         PRESETS,
         AnthropicProvider,
@@ -124,10 +127,13 @@ __all__ = [
     "ContentFilterError",
     "ContextWindowExceededError",
     "Custom",
+    "EmbeddingFormat",
+    "EmbeddingResult",
     "FramingError",
     "InvalidRequestError",
     "InvalidUsageError",
     "LLMRouterError",
+    "ModelKindError",
     "ModelNotFoundError",
     "ModelSpec",
     "NoRouteError",
@@ -179,6 +185,8 @@ _HOME: dict[str, str] = {
     ),
     "RouterBuilder": "llm_router.builder",
     **dict.fromkeys(("Catalog", "ModelSpec"), "llm_router.catalog"),
+    "EmbeddingResult": "llm_router.embedding",
+    "EmbeddingFormat": "llm_router.formats.embeddings",
     **dict.fromkeys(
         (
             "AuthenticationError",
@@ -190,6 +198,7 @@ _HOME: dict[str, str] = {
             "InvalidRequestError",
             "InvalidUsageError",
             "LLMRouterError",
+            "ModelKindError",
             "ModelNotFoundError",
             "NoRouteError",
             "NotFoundError",

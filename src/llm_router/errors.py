@@ -21,6 +21,7 @@ __all__ = [
     "InvalidUsageError",
     "LLMRouterError",
     "LocalRateLimitError",
+    "ModelKindError",
     "ModelNotFoundError",
     "NoRouteError",
     "NotInTrioError",
@@ -97,6 +98,16 @@ class NotInTrioError(LLMRouterError, RuntimeError):
 
 class FramingError(LLMRouterError):
     """A byte stream (SSE or AWS event-stream) is corrupt or truncated."""
+
+
+class ModelKindError(InvalidRequestError):
+    """A model was asked for what it does not do: a chat model to embed, an embedding model
+    to chat. `model` names it, `kind` is what the catalog says it is (`chat`, `embedding`)."""
+
+    def __init__(self, message: str, *, model: str, kind: str, path: str | None = "model") -> None:
+        super().__init__(message, path=path)
+        self.model = model
+        self.kind = kind
 
 
 class ModelNotFoundError(LLMRouterError):

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
     from llm_router.builder import RouterBuilder, RouterConfig
     from llm_router.catalog import Catalog
+    from llm_router.embedding import EmbeddingResult
+    from llm_router.formats.embeddings import EmbeddingFormat
     from llm_router.realtime.session import RealtimeSession
 
 __all__ = ["CompletionResult", "Router", "RouterClosedError", "RouterStream"]
@@ -424,6 +426,37 @@ class Router:
             attempts=attempts,
         )
 
+    async def embed(
+        self,
+        body: bytes | Mapping[str, Any],
+        format: EmbeddingFormat | str = "openai",
+        model: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        caller: str | None = None,
+    ) -> EmbeddingResult:
+        """Embed the body's inputs; the answer comes back in the caller's `format`.
+
+        `format`: `openai` (an OpenAI `/v1/embeddings` body), `google` (Gemini
+        `embedContent`) or `google-batch` (`batchEmbedContents`); `model` overrides the
+        body's (Gemini callers name it in the URL). Retries, failover, breakers and limits
+        are those of `complete`. A model the catalog lists as a chat model raises
+        `ModelKindError`; bad inputs raise `InvalidRequestError` naming the field."""
+        from llm_router.embedding import prepare_embed, run_embed
+        from llm_router.formats.embeddings import EmbeddingFormat
+
+        client = self._require_open()
+        try:
+            fmt = EmbeddingFormat.parse_caller(format)
+        except ValueError as exc:
+            raise errors.InvalidRequestError(str(exc), path="format") from None
+        raw, obj = _parse_body(body)
+        call = prepare_embed(self._config, self._resolver, raw, obj, fmt, model, headers, caller)
+        with self._call_scope() as scope:
+            result = await run_embed(self._config, client, call)
+        self._check_closed(scope)
+        return result
+
     @asynccontextmanager
     async def stream(
         self,
@@ -588,8 +621,15 @@ class Router:
         raw, obj = _parse_body(body)
         _stream_flag(obj)  # validates the type even when the caller chose the method
         name = model if model is not None else _body_model(obj, fmt)
-        routes = self._resolver.resolve(name, fmt)
         spec = self._config.catalog.find(name)
+        if spec is not None and spec.flavor == "embedding":
+            raise errors.ModelKindError(
+                f"model {name!r} is an embedding model: send it to router.embed"
+                " (POST /v1/embeddings), not to a chat endpoint",
+                model=name,
+                kind=spec.flavor,
+            )
+        routes = self._resolver.resolve(name, fmt)
         max_tokens = None
         if spec is not None and spec.max_output_tokens:
             max_tokens = min(spec.max_output_tokens, DEFAULT_MAX_TOKENS_CAP)

@@ -35,9 +35,10 @@ from llm_router.usage import UsageMeter
 
 if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
+    from llm_router.formats.embeddings import EmbeddingFormat
     from llm_router.routing import Route
 
-__all__ = ["ReadLimits", "UpstreamStream", "open_upstream", "read_completion"]
+__all__ = ["ReadLimits", "UpstreamStream", "open_upstream", "read_answer", "read_completion"]
 
 _MiB = 1024 * 1024
 
@@ -92,16 +93,22 @@ async def open_upstream(
     headers: Mapping[str, str],
     auth: AuthConfig | None,
     limits: ReadLimits = DEFAULT_READ_LIMITS,
+    embedding: EmbeddingFormat | None = None,
 ) -> httpx.Response:
     """Send the request and return a 2xx response with headers read and body unread.
+
+    `embedding` names the embedding wire of an embedding call's `body` (None: a completion).
 
     Error statuses are read (up to `limits.max_error_body`), closed and raised as typed
     errors, scrubbed of our credentials; so are redirects and other non-2xx answers
     (`UpstreamError`, status 502). Transport failures become `ConnectError`/`TimeoutError`
     without chaining httpx's exception (it may echo the URL).
     """
-    upstream = UpstreamRequest(route.model, route.format, body, stream, headers)
-    request = route.provider.build_request(upstream)
+    upstream = UpstreamRequest(route.model, route.format, body, stream, headers, embedding)
+    if embedding is None:
+        request = route.provider.build_request(upstream)
+    else:
+        request = route.provider.build_embedding_request(upstream)
     before = dict(request.headers)
     if auth is not None:
         await auth.apply(request)
@@ -193,7 +200,7 @@ async def read_completion(
     Also returns the universal answer the translation went through (None for passthrough)."""
     scrubber = scrubber_for(response)
     try:
-        data = await _read_answer(response, route, limits.max_response_body)
+        data = await read_answer(response, route, limits.max_response_body)
     finally:
         await response.aclose()
     try:
@@ -212,7 +219,7 @@ async def read_completion(
         ) from None
 
 
-async def _read_answer(response: httpx.Response, route: Route, limit: int) -> bytes:
+async def read_answer(response: httpx.Response, route: Route, limit: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(route, f"declares {int(declared)} bytes", limit)

@@ -10,7 +10,8 @@ import httpx
 
 from llm_router import errors
 from llm_router.auth import ApiKey, AuthConfig, AzureEntra
-from llm_router.providers.base import Provider, UpstreamRequest
+from llm_router.formats.embeddings import EmbeddingFormat
+from llm_router.providers.base import Provider, UpstreamRequest, edit_json_body
 from llm_router.types import ProviderFormat
 
 __all__ = ["AzureProvider"]
@@ -100,6 +101,21 @@ class AzureProvider(Provider):
         return httpx.Request(
             "POST", self.url_for(request), headers=self.base_headers(request), content=body
         )
+
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        return EmbeddingFormat.OPENAI
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        """`/openai/deployments/{deployment}/embeddings?api-version=`, or the v1 surface's
+        `/openai/v1/embeddings` (the body names the deployment)."""
+        deployment = self.deployment(request.model)
+        body = edit_json_body(request.body, {"model": deployment})
+        if self.api_version is None:
+            url = httpx.URL(self.base_url + "/openai/v1/embeddings")
+        else:
+            path = f"/openai/deployments/{urllib.parse.quote(deployment, safe='')}/embeddings"
+            url = httpx.URL(self.base_url + path, params={"api-version": self.api_version})
+        return httpx.Request("POST", url, headers=self.base_headers(request), content=body)
 
 
 def _resource_endpoint(url: str) -> str:

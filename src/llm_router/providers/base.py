@@ -10,7 +10,7 @@ import abc
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 import orjson
@@ -21,6 +21,9 @@ from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.framing.sse import SSEDecoder
 from llm_router.resilience.backoff import parse_retry_after
 from llm_router.types import ProviderFormat, StreamEvent
+
+if TYPE_CHECKING:
+    from llm_router.formats.embeddings import EmbeddingFormat
 
 __all__ = [
     "EventDecoder",
@@ -35,13 +38,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class UpstreamRequest:
-    """One call to send: a body already in `format`, for the provider's model id."""
+    """One call to send: a body already in `format`, for the provider's model id.
+
+    `embedding` is set for an embedding call: the body is in that embedding wire instead
+    (and `format` is unused)."""
 
     model: str
     format: ProviderFormat
     body: bytes
     stream: bool
     headers: Mapping[str, str]  # caller headers that passed the forwarding allowlist
+    embedding: EmbeddingFormat | None = None
 
 
 class EventDecoder(Protocol):
@@ -133,6 +140,16 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def build_request(self, request: UpstreamRequest) -> httpx.Request:
         """The HTTP request to send, without credentials (auth is applied afterwards)."""
+
+    # -- embeddings -----------------------------------------------------------------------------
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        """The embedding wire this provider speaks for `model` (`caller` when it can take the
+        caller's own bodies), or None when it serves no embeddings for it."""
+        return None
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        """The HTTP request of one embedding call (`request.embedding` names its wire)."""
+        raise errors.ConfigurationError(f"{type(self).__name__} does not serve embeddings")
 
     def base_headers(self, request: UpstreamRequest) -> dict[str, str]:
         headers = dict(request.headers)

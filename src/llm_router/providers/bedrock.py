@@ -15,6 +15,7 @@ import orjson
 
 from llm_router import errors
 from llm_router.auth import ApiKey, AuthConfig, AwsSigV4
+from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.providers._aws import BedrockEventDecoder, bedrock_error
 from llm_router.providers.base import EventDecoder, Provider, UpstreamRequest, edit_json_body
@@ -121,6 +122,22 @@ class BedrockProvider(Provider):
             self.model_url(request.model, action),
             headers=headers,
             content=self.prepare_body(request),
+        )
+
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        """InvokeModel for Amazon Titan Text Embeddings and Cohere Embed models."""
+        lowered = model.lower()
+        if "titan-embed" in lowered:
+            return EmbeddingFormat.TITAN
+        if "cohere.embed" in lowered:
+            return EmbeddingFormat.COHERE
+        return None
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        headers = self.base_headers(request)
+        headers.pop("anthropic-beta", None)
+        return httpx.Request(
+            "POST", self.model_url(request.model, "invoke"), headers=headers, content=request.body
         )
 
     def event_decoder(

@@ -10,6 +10,7 @@ import httpx
 
 from llm_router import errors
 from llm_router.auth import AuthConfig
+from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers.base import Provider, UpstreamRequest
 from llm_router.types import ProviderFormat
 
@@ -138,4 +139,15 @@ class OpenAICompatibleProvider(Provider):
             self.base_url + "/chat/completions",
             headers=self.base_headers(request),
             content=self.prepare_body(request),
+        )
+
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        return EmbeddingFormat.OPENAI
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self.base_url + "/embeddings",
+            headers=self.base_headers(request),
+            content=request.body,
         )

@@ -8,6 +8,7 @@ import httpx
 
 from llm_router import errors
 from llm_router.auth import ApiKey, AuthConfig
+from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers._google_errors import google_error
 from llm_router.providers.base import Provider, UpstreamRequest, edit_json_body
 from llm_router.types import ProviderFormat
@@ -49,6 +50,23 @@ class GoogleProvider(Provider):
         )
         return httpx.Request(
             "POST", url, headers=self.base_headers(request), content=self.prepare_body(request)
+        )
+
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        """A Gemini caller's own method (embedContent or batchEmbedContents), else the batch."""
+        if caller in (EmbeddingFormat.GOOGLE, EmbeddingFormat.GOOGLE_BATCH):
+            return caller
+        return EmbeddingFormat.GOOGLE_BATCH
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        method = (
+            ":embedContent"
+            if request.embedding is EmbeddingFormat.GOOGLE
+            else ":batchEmbedContents"
+        )
+        resource = f"{self.base_url}/{self.api_version}/{gemini_model_path(request.model)}"
+        return httpx.Request(
+            "POST", resource + method, headers=self.base_headers(request), content=request.body
         )
 
     def map_error(

@@ -8,6 +8,7 @@ import httpx
 import orjson
 
 from llm_router import errors
+from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers.base import Provider, UpstreamRequest, error_from_response
 from llm_router.types import ProviderFormat
 
@@ -28,6 +29,17 @@ class MistralProvider(Provider):
             self.base_url + "/chat/completions",
             headers=self.base_headers(request),
             content=self.prepare_body(request),
+        )
+
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        return EmbeddingFormat.MISTRAL
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self.base_url + "/embeddings",
+            headers=self.base_headers(request),
+            content=request.body,
         )
 
     def map_error(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers.base import Provider, UpstreamRequest
 from llm_router.types import ProviderFormat
 
@@ -52,4 +53,15 @@ class OpenAIProvider(Provider):
             self.base_url + path,
             headers=self.base_headers(request),
             content=self.prepare_body(request),
+        )
+
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        return EmbeddingFormat.OPENAI
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self.base_url + "/embeddings",
+            headers=self.base_headers(request),
+            content=request.body,
         )

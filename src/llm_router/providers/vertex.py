@@ -14,6 +14,7 @@ import httpx
 
 from llm_router import errors
 from llm_router.auth import AuthConfig, GoogleServiceAccount, OAuth
+from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers._google_errors import google_error
 from llm_router.providers.base import Provider, UpstreamRequest, edit_json_body
 from llm_router.providers.google import gemini_method_url
@@ -149,6 +150,18 @@ class VertexProvider(Provider):
         return httpx.Request(
             "POST", url, headers=self.base_headers(request), content=self.prepare_body(request)
         )
+
+    def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        """Google's embedding models (`gemini-embedding-*`, `text-embedding-*`,
+        `text-multilingual-embedding-*`) answer `:predict`; other publishers embed nothing here."""
+        publisher = _publisher_in(model)
+        if publisher not in (None, "google"):
+            return None
+        return EmbeddingFormat.VERTEX
+
+    def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
+        url = self.model_url(request.model, ProviderFormat.GOOGLE) + ":predict"
+        return httpx.Request("POST", url, headers=self.base_headers(request), content=request.body)
 
     def map_error(
         self, status: int, headers: httpx.Headers, body: bytes, alias: str

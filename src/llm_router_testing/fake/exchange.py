@@ -26,6 +26,7 @@ from .answers import derive_answer
 from .auth import AuthFailure, SignedRequest, check
 from .conversation import Conversation
 from .dialects import count_tokens_body, dialect_for, error_reply, models_body
+from .embeddings import embedding_answer
 from .faults import Fault, FaultSpecError
 from .fixtures import FixtureResponse
 from .journal import JournalEntry, redact_headers, redact_query
@@ -114,7 +115,7 @@ class ProviderExchange:
             await self._reply_error(error_reply(None, 404, message))
             return
         self.route = route
-        entry.provider, entry.format = route.provider, route.format.value
+        entry.provider, entry.format = route.provider, route.embedding or route.format.value
         proxy = state.proxy
         if proxy is not None and proxy.handles(route.provider):
             entry.rule = "proxy"
@@ -263,6 +264,9 @@ class ProviderExchange:
             message = "We could not parse the JSON body of your request."
             await self._reply_error(error_reply(route.provider, 400, message))
             return
+        if route.embedding is not None:
+            await self._embed(route, parsed, fault)
+            return
         fixture = self.state.fixtures.match(self.method, self.path, self.body)
         if fixture is None and len(self.state.fixtures.by_content):
             fixture = self._recording_in_format(route, parsed, stream)
@@ -298,6 +302,18 @@ class ProviderExchange:
             await self._reply(200, JSON, array, fault)
             return
         await self._stream(route, events, fault)
+
+    async def _embed(self, route: Route, parsed: dict[str, Any], fault: Fault | None) -> None:
+        """Deterministic vectors in the route's embedding wire (see `embeddings.py`)."""
+        assert route.embedding is not None
+        model = route.model or str(parsed.get("model") or "")
+        try:
+            body, extra = embedding_answer(route.embedding, parsed, model)
+        except RejectedRequest as rejected:
+            self.entry.error = rejected.message
+            await self._reply_error(error_reply(route.provider, rejected.status, rejected.message))
+            return
+        await self._reply(200, JSON, body, fault, extra)
 
     def _recording_in_format(
         self, route: Route, parsed: dict[str, Any], stream: bool

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_router.types import ProviderFormat
 
@@ -25,8 +25,9 @@ class Route:
 
     `provider` picks the credential check and error style (openai, azure, mistral, anthropic,
     vertex-anthropic, google, vertex-google, bedrock); `format` the body's wire format;
-    `operation` is generate, count_tokens or models (a listing; with `model`, Gemini's
-    get-model). `model` and `stream` are set when the path
+    `operation` is generate, count_tokens, models (a listing; with `model`, Gemini's
+    get-model) or embed (then `embedding` names the embedding wire: openai, mistral, google,
+    google-batch, vertex, titan, cohere). `model` and `stream` are set when the path
     decides them; `invoke` marks Bedrock InvokeModel (Anthropic bodies); `sse` is False for a
     Gemini stream asked without `alt=sse` (answered as one JSON array).
     """
@@ -39,23 +40,27 @@ class Route:
     invoke: bool = False
     sse: bool = True
     rejection: tuple[int, str] | None = None
+    embedding: str | None = None
 
 
 _GEMINI = re.compile(
     r"^/(?:v1|v1beta|v1alpha)/models/(?P<model>[^/:]+)"
-    r":(?P<op>generateContent|streamGenerateContent|countTokens)$"
+    r":(?P<op>generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents)$"
 )
 _VERTEX = re.compile(
     r"^/(?:v1|v1beta1)/projects/[^/]+/locations/[^/]+/publishers/(?P<publisher>google|anthropic)"
     r"/models/(?P<model>[^/:]+)"
-    r":(?P<op>generateContent|streamGenerateContent|countTokens|rawPredict|streamRawPredict)$"
+    r":(?P<op>generateContent|streamGenerateContent|countTokens|rawPredict|streamRawPredict"
+    r"|predict)$"
 )
 _BEDROCK = re.compile(
     r"^/model/(?P<model>.+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
 )
 _AZURE_DEPLOYMENT = re.compile(
-    r"^/openai/deployments/(?P<deployment>[^/]+)/(?P<op>chat/completions|responses)$"
+    r"^/openai/deployments/(?P<deployment>[^/]+)/(?P<op>chat/completions|responses|embeddings)$"
 )
+#: Bedrock model ids answered as embedding models by InvokeModel.
+_BEDROCK_EMBEDDINGS = (("titan-embed", "titan"), ("cohere.embed", "cohere"))
 
 
 def resolve(
@@ -78,6 +83,12 @@ def resolve(
         return Route("openai", ProviderFormat.OPENAI)
     if path == "/mistral/v1/chat/completions":
         return Route("mistral", ProviderFormat.MISTRAL)
+    if path == "/v1/embeddings":
+        if mistral_key and headers.get("authorization") == f"Bearer {mistral_key}":
+            return _embed("mistral", ProviderFormat.MISTRAL, "mistral")
+        return _embed("openai", ProviderFormat.OPENAI, "openai")
+    if path == "/mistral/v1/embeddings":
+        return _embed("mistral", ProviderFormat.MISTRAL, "mistral")
     if path == "/v1/responses":
         return Route("openai", ProviderFormat.RESPONSES)
     if path == "/v1/messages":
@@ -91,6 +102,11 @@ def resolve(
         if found is None:
             return None
         op = found["op"]
+        if op == "invoke":
+            lowered = found["model"].lower()
+            for marker, wire in _BEDROCK_EMBEDDINGS:
+                if marker in lowered:
+                    return _embed("bedrock", ProviderFormat.CONVERSE, wire, found["model"])
         invoke = op.startswith("invoke")
         return Route(
             "bedrock",
@@ -105,6 +121,8 @@ def resolve(
     found = _VERTEX.match(path)
     if found is not None:
         if found["publisher"] == "google":
+            if found["op"] == "predict":
+                return _embed("vertex-google", ProviderFormat.GOOGLE, "vertex", found["model"])
             return _google("vertex-google", found["model"], found["op"], query)
         if found["op"] not in ("rawPredict", "streamRawPredict"):
             return None
@@ -142,7 +160,14 @@ def _is_mistral(headers: Mapping[str, str], body: bytes, mistral_key: str | None
     return b'"random_seed"' in body or b'"safe_prompt"' in body
 
 
+def _embed(provider: str, fmt: ProviderFormat, wire: str, model: str | None = None) -> Route:
+    return Route(provider, fmt, "embed", model, stream=False, embedding=wire)
+
+
 def _google(provider: str, model: str, op: str, query: Mapping[str, str]) -> Route:
+    if op in ("embedContent", "batchEmbedContents"):
+        wire = "google" if op == "embedContent" else "google-batch"
+        return _embed(provider, ProviderFormat.GOOGLE, wire, model)
     if op == "countTokens":
         return Route(provider, ProviderFormat.GOOGLE, "count_tokens", model, stream=False)
     stream = op == "streamGenerateContent"
@@ -152,6 +177,8 @@ def _google(provider: str, model: str, op: str, query: Mapping[str, str]) -> Rou
 
 
 def _azure(path: str, query: Mapping[str, str]) -> Route | None:
+    if path == "/openai/v1/embeddings":
+        return _embed("azure", ProviderFormat.OPENAI, "openai")
     if path in ("/openai/v1/chat/completions", "/openai/v1/responses"):
         fmt = ProviderFormat.OPENAI if path.endswith("completions") else ProviderFormat.RESPONSES
         return Route("azure", fmt)
@@ -163,13 +190,20 @@ def _azure(path: str, query: Mapping[str, str]) -> Route | None:
         if found is None:
             return None
         deployment = found["deployment"]
+        if found["op"] == "embeddings":
+            embed = _embed("azure", ProviderFormat.OPENAI, "openai", deployment)
+            return _with_version(embed, query)
         fmt = (
             ProviderFormat.OPENAI if found["op"] == "chat/completions" else ProviderFormat.RESPONSES
         )
+    return _with_version(Route("azure", fmt, model=deployment), query)
+
+
+def _with_version(route: Route, query: Mapping[str, str]) -> Route:
+    """Azure deployment paths need a valid `api-version`."""
     version = query.get("api-version")
-    rejection = None
     if version is None:
-        rejection = (404, "Resource not found")
-    elif not _API_VERSION.match(version):
-        rejection = (400, f"API version not supported: {version}")
-    return Route("azure", fmt, model=deployment, rejection=rejection)
+        return replace(route, rejection=(404, "Resource not found"))
+    if not _API_VERSION.match(version):
+        return replace(route, rejection=(400, f"API version not supported: {version}"))
+    return route
