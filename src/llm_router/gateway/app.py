@@ -23,6 +23,7 @@ from llm_router.framing.eventstream import encode_stream_event
 from llm_router.gateway.access_log import AccessLog, Exchange
 from llm_router.gateway.asgi import Receive, Scope, Send, lifespan, respond
 from llm_router.gateway.config import GatewaySettings
+from llm_router.gateway.embeddings import match_embedding, serve_embedding
 from llm_router.gateway.errors import error_info, render_error, render_info
 from llm_router.gateway.keys import GatewayKeys, presented_key
 from llm_router.gateway.limits import BodyTimeout, BodyTooLarge, ClientGone, read_body
@@ -126,6 +127,10 @@ class Gateway:
                 await self._refuse(send, extra.format, ErrorType.AUTHENTICATION, 401, _KEY_MESSAGE)
                 return
             await self._extra(extra, scope, receive, send, headers, exchange)
+            return
+        embedding = match_embedding(method, path)
+        if embedding is not None:
+            await serve_embedding(self, embedding, scope, receive, send, headers, exchange)
             return
         endpoint = match_endpoint(path)
         if endpoint is None or method != "POST":

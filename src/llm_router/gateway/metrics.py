@@ -94,7 +94,7 @@ class GatewayMetrics:
         self.requests.labels(exchange.operation, exchange.format or "", str(status)).inc()
         if exchange.disconnected:
             self.disconnects.inc()
-        if exchange.operation != "generate":
+        if exchange.operation not in ("generate", "embed"):
             return
         route = (
             "none" if exchange.provider is None else f"{exchange.provider}/{exchange.route_model}"
