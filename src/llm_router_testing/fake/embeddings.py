@@ -105,7 +105,7 @@ def _vector(text: str | list[int], dims: int | None, model: str) -> list[float]:
 
 
 def _openai(wire: str, body: Mapping[str, Any], model: str) -> bytes:
-    name = body.get("model")
+    name = body.get("model") or model  # Azure deployment paths name it in the URL
     if not isinstance(name, str) or not name:
         raise _refuse("you must provide a model parameter")
     raw = body.get("input")
