@@ -128,7 +128,10 @@ def test_default_catalog_is_large_and_covers_every_format_and_provider() -> None
     assert len(catalog) >= 300
     assert {spec.format for spec in catalog} == set(ProviderFormat)
     assert catalog.providers() >= FIRST_PARTY_AND_HOSTS
-    assert all(spec.flavor == "chat" and spec.available_providers for spec in catalog)
+    assert all(
+        spec.flavor in ("chat", "embedding") and spec.available_providers for spec in catalog
+    )
+    assert len(catalog.filter(flavor="embedding")) >= 10
 
 
 def test_default_catalog_is_loaded_once() -> None:
@@ -170,10 +173,11 @@ def test_default_catalog_dated_snapshot_has_parent() -> None:
     assert spec.parent == "claude-sonnet-4-5"
 
 
-def test_default_catalog_excludes_non_chat_models() -> None:
+def test_default_catalog_excludes_models_of_other_endpoints() -> None:
     catalog = Catalog.default()
-    for name in ("dall-e-3", "whisper-1", "text-embedding-3-small", "tts-1", "gpt-image-1"):
+    for name in ("dall-e-3", "whisper-1", "tts-1", "gpt-image-1"):
         assert catalog.find(name) is None
+    assert catalog.get("text-embedding-3-small").flavor == "embedding"
 
 
 # -- spec parsing -------------------------------------------------------------------------------

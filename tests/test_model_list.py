@@ -135,11 +135,15 @@ def result() -> Any:
     return build.transform(SOURCE)
 
 
-def test_transform_keeps_only_routable_chat_models(result: Any) -> None:
-    for name in ("text-embedding-3-small", "dall-e-3", "whisper-1", "claude-2", "text-block"):
+def test_transform_keeps_only_routable_chat_and_embedding_models(result: Any) -> None:
+    for name in ("dall-e-3", "whisper-1", "claude-2", "text-block"):
         assert name not in result.models
-    assert sum(result.dropped.values()) == 5
+    assert sum(result.dropped.values()) == 4
     assert result.dropped["no available provider"] == 1
+    assert result.models["text-embedding-3-small"]["flavor"] == "embedding"
+    # embedding models the source lacks are added, with their prices
+    titan = result.models["amazon.titan-embed-text-v2:0"]
+    assert titan["flavor"] == "embedding" and titan["input_cost_per_mil_tokens"] == 0.02
 
 
 def test_transform_maps_wire_formats(result: Any) -> None:
@@ -219,10 +223,14 @@ def test_output_is_sorted_deterministic_and_loadable(result: Any) -> None:
 
 def test_summary_counts_formats_providers_and_drops(result: Any) -> None:
     summary = build.summarize(result)
-    assert summary.splitlines()[0] == f"{len(result.models)} chat models"
+    embedding = sum(entry["flavor"] == "embedding" for entry in result.models.values())
+    assert embedding == 6  # the source's one, and the five it lacks
+    assert summary.splitlines()[0] == (
+        f"{len(result.models) - embedding} chat models, {embedding} embedding models"
+    )
     assert "responses 3" in summary
-    assert "bedrock 3" in summary
-    assert "flavor 'embedding' 1" in summary
+    assert "bedrock 7" in summary  # three chat models, four embedding models
+    assert "flavor 'completion' 1" in summary
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -131,8 +131,35 @@ def test_model_listing_follows_the_caller() -> None:
         ("POST", "/model/x/unknown"),
         ("POST", "/v1/projects/p/locations/l/publishers/anthropic/models/c:generateContent"),
         ("PUT", "/v1/messages"),
-        ("POST", "/openai/deployments/d/embeddings"),
+        ("POST", "/openai/deployments/d/images/generations"),
     ],
 )
 def test_unknown_paths(method: str, path: str) -> None:
     assert resolve(method, path, {}, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "provider", "wire", "model"),
+    [
+        ("/v1/embeddings", "openai", "openai", None),
+        ("/mistral/v1/embeddings", "mistral", "mistral", None),
+        ("/openai/v1/embeddings", "azure", "openai", None),
+        ("/openai/deployments/emb/embeddings", "azure", "openai", "emb"),
+        ("/v1beta/models/gemini-embedding-001:embedContent", "google", "google", None),
+        ("/v1/models/gemini-embedding-001:batchEmbedContents", "google", "google-batch", None),
+        (
+            "/v1/projects/p/locations/l/publishers/google/models/text-embedding-005:predict",
+            "vertex-google",
+            "vertex",
+            "text-embedding-005",
+        ),
+        ("/model/amazon.titan-embed-text-v2:0/invoke", "bedrock", "titan", None),
+        ("/model/cohere.embed-english-v3/invoke", "bedrock", "cohere", None),
+    ],
+)
+def test_embedding_paths(path: str, provider: str, wire: str, model: str | None) -> None:
+    route = resolve("POST", path, {"api-version": "2024-10-21"}, {})
+    assert route is not None
+    assert (route.provider, route.operation, route.embedding) == (provider, "embed", wire)
+    if model is not None:
+        assert route.model == model
