@@ -191,3 +191,36 @@ async def test_botocore_invokes_titan_and_cohere_embedding_models(fake: FakeProv
         await in_thread(
             lambda: bedrock.invoke_model(modelId=cohere, body=json.dumps({"texts": []}))
         )
+
+
+async def test_google_genai_on_vertex_embeds_gemini_and_text_embedding_models(
+    fake: FakeProvider,
+) -> None:
+    from google.oauth2.credentials import Credentials
+
+    options = genai_types.HttpOptions(base_url=fake.url, api_version="v1")
+    client = genai.Client(
+        vertexai=True,
+        project="proj",
+        location="us-central1",
+        credentials=Credentials(FAKE_KEYS["vertex"]),
+        http_options=options,
+    )
+    config = genai_types.EmbedContentConfig(output_dimensionality=8)
+
+    def calls() -> tuple[Any, Any]:
+        gemini = client.models.embed_content(
+            model="gemini-embedding-001", contents="hello", config=config
+        )
+        text = client.models.embed_content(
+            model="text-embedding-005", contents=["a", "b"], config=config
+        )
+        return gemini, text
+
+    gemini, text = await in_thread(calls)
+    assert gemini.embeddings is not None and text.embeddings is not None
+    assert gemini.embeddings[0].values == fake_vector("hello", 8, "gemini-embedding-001")
+    assert [e.values for e in text.embeddings] == [
+        fake_vector(t, 8, "text-embedding-005") for t in ("a", "b")
+    ]
+    assert [(e.format, e.status) for e in fake.journal] == [("vertex-embed", 200), ("vertex", 200)]

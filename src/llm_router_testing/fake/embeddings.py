@@ -26,7 +26,17 @@ from .wire import RejectedRequest
 __all__ = ["EMBEDDING_WIRES", "default_dimensions", "embedding_answer", "fake_vector"]
 
 #: The embedding wires the fake answers (route `embedding` values).
-EMBEDDING_WIRES = ("openai", "mistral", "google", "google-batch", "vertex", "titan", "cohere")
+EMBEDDING_WIRES = (
+    "openai",
+    "mistral",
+    "google",
+    "google-batch",
+    "vertex",
+    "vertex-embed",
+    "vertex-batch",
+    "titan",
+    "cohere",
+)
 
 _SIZES = (
     ("text-embedding-3-large", 3072),
@@ -92,6 +102,15 @@ def embedding_answer(
         text, dims = _gemini_one(body, "")
         return orjson.dumps({"embedding": {"values": _vector(text, dims, model)}}), ()
     if wire == "google-batch":
+        return _gemini_batch(body, model), ()
+    if wire == "vertex-embed":  # Vertex's embedContent: settings in embedContentConfig
+        text, dims = _gemini_one(body, "")
+        answer = {
+            "embedding": {"values": _vector(text, dims, model)},
+            "usageMetadata": {"promptTokenCount": _tokens(text)},
+        }
+        return orjson.dumps(answer), ()
+    if wire == "vertex-batch":
         return _gemini_batch(body, model), ()
     if wire == "vertex":
         return _vertex(body, model), ()
@@ -163,7 +182,9 @@ def _gemini_one(body: Any, path: str) -> tuple[str, int | None]:
     text = " ".join(texts)
     if not text:
         raise _refuse(f"* {path}content: the text to embed is empty.")
-    dims = _dimensions(body.get("outputDimensionality"), "outputDimensionality")
+    config = body.get("embedContentConfig")  # Vertex's spelling of the same settings
+    settings = config if isinstance(config, Mapping) else body
+    dims = _dimensions(settings.get("outputDimensionality"), "outputDimensionality")
     return text, dims
 
 

@@ -51,7 +51,7 @@ _VERTEX = re.compile(
     r"^/(?:v1|v1beta1)/projects/[^/]+/locations/[^/]+/publishers/(?P<publisher>google|anthropic)"
     r"/models/(?P<model>[^/:]+)"
     r":(?P<op>generateContent|streamGenerateContent|countTokens|rawPredict|streamRawPredict"
-    r"|predict)$"
+    r"|predict|embedContent|batchEmbedContents)$"
 )
 _BEDROCK = re.compile(
     r"^/model/(?P<model>.+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
@@ -121,8 +121,12 @@ def resolve(
     found = _VERTEX.match(path)
     if found is not None:
         if found["publisher"] == "google":
-            if found["op"] == "predict":
+            op = found["op"]
+            if op == "predict":
                 return _embed("vertex-google", ProviderFormat.GOOGLE, "vertex", found["model"])
+            if op in ("embedContent", "batchEmbedContents"):  # google-genai's Gemini models
+                wire = "vertex-embed" if op == "embedContent" else "vertex-batch"
+                return _embed("vertex-google", ProviderFormat.GOOGLE, wire, found["model"])
             return _google("vertex-google", found["model"], found["op"], query)
         if found["op"] not in ("rawPredict", "streamRawPredict"):
             return None
