@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+import trio
 
 from llm_router import Catalog, EmbeddingFormat, ProviderFormat, RetryPolicy, Router, errors
 from llm_router.formats.embeddings import decode_base64
@@ -218,3 +219,43 @@ async def test_a_model_no_provider_embeds_is_no_route(fake: FakeProvider) -> Non
         with pytest.raises(errors.NoRouteError, match="serves embeddings for model 'house-embed'"):
             await router.embed({"model": "house-embed", "input": "x"}, "openai")
     assert len(fake.journal) == 0
+
+
+def task_count() -> int:
+    """Tasks under the test's own task (the fixtures' servers run in their own)."""
+
+    def count(task: trio.lowlevel.Task) -> int:
+        return 1 + sum(
+            count(child) for nursery in task.child_nurseries for child in nursery.child_tasks
+        )
+
+    return count(trio.lowlevel.current_task())
+
+
+async def test_cancelling_a_fanned_out_call_releases_every_upstream_call(
+    router: Router, fake: FakeProvider
+) -> None:
+    """Titan fans four calls out; cancelling the caller while they wait on the fake
+    disconnects all four, and the router keeps no call, connection or task."""
+    body = {"model": "amazon.titan-embed-text-v2:0", "input": ["a", "b", "c", "d"]}
+    scope = trio.CancelScope()
+    finished: list[object] = []
+
+    async def run() -> None:
+        with scope:
+            finished.append(await router.embed(body, "openai", headers={"x-fake-ttfb": "30s"}))
+
+    before = task_count()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        with trio.fail_after(5):
+            while sum(e.first_byte_at is not None for e in fake.journal) < 4:  # noqa: ASYNC110
+                await trio.sleep(0.005)
+        scope.cancel()
+    with trio.fail_after(5):
+        while sum(e.disconnected for e in fake.journal) < 4:  # noqa: ASYNC110
+            await trio.sleep(0.005)
+    assert scope.cancelled_caught and not finished
+    stats = router.statistics()
+    assert stats["pool"]["in_use"] == 0 and stats["calls_in_flight"] == 0
+    assert task_count() == before
