@@ -253,7 +253,8 @@ class ReplayStep:
     """One thing a server replaying a WebSocket session does, in order.
 
     ``send``: wait `pause` seconds, then send `data` (`str`: a text frame, `bytes`: binary).
-    ``receive``: wait for the client's next message (it is counted, not compared).
+    ``receive``: wait for the client's next message; `data` is what the client sent there in
+    the recording (a replaying server may compare, it need not).
     ``close``: wait `pause` seconds, then close with `code` and `reason` (the server closed).
     ``await_close``: wait for the client to close (the client closed the recorded session).
     ``drop``: end without a close frame of its own (the recording ended without a close).
@@ -278,7 +279,7 @@ def websocket_steps(session: WebSocketRecord) -> list[ReplayStep]:
         if frame["from"] == "server":
             steps.append(ReplayStep("send", pause, frame_data(frame)))
         else:
-            steps.append(ReplayStep("receive"))
+            steps.append(ReplayStep("receive", data=frame_data(frame)))
     close = session.get("close")
     if close is None:
         steps.append(ReplayStep("drop"))

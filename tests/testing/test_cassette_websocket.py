@@ -18,6 +18,7 @@ import openai
 import orjson
 import pytest
 import trio
+import trio.testing
 from google import genai
 from google.genai import types as genai_types
 from hypothesis import given, settings
@@ -32,7 +33,10 @@ from llm_router_testing.cassette_format import (
     parse_cassette,
 )
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
+from llm_router_testing.fake.app import FakeApp
 from llm_router_testing.fake.auth import FakeCredentials
+from llm_router_testing.fake.fixtures import Fixtures
+from llm_router_testing.fake.state import FakeState
 from llm_router_testing.proxy import RecordingProxy
 from llm_router_testing.replayer import websocket_steps
 
@@ -400,3 +404,158 @@ def test_a_secret_split_across_two_frames_is_removed_from_both(
     assert all(isinstance(t, bytes) is binary for t in texts)
     joined = b"".join(t.encode() if isinstance(t, str) else t for t in texts)
     assert joined == (before + "REDACTED" + after).encode()
+
+
+def _write(path: Path, *interactions: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps({"version": 1, "interactions": list(interactions)}))
+
+
+def _session(url: str, frames: list[dict[str, Any]], **close: Any) -> dict[str, Any]:
+    session: dict[str, Any] = {"frames": frames}
+    if close:
+        session["close"] = close
+    return {"request": {"method": "GET", "url": url, "headers": {}}, "websocket": session}
+
+
+async def test_replay_paces_the_server_frames_in_virtual_time(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The pause before a server frame is its recorded gap since the frame before it (a
+    client frame's gap counts from its arrival): replay never waits longer than recorded."""
+    frames = [
+        {"t": 0.0, "from": "server", "text": '{"type": "session.created"}'},
+        {"t": 5.0, "from": "client", "text": '{"type": "response.create"}'},
+        {"t": 35.0, "from": "server", "text": '{"type": "response.created"}'},
+        {"t": 95.0, "from": "server", "data_b64": base64.b64encode(b"\x00\x01").decode()},
+    ]
+    url = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    _write(tmp_path / "rt.json", _session(url, frames, code=4001, reason="done", by="server"))
+    app = FakeApp(FakeState(fixtures=Fixtures.load(tmp_path)))
+    sent: list[tuple[float, dict[str, Any]]] = []
+    inbox = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": '{"type":"response.create"}'},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if inbox:
+            return inbox.pop(0)
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append((trio.current_time(), message))
+
+    scope = {
+        "type": "websocket",
+        "path": "/v1/realtime",
+        "raw_path": b"/v1/realtime",
+        "query_string": b"model=gpt-realtime",
+        "headers": [(b"authorization", f"Bearer {FAKE_KEYS['openai']}".encode())],
+        "extensions": {"websocket.http.response": {}},
+    }
+    start = trio.current_time()
+    await app(scope, receive, send)
+
+    timeline = [(round(t - start, 6), m["type"], m.get("text", m.get("bytes"))) for t, m in sent]
+    assert timeline == [
+        (0.0, "websocket.accept", None),
+        (0.0, "websocket.send", '{"type": "session.created"}'),
+        (30.0, "websocket.send", '{"type": "response.created"}'),
+        (90.0, "websocket.send", b"\x00\x01"),
+        (90.0, "websocket.close", None),
+    ]
+    assert sent[-1][1] == {"type": "websocket.close", "code": 4001, "reason": "done"}
+    (entry,) = app.state.journal
+    assert entry.rule == "recording" and entry.error is None  # the client frame matched
+
+
+async def test_sessions_the_client_opens_are_chosen_by_its_first_message(tmp_path: Path) -> None:
+    """Two Gemini recordings on one path: each setup gets its own; an unrecorded setup gets
+    the scripted session; a client frame unlike the recording is noted in the journal."""
+    url = "wss://generativelanguage.googleapis.com" + GEMINI_PATH + "?key=REDACTED"
+
+    def recording(model: str, answer: str) -> dict[str, Any]:
+        setup = json.dumps({"setup": {"model": f"models/{model}"}})
+        return _session(
+            url,
+            [
+                {"t": 0.0, "from": "client", "text": setup},
+                {"t": 0.01, "from": "server", "text": '{"setupComplete": {}}'},
+                {"t": 0.02, "from": "client", "text": '{"clientContent": {"turnComplete": true}}'},
+                {"t": 0.03, "from": "server", "text": json.dumps({"answer": answer})},
+            ],
+            code=1000,
+            reason="",
+            by="client",
+        )
+
+    _write(tmp_path / "a.json", recording("one", "first"))
+    _write(tmp_path / "b" / "b.json", recording("two", "second"))
+
+    async def session(fake: FakeProvider, model: str, content: dict[str, Any]) -> list[Any]:
+        ws_url = fake.url.replace("http://", "ws://") + GEMINI_PATH + f"?key={FAKE_KEYS['google']}"
+        async with open_websocket_url(ws_url) as ws:
+            await ws.send_message(json.dumps({"setup": {"model": f"models/{model}"}}))
+            replies = [orjson.loads(await ws.get_message())]
+            await ws.send_message(json.dumps(content))
+            replies.append(orjson.loads(await ws.get_message()))
+        return replies
+
+    done = {"clientContent": {"turnComplete": True}}
+    async with open_fake_provider(fixtures=tmp_path) as fake:
+        assert (await session(fake, "two", done))[1] == {"answer": "second"}
+        assert (await session(fake, "one", done))[1] == {"answer": "first"}
+        other = {"clientContent": {"turns": [{"role": "user", "parts": [{"text": "x"}]}]}}
+        assert (await session(fake, "one", other))[1] == {"answer": "first"}
+        scripted = await session(fake, "three", {**other, "clientContent": {
+            **other["clientContent"], "turnComplete": True}})  # fmt: skip
+        assert scripted[0] == {"setupComplete": {}} and "serverContent" in scripted[1]
+        with trio.fail_after(10):
+            await fake.journal.wait_for_count(4)
+        entries = [e for e in fake.journal if e.method == "WEBSOCKET"]
+    assert [e.rule for e in entries] == ["recording", "recording", "recording", None]
+    assert [e.model for e in entries] == ["two", "one", "one", "three"]
+    assert entries[0].error is None
+    assert entries[2].error is not None
+    assert entries[2].error.startswith("client message 2 differs from the recording: sent ")
+
+
+async def test_responses_websocket_session_recorded_and_replayed_with_the_sdk(
+    tmp_path: Path,
+) -> None:
+    async def turns(url: str, key: str) -> list[str]:
+        async def main() -> list[str]:
+            texts = []
+            async with _openai(url, key).responses.connect() as conn:
+                previous = None
+                for question in ("one", "two"):
+                    await conn.response.create(
+                        model="gpt-4.1-mini", input=question, previous_response_id=previous
+                    )
+                    text = ""
+                    async for event in conn:
+                        if event.type == "response.output_text.delta":
+                            text += event.delta
+                        if event.type == "response.completed":
+                            previous = event.response.id
+                            break
+                    texts.append(text)
+            return texts
+
+        result: list[str] = await on_asyncio(main)
+        return result
+
+    async with open_fake_provider(credentials=_upstream_credentials()) as upstream:
+        proxy = RecordingProxy({"openai": upstream.url}, tmp_path)
+        async with open_fake_provider(proxy=proxy) as recorder:
+            recorded = await turns(recorder.url, OPENAI_CANARY)
+    assert recorded == ["You said: one", "You said: two"]
+    _assert_no_secret((tmp_path / "openai.json").read_bytes(), OPENAI_CANARY)
+    async with open_fake_provider(fixtures=tmp_path) as replay:
+        assert await turns(replay.url, FAKE_KEYS["openai"]) == recorded
+        with trio.fail_after(10):
+            await replay.journal.wait_for_count(1)
+        (entry,) = [e for e in replay.journal if e.method == "WEBSOCKET"]
+    assert (entry.rule, entry.error, entry.frames_received) == ("recording", None, 2)

@@ -7,9 +7,11 @@ are served in turn and the last one repeats. A recorded stream is replayed chunk
 with its recorded pacing (the gaps between the chunks' `t`). Faults still apply to fixtures.
 
 Recorded WebSocket sessions are indexed apart, by URL path and query (credential parameters
-such as Gemini's ``key`` left out): an upgrade matching one replays the server's messages at
-their recorded gaps, waits for the client's in their recorded places, and ends as recorded
-(see `llm_router_testing.replayer.websocket_steps`); a recorded refusal refuses again.
+such as Gemini's ``key`` left out) and, for sessions the client opens (a Gemini `setup`, a
+first `response.create`), by that first message, normalised like a body: an upgrade matching
+one replays the server's messages at their recorded gaps, waits for the client's in their
+recorded places, and ends as recorded (see `llm_router_testing.replayer.websocket_steps`); a
+recorded refusal refuses again.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ from llm_router_testing.replayer import ReplayStep, websocket_steps
 
 from .crossformat import CrossFormatIndex
 
-__all__ = ["FixtureError", "FixtureResponse", "Fixtures", "WebSocketFixture", "websocket_key"]
+__all__ = [
+    "FixtureError",
+    "FixtureResponse",
+    "Fixtures",
+    "WebSocketFixture",
+    "normalise_message",
+    "websocket_key",
+]
 
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
 
@@ -54,11 +63,20 @@ class FixtureResponse:
 
 @dataclass(frozen=True, slots=True)
 class WebSocketFixture:
-    """A recorded session to replay (`steps`), or a recorded refusal (`refusal`)."""
+    """A recorded session to replay (`steps`), or a recorded refusal (`refusal`).
+
+    `opening` is the normalised first message of a session the client opens (None when the
+    server speaks first): what the session is matched on besides its URL."""
 
     steps: tuple[ReplayStep, ...] = ()
     subprotocol: str | None = None
     refusal: FixtureResponse | None = None
+    opening: bytes | None = None
+
+
+def normalise_message(message: str | bytes) -> bytes:
+    """Canonical bytes of a WebSocket message (JSON sorted and compact, text or binary)."""
+    return normalise_body(message.encode("utf-8") if isinstance(message, str) else message)
 
 
 def websocket_key(path: str, query: str) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -84,7 +102,7 @@ class Fixtures:
         self._by_key: dict[tuple[str, str, bytes], list[FixtureResponse]] = {}
         self._served: dict[tuple[str, str, bytes], int] = {}
         self._sessions: dict[tuple[str, tuple[tuple[str, str], ...]], list[WebSocketFixture]] = {}
-        self._sessions_served: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._sessions_served: dict[tuple[object, ...], int] = {}
         self.by_content = CrossFormatIndex()
         """The same recordings by what their requests say, for other formats' requests."""
 
@@ -145,8 +163,13 @@ class Fixtures:
         session = interaction.get("websocket")
         response = interaction.get("response")
         if session is not None:
+            steps = tuple(websocket_steps(session))
+            first = steps[0] if steps else None
+            opening = None
+            if first is not None and first.kind == "receive" and first.data is not None:
+                opening = normalise_message(first.data)
             fixture = WebSocketFixture(
-                tuple(websocket_steps(session)), subprotocol=session.get("subprotocol")
+                steps, subprotocol=session.get("subprotocol"), opening=opening
             )
         elif response is not None:
             headers = tuple(
@@ -160,16 +183,37 @@ class Fixtures:
             return  # the upgrade failed without an answer: nothing to serve
         self._sessions.setdefault(key, []).append(fixture)
 
-    def match_websocket(self, path: str, query: str) -> WebSocketFixture | None:
-        """The recorded session for an upgrade to `path?query`: in turn, the last repeating."""
+    def websocket_opened_by_client(self, path: str, query: str) -> bool:
+        """Whether an upgrade to `path?query` is matched on the client's first message too:
+        every recording there is of a session the client opens."""
+        sessions = self._sessions.get(websocket_key(path, query))
+        return bool(sessions) and all(s.opening is not None for s in sessions or ())
+
+    def websocket_subprotocol(self, path: str, query: str) -> str | None:
+        """The subprotocol the recordings at `path?query` were accepted with (None: none)."""
+        sessions = self._sessions.get(websocket_key(path, query)) or []
+        return next((s.subprotocol for s in sessions if s.subprotocol), None)
+
+    def match_websocket(
+        self, path: str, query: str, opening: str | bytes | None = None
+    ) -> WebSocketFixture | None:
+        """The recorded session for an upgrade to `path?query` (and, for a session the client
+        opens, its first message `opening`): in turn, the last repeating."""
         if not self._sessions:
             return None
         key = websocket_key(path, query)
         sessions = self._sessions.get(key)
         if not sessions:
             return None
-        served = self._sessions_served.get(key, 0)
-        self._sessions_served[key] = served + 1
+        served_key: tuple[object, ...] = key
+        if opening is not None:
+            wanted = normalise_message(opening)
+            sessions = [s for s in sessions if s.opening == wanted]
+            if not sessions:
+                return None
+            served_key = (*key, wanted)
+        served = self._sessions_served.get(served_key, 0)
+        self._sessions_served[served_key] = served + 1
         return sessions[min(served, len(sessions) - 1)]
 
     def match(self, method: str, path: str, body: bytes) -> FixtureResponse | None:

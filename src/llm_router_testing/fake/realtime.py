@@ -18,9 +18,11 @@ journal entry (method `WEBSOCKET`) with frames both ways, the close code and who
 (hypercorn hands the app 1006 for every close the client starts: the client's own code does
 not reach it).
 
-A recorded session in the fixtures directory matching the upgrade's path and query replaces
-the script (faults still apply to its frames; journal rule ``recording``), and a provider the
-record-through proxy handles is forwarded upstream and recorded (rule ``proxy``).
+A recorded session in the fixtures directory matching the upgrade's path and query (and, for a
+session the client opens, its first message) replaces the script (faults still apply to its
+frames; journal rule ``recording``; a client frame differing from the recording is noted in
+the entry's `error`), and a provider the record-through proxy handles is forwarded upstream
+and recorded (rule ``proxy``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from llm_router_testing.patterns import PatternError
 from .auth import check
 from .dialects import error_reply
 from .faults import Fault, FaultSpecError
-from .fixtures import WebSocketFixture
+from .fixtures import WebSocketFixture, normalise_message
 from .journal import JournalEntry, redact_headers, redact_query
 from .realtime_scripts import (
     GeminiLiveScript,
@@ -238,26 +240,44 @@ async def serve_websocket(
                 send, denial, entry, provider, fault.status, f"Injected error ({INJECTED})."
             )
             return
-        recording = state.fixtures.match_websocket(path, query_string)
+        fixtures = state.fixtures
+        opened_by_client = fixtures.websocket_opened_by_client(path, query_string)
+        recording = None
+        if not opened_by_client:
+            recording = fixtures.match_websocket(path, query_string)
         if recording is not None and recording.refusal is not None:
             entry.rule = "recording"
             refusal = recording.refusal
             await _deny_as(send, denial, entry, refusal.status, refusal.headers, refusal.body)
             return
         accept: dict[str, Any] = {"type": "websocket.accept"}
-        if recording is not None and recording.subprotocol:
-            accept["subprotocol"] = recording.subprotocol
+        subprotocol = (
+            fixtures.websocket_subprotocol(path, query_string)
+            if opened_by_client
+            else recording.subprotocol
+            if recording is not None
+            else None
+        )
+        if subprotocol:
+            accept["subprotocol"] = subprotocol
         await send(accept)
         entry.status = 101
         entry.first_byte_at = trio.current_time()
         state.journal.notify()
         session = _Session(state, entry, receive, send, fault)
+        first: str | bytes | None = None
+        if opened_by_client:
+            # Which recording answers depends on the client's first message (its setup).
+            first = await _client_frame(session)
+            if first is None:
+                return
+            recording = fixtures.match_websocket(path, query_string, first)
         if recording is not None:
             entry.rule = "recording"
-            await _replay(session, recording)
+            await _replay(session, recording, first)
             return
         script = _script(protocol, entry.model or "", fault.answer)
-        await _run(session, script)
+        await _run(session, script, first)
     except _Closed:
         pass
     finally:
@@ -273,25 +293,16 @@ def _script(protocol: str, model: str, answer: str | None) -> Script:
     return ResponsesWsScript(answer=answer)
 
 
-async def _run(session: _Session, script: Script) -> None:
-    entry = session.entry
+async def _run(session: _Session, script: Script, first: str | bytes | None = None) -> None:
+    """Answer the client's frames from `script` (`first`: a frame already received)."""
     for opening in script.opening():
         await session.emit(opening)
+    frame = first
     while True:
-        message = await session.receive()
-        if message["type"] == "websocket.disconnect":
-            entry.disconnected = True
-            entry.close_code = message.get("code", 1005)
-            entry.closed_by = "client"
-            return
-        text = message.get("text")
-        frame: str | bytes = text if isinstance(text, str) else bytes(message.get("bytes") or b"")
-        entry.frames_received += 1
-        if entry.frames_received == 1:
-            entry.body = frame.encode() if isinstance(frame, str) else frame
-            if isinstance(script, GeminiLiveScript):
-                setup = _setup_model(entry.body)
-                entry.model = setup or entry.model
+        if frame is None:
+            frame = await _client_frame(session)
+            if frame is None:
+                return
         try:
             replies = script.handle(frame)
         except ScriptClose as close:
@@ -300,31 +311,53 @@ async def _run(session: _Session, script: Script) -> None:
         for reply in replies:
             await session.emit(reply)
         session.state.journal.notify()
+        frame = None
 
 
-async def _replay(session: _Session, recording: WebSocketFixture) -> None:
+async def _replay(
+    session: _Session, recording: WebSocketFixture, first: str | bytes | None = None
+) -> None:
     """Play a recorded session: the server's frames at their recorded gaps, the client's
-    awaited (counted, not compared), then the recorded end."""
+    awaited in their places (`first`: the first, already received), then the recorded end.
+    The first client frame that differs from the recording is noted in the journal entry's
+    `error`; the replay goes on as recorded."""
+    entry = session.entry
+    received = 0
     for step in recording.steps:
         if step.kind == "send" and step.data is not None:
             if step.pause:
                 await trio.sleep(step.pause)
             await session.emit(step.data)
         elif step.kind == "receive":
-            if not await _client_frame(session):
+            frame = first if first is not None and received == 0 else await _client_frame(session)
+            if frame is None:
                 return
+            received += 1
+            differs = step.data is not None and (
+                normalise_message(frame) != normalise_message(step.data)
+            )
+            if differs and entry.error is None and step.data is not None:
+                entry.error = (
+                    f"client message {received} differs from the recording: sent"
+                    f" {_preview(frame)}, recorded {_preview(step.data)}"
+                )
         elif step.kind == "close":
             await session.close(step.code, step.reason)
             return
         elif step.kind == "drop":
             await session.close(1011, "the recorded session ended without a close")
             return
-    while await _client_frame(session):  # await_close: the client ended the recording
+    while await _client_frame(session) is not None:  # the client ended the recording
         pass
 
 
-async def _client_frame(session: _Session) -> bool:
-    """Wait for the client's next message (True), or its close (False, journalled)."""
+def _preview(frame: str | bytes, limit: int = 80) -> str:
+    text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+async def _client_frame(session: _Session) -> str | bytes | None:
+    """The client's next message, or None once it closed (journalled)."""
     entry = session.entry
     while True:
         message = await session.receive()
@@ -332,19 +365,18 @@ async def _client_frame(session: _Session) -> bool:
             entry.disconnected = True
             entry.close_code = message.get("code", 1005)
             entry.closed_by = "client"
-            return False
+            return None
         if message["type"] != "websocket.receive":
             continue
+        text = message.get("text")
+        frame: str | bytes = text if isinstance(text, str) else bytes(message.get("bytes") or b"")
         entry.frames_received += 1
         if entry.frames_received == 1:
-            text = message.get("text")
-            entry.body = (
-                text.encode() if isinstance(text, str) else bytes(message.get("bytes") or b"")
-            )
+            entry.body = frame.encode() if isinstance(frame, str) else frame
             if entry.format == "gemini-live":
                 entry.model = _setup_model(entry.body) or entry.model
         session.state.journal.notify()
-        return True
+        return frame
 
 
 def _setup_model(body: bytes) -> str | None:
