@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import orjson
 import pytest
@@ -25,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
-from llm_router_testing.cassette import Cassette, CassetteFormatError, RecordMode
+from llm_router_testing.cassette import Cassette, CassetteFormatError, CassetteMissError, RecordMode
 from llm_router_testing.cassette_format import (
     dump_cassette,
     frame_data,
@@ -559,3 +560,27 @@ async def test_responses_websocket_session_recorded_and_replayed_with_the_sdk(
             await replay.journal.wait_for_count(1)
         (entry,) = [e for e in replay.journal if e.method == "WEBSOCKET"]
     assert (entry.rule, entry.error, entry.frames_received) == ("recording", None, 2)
+
+
+async def test_take_websocket_finds_sessions_and_http_replay_never_serves_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "live.json"
+    url = "wss://generativelanguage.googleapis.com" + GEMINI_PATH
+    with Cassette.open(path, mode="all") as recording:
+        capture = recording.record_websocket(f"{url}?key={GOOGLE_CANARY}")
+        capture.accepted()
+        capture.frame("server", b'{"setupComplete": {}}')
+        capture.closed(1000, "", "client")
+        capture.store()
+    _assert_no_secret(path.read_bytes(), GOOGLE_CANARY)
+
+    cassette = Cassette.open(path, mode="none", match_on=("method", "path", "query"))
+    found = cassette.take_websocket(f"{url}?key=another-key-0123456789")
+    assert found is not None and found["websocket"]["close"]["by"] == "client"
+    assert cassette.take_websocket(url.replace("v1beta", "v1alpha")) is None
+    async with httpx.AsyncClient(transport=cassette.async_transport()) as client:
+        with pytest.raises(CassetteMissError, match="no recorded interaction matches GET"):
+            await client.get(url.replace("wss://", "https://") + "?key=REDACTED")
+    with pytest.raises(ValueError, match="needs a ws:// or wss:// URL"):
+        cassette.record_websocket("https://api.openai.com/v1/realtime")
