@@ -12,6 +12,8 @@ BENCHMARKS = [
     "translate.py",
     "fake_server.py",
     "stream_floor.py",
+    "sync.py",
+    "memory.py",
     "hedging.py",
     "import_time.py",
     "scale_out.py",
@@ -19,7 +21,7 @@ BENCHMARKS = [
 
 
 #: Benchmarks that also measure LiteLLM when its environment (`make bench`) has it.
-WITH_LITELLM = {"stream_floor.py", "import_time.py"}
+WITH_LITELLM = {"stream_floor.py", "sync.py", "import_time.py"}
 LITELLM_PYTHON = HERE / ".litellm-venv" / "bin" / "python"
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from llm_router._json import dumps
 from llm_router.errors import InvalidRequestError, LLMRouterError, TranslationError
 from llm_router.formats import StreamParser as FormatStreamParser
 from llm_router.formats import StreamRenderer as FormatStreamRenderer
@@ -59,7 +60,7 @@ def translate_request(
         req = get_format(src).parse_request(_load(body, "request"))
         out = get_format(dst).render_request(req, default_max_tokens=default_max_tokens)
         # Inside the guard: orjson writes at most 254 levels (tool arguments may nest deeper).
-        return orjson.dumps(out)
+        return dumps(out)
     except TranslationError as exc:
         raise InvalidRequestError(exc.message, path=exc.path) from exc
     except _SHAPE_ERRORS as exc:
@@ -86,7 +87,7 @@ def translate_response_parsed(
     try:
         out = get_format(dst).render_response(answer)
         # Inside the guard: orjson writes at most 254 levels (tool arguments may nest deeper).
-        return orjson.dumps(out), answer
+        return dumps(out), answer
     except _SHAPE_ERRORS as exc:
         raise TranslationError(_unexpected(exc)) from exc
 
@@ -241,8 +242,8 @@ class StreamTranslator:
                     "stream event: expected one {eventType: payload} pair", path=""
                 )
             ((name, payload),) = obj.items()
-            return StreamEvent(str(name), orjson.dumps(payload))
-        data = original if isinstance(original, bytes) else orjson.dumps(obj)
+            return StreamEvent(str(name), dumps(payload))
+        data = original if isinstance(original, bytes) else dumps(obj)
         kind = obj.get("type")
         return StreamEvent(kind if isinstance(kind, str) else None, data)
 

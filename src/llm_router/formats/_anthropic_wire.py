@@ -12,8 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from llm_router._json import dumps
 from llm_router.errors import TranslationError
 from llm_router.formats import (
     field_error,
@@ -486,4 +485,4 @@ def render_error(err: ErrorInfo) -> tuple[int, dict[str, Any]]:
 
 
 def sse_event(name: str, payload: Mapping[str, Any]) -> StreamEvent:
-    return StreamEvent(name, orjson.dumps(payload))
+    return StreamEvent(name, dumps(payload))

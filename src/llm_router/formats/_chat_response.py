@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from llm_router._json import dumps
 from llm_router.formats import get_int, get_list, get_obj, get_str, need_obj
 from llm_router.formats._chat_request import ChatDialect, parse_assistant
 from llm_router.types import StreamEvent
@@ -431,7 +432,7 @@ class ChatStreamRenderer:
                     out.append(self._final_chunk(delta, None))
         elif isinstance(delta, StreamErrorDelta):
             self._done = True
-            out.append(StreamEvent(None, orjson.dumps(self._on_error(delta.error))))
+            out.append(StreamEvent(None, dumps(self._on_error(delta.error))))
         # MessageStart (repeated), BlockStop and signatures have no Chat spelling.
         return out
 

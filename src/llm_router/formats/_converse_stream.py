@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from llm_router._json import dumps
 from llm_router.formats import get_int, get_obj, get_str, need_obj, need_str
 from llm_router.formats._converse_wire import (
     FINISH,
@@ -235,4 +234,4 @@ class StreamRenderer:
 
 
 def _event(name: str, payload: Mapping[str, Any]) -> StreamEvent:
-    return StreamEvent(name, orjson.dumps(payload))
+    return StreamEvent(name, dumps(payload))

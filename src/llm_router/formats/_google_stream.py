@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from llm_router._json import dumps
 from llm_router.formats import get_list, get_obj, get_str, need_obj
 from llm_router.formats._google_wire import (
     FINISH,
@@ -216,7 +215,7 @@ class StreamRenderer:
                     return self._end()
             case StreamErrorDelta():
                 self._ended = True
-                return [StreamEvent(None, orjson.dumps(render_error(delta.error)[1]))]
+                return [StreamEvent(None, dumps(render_error(delta.error)[1]))]
         return []
 
     def finish(self) -> list[StreamEvent]:
@@ -256,7 +255,7 @@ class StreamRenderer:
             chunk["modelVersion"] = self._model
         if self._id is not None:
             chunk["responseId"] = self._id
-        return StreamEvent(None, orjson.dumps(chunk))
+        return StreamEvent(None, dumps(chunk))
 
 
 def _call_part(call: _PendingCall) -> dict[str, Any]:

@@ -13,8 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from llm_router._json import dumps
 from llm_router.formats import get_int, get_obj, get_str, need_obj
 from llm_router.formats._responses_items import (
     ORIGIN,
@@ -256,7 +255,7 @@ class StreamRenderer:
         body["type"] = kind
         body["sequence_number"] = self._seq
         self._seq += 1
-        return StreamEvent(kind, orjson.dumps(body))
+        return StreamEvent(kind, dumps(body))
 
     def feed(self, delta: StreamDelta) -> list[StreamEvent]:
         if self._done:

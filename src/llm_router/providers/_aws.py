@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import orjson
 
 from llm_router import errors
+from llm_router._json import dumps
 from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.framing.eventstream import EventStreamDecoder, aws_error_class
 from llm_router.providers.base import error_from_response, retry_after_seconds
@@ -84,7 +85,7 @@ class BedrockEventDecoder:
                 if self._invoke and name == "chunk":
                     out.append(_invoke_chunk(payload))
                 else:
-                    out.append(StreamEvent(name, orjson.dumps(payload)))
+                    out.append(StreamEvent(name, dumps(payload)))
         return out
 
     def finish(self) -> list[StreamEvent]:

@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from llm_router import errors
+from llm_router._json import dumps
 from llm_router.auth import ApiKey, AuthConfig
 from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.framing.sse import SSEDecoder
@@ -221,7 +222,7 @@ def edit_json_body(
     if not changed:
         return body
     try:
-        return orjson.dumps(obj)
+        return dumps(obj)
     except TypeError as exc:  # orjson writes at most 254 levels of nesting
         raise errors.InvalidRequestError(
             f"request body cannot be re-serialised: {exc} (nested deeper than 254 levels?)"
