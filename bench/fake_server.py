@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -109,6 +110,42 @@ async def _measure(
     return Counts(round(counts.requests / elapsed), round(counts.events / elapsed), cpu)
 
 
+async def _burst(port: int, request: bytes, connections: int) -> tuple[int, list[str]]:
+    """`connections` connections opened at the same moment, one request each, all held
+    open until every one is answered: how many were answered, and what failed."""
+    answered = 0
+    failures: list[str] = []
+    all_done = trio.Event()
+    pending = connections
+
+    async def one() -> None:
+        nonlocal answered, pending
+        try:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                await stream.send_all(request)
+                response = await _read_response(stream, bytearray())
+                if response.startswith(b"HTTP/1.1 200"):
+                    answered += 1
+                else:
+                    failures.append(f"answer {response[:40]!r}")
+                pending -= 1
+                if not pending:
+                    all_done.set()
+                await all_done.wait()  # every connection stays open until all are answered
+        except (OSError, ConnectionError, trio.BrokenResourceError) as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+            pending -= 1
+            if not pending:
+                all_done.set()
+
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            for _ in range(connections):
+                nursery.start_soon(one)
+    return answered, failures
+
+
 def _report(name: str, unit: str, values: list[int], cpu: list[float], target: str) -> None:
     median_cpu = statistics.median(cpu)
     per_cpu = (
@@ -123,8 +160,10 @@ def _report(name: str, unit: str, values: list[int], cpu: list[float], target: s
     )
 
 
-def _start_server() -> tuple[subprocess.Popen[str], int]:
+def _start_server(profile: str | None = None) -> tuple[subprocess.Popen[str], int]:
     command = [sys.executable, "-m", "llm_router_testing.cli", "serve", "--port", "0"]
+    if profile:  # the server under pyinstrument: it writes its profile when interrupted
+        command[1:3] = [str(Path(__file__).with_name("_profiled_fake.py")), profile]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -139,10 +178,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each run")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument(
+        "--burst", type=int, default=1000, help="connections opened at once (none may fail)"
+    )
+    parser.add_argument(
+        "--profile", metavar="PATH", help="profile the server (pyinstrument text) into PATH"
+    )
     args = parser.parse_args()
 
     began = time.perf_counter()
-    process, port = _start_server()
+    process, port = _start_server(args.profile)
     print(f"fake server up in {time.perf_counter() - began:.2f} s (process start included)")
     host = f"127.0.0.1:{port}"
     chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello bench"}]}
@@ -156,16 +201,25 @@ def main() -> int:
     )
     try:
         rates = [trio.run(partial(measure, plain)) for _ in range(args.runs)]
-        streams = [trio.run(partial(measure, streamed)) for _ in range(args.runs)]
+        streams = (
+            [] if args.profile else [trio.run(partial(measure, streamed)) for _ in range(args.runs)]
+        )
+        burst = None if args.profile else trio.run(_burst, port, plain, args.burst)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        if args.profile:
+            process.send_signal(signal.SIGINT)
+        else:
+            process.terminate()
+        process.wait(timeout=60)
+    if args.profile:
+        print(f"server profile of {args.runs} non-streaming runs written to {args.profile}")
+        return 0
     _report(
         "non-streaming",
         "requests",
         [r.requests for r in rates],
         [r.server_cpu for r in rates],
-        ">= 1,000",
+        ">= 1,500",
     )
     _report(
         f"streaming ({WORDS + 4} events per answer)",
@@ -173,6 +227,13 @@ def main() -> int:
         [r.events for r in streams],
         [r.server_cpu for r in streams],
         ">= 50,000",
+    )
+    assert burst is not None
+    answered, failures = burst
+    print(
+        f"{args.burst} connections opened at once, one request each: {answered} answered, "
+        f"{len(failures)} refused or failed (target: none)"
+        + "".join(f"\n  {failure}" for failure in sorted(set(failures))[:5])
     )
     print(f"load average during the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     return 0
