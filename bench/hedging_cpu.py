@@ -1,0 +1,134 @@
+"""CPU per call of the resilience engine with and without hedging, on a fast upstream.
+
+The upstream of `sync.py` (a raw-socket server in its own process, answering at once) sits
+behind two provider aliases, so a hedge would have a second route; its answers come far
+sooner than any hedge delay, so no hedge is ever sent and what differs between the routers
+is only the engine's bookkeeping for a call that may be hedged. Rounds alternate the
+routers; printed is the median CPU time of this process per call (`time.process_time`,
+steady on a loaded machine, unlike latency), and its ratio to the unhedged router's.
+
+    .venv/bin/python bench/hedging_cpu.py [--calls 3000] [--concurrency 50] [--rounds 5]
+        [--profile PATH]   # cProfile of the hedged router's calls, by own time
+
+Writes bench/results/hedging_cpu.txt. Not run by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import trio
+from _util import text_table
+from sync import CHAT, LIMITS, MODEL, upstream_process
+
+from llm_router import AnthropicProvider, Router
+from llm_router.resilience import HedgePolicy
+
+RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+STRATEGIES: dict[str, HedgePolicy | None] = {
+    "no hedging": None,
+    "hedge armed (5 s)": HedgePolicy(delay=5.0),
+    "adaptive p95": HedgePolicy(),
+}
+
+
+def build(url: str, hedge: HedgePolicy | None) -> Router:
+    builder = Router.builder().with_limits(LIMITS).with_hedge_policy(hedge)
+    for alias in ("primary", "secondary"):
+        builder.add_provider(alias, AnthropicProvider(base_url=url))
+        builder.add_api_key(alias, "sk-bench")
+        builder.add_model_route(MODEL, alias, "claude-bench")
+    return builder.build()
+
+
+async def load(router: Router, calls: int, concurrency: int) -> float:
+    """CPU seconds of this process per call."""
+    remaining = calls
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await router.complete(CHAT, "openai")
+
+    cpu = time.process_time()
+    async with trio.open_nursery() as nursery:
+        for _ in range(concurrency):
+            nursery.start_soon(worker)
+    return (time.process_time() - cpu) / calls
+
+
+async def main_async(args: argparse.Namespace) -> str:
+    cpu: dict[str, list[float]] = {name: [] for name in STRATEGIES}
+    hedges: dict[str, int] = {}
+    async with upstream_process() as upstream:
+        async with contextlib.AsyncExitStack() as stack:
+            routers = {
+                name: await stack.enter_async_context(build(upstream.url, hedge))
+                for name, hedge in STRATEGIES.items()
+            }
+            for router in routers.values():  # warm pools and latency windows
+                await load(router, args.concurrency * 4, args.concurrency)
+            if args.profile:
+                profiler = cProfile.Profile()
+                profiler.enable()
+                await load(routers["hedge armed (5 s)"], args.calls, args.concurrency)
+                profiler.disable()
+                out = io.StringIO()
+                stats = pstats.Stats(profiler, stream=out)
+                stats.sort_stats("tottime").print_stats(40)
+                stats.print_callers(r"contextlib.py:299")
+                return out.getvalue().replace(str(ROOT), ".")
+            for _ in range(args.rounds):
+                for name, router in routers.items():
+                    cpu[name].append(await load(router, args.calls, args.concurrency))
+            for name, router in routers.items():
+                routes = router.statistics()["routes"]
+                hedges[name] = sum(route["hedges"] for route in routes.values())
+    base = statistics.median(cpu["no hedging"])
+    rows = [
+        [
+            name,
+            f"{statistics.median(values) * 1e3:.3f}",
+            f"{statistics.median(values) / base:.2f}x",
+            str(hedges[name]),
+        ]
+        for name, values in cpu.items()
+    ]
+    title = (
+        f"{args.rounds} rounds x {args.calls} non-streamed calls at concurrency "
+        f"{args.concurrency}, two routes on one fast upstream; medians; Python "
+        f"{sys.version.split()[0]}"
+    )
+    headers = ["strategy", "CPU ms/call", "vs no hedging", "hedges sent"]
+    return title + "\n" + text_table(headers, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", metavar="PATH")
+    args = parser.parse_args()
+    text = trio.run(main_async, args)
+    path = Path(args.profile) if args.profile else RESULTS / "hedging_cpu.txt"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text + "\n")
+    print(text if not args.profile else f"profile written to {path}")
+
+
+if __name__ == "__main__":
+    main()
