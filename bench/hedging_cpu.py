@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import trio
 from _util import text_table
 from sync import CHAT, LIMITS, MODEL, upstream_process
@@ -71,30 +70,29 @@ async def load(router: Router, calls: int, concurrency: int) -> float:
 async def main_async(args: argparse.Namespace) -> str:
     cpu: dict[str, list[float]] = {name: [] for name in STRATEGIES}
     hedges: dict[str, int] = {}
-    async with upstream_process() as upstream:
-        async with contextlib.AsyncExitStack() as stack:
-            routers = {
-                name: await stack.enter_async_context(build(upstream.url, hedge))
-                for name, hedge in STRATEGIES.items()
-            }
-            for router in routers.values():  # warm pools and latency windows
-                await load(router, args.concurrency * 4, args.concurrency)
-            if args.profile:
-                profiler = cProfile.Profile()
-                profiler.enable()
-                await load(routers["hedge armed (5 s)"], args.calls, args.concurrency)
-                profiler.disable()
-                out = io.StringIO()
-                stats = pstats.Stats(profiler, stream=out)
-                stats.sort_stats("tottime").print_stats(40)
-                stats.print_callers(r"contextlib.py:299")
-                return out.getvalue().replace(str(ROOT), ".")
-            for _ in range(args.rounds):
-                for name, router in routers.items():
-                    cpu[name].append(await load(router, args.calls, args.concurrency))
+    async with upstream_process() as upstream, contextlib.AsyncExitStack() as stack:
+        routers = {
+            name: await stack.enter_async_context(build(upstream.url, hedge))
+            for name, hedge in STRATEGIES.items()
+        }
+        for router in routers.values():  # warm pools and latency windows
+            await load(router, args.concurrency * 4, args.concurrency)
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await load(routers["hedge armed (5 s)"], args.calls, args.concurrency)
+            profiler.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(40)
+            stats.print_callers(r"contextlib.py:299")
+            return out.getvalue().replace(str(ROOT), ".")
+        for _ in range(args.rounds):
             for name, router in routers.items():
-                routes = router.statistics()["routes"]
-                hedges[name] = sum(route["hedges"] for route in routes.values())
+                cpu[name].append(await load(router, args.calls, args.concurrency))
+        for name, router in routers.items():
+            routes = router.statistics()["routes"]
+            hedges[name] = sum(route["hedges"] for route in routes.values())
     base = statistics.median(cpu["no hedging"])
     rows = [
         [
