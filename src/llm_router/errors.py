@@ -62,6 +62,7 @@ class InvalidRequestError(LLMRouterError):
         status: int = 400,
         body: bytes | None = None,
         provider: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -69,6 +70,7 @@ class InvalidRequestError(LLMRouterError):
         self.status = status
         self.body = body
         self.provider = provider
+        self.headers = headers or {}  # an upstream 400/422's response headers
 
 
 class TranslationError(LLMRouterError):

@@ -68,6 +68,8 @@ async def test_every_check_passes_against_the_project_gateway(
         # 503 after the suite's many failures); a stalled stream ends in an error event.
         assert details[f"{fmt.value}/first_byte_timeout"].count("stalled attempt dropped") == 2
         assert details[f"{fmt.value}/idle_timeout"].startswith("the stream's error event")
+        # The upstream's own request id reaches the client, on answers and errors alike.
+        assert details[f"{fmt.value}/request_id"].count("req_fake_") == 2, details
     assert fake.state.scenario.rules == ()  # every rule the run installed is gone
 
 

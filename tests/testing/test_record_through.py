@@ -277,3 +277,34 @@ def test_serve_as_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert fake_cli(["serve", "--fixtures", str(tmp_path), "--serve-as", "klingon"]) == 2
     err = capsys.readouterr().err
     assert "unknown format 'klingon' to serve as; known: anthropic, bedrock, chat" in err
+
+
+async def _record_from_fake(directory: Path, path: str, body: dict[str, Any]) -> None:
+    """A cassette of one exchange with a fake server standing in for the provider."""
+    from llm_router_testing.cassette import Cassette
+
+    cassette = Cassette.open(directory / "recorded.json", "all")
+    async with open_fake_provider() as upstream:
+        transport = cassette.async_transport()
+        async with httpx.AsyncClient(base_url=upstream.url, transport=transport) as client:
+            response = await client.post(path, json=body, headers=BEDROCK)
+            await response.aread()
+            assert response.status_code == 200
+    cassette.save()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_an_invoke_model_recording_replays_as_openai(tmp_path: Path, streamed: bool) -> None:
+    operation = "invoke-with-response-stream" if streamed else "invoke"
+    await _record_from_fake(tmp_path, f"{CLAUDE_ON_BEDROCK}/{operation}", INVOKE)
+    async with (
+        open_fake_provider(fixtures=tmp_path) as replayer,
+        httpx.AsyncClient(base_url=replayer.url) as client,
+    ):
+        response = await client.post(
+            "/v1/chat/completions", json=STREAM if streamed else CHAT, headers=OPENAI
+        )
+        (entry,) = replayer.journal
+
+    assert entry.rule == "recording (translated)"
+    assert _text(ProviderFormat.OPENAI, response.content, streamed) == "You said: " + PROMPT

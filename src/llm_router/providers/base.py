@@ -311,5 +311,7 @@ def error_from_response(
             return errors.ContextWindowExceededError(text, **kw)
         if any(m in lowered for m in _CONTENT_FILTER_MARKERS):
             return errors.ContentFilterError(text, **kw)
-        return errors.InvalidRequestError(text, status=status, body=body, provider=alias)
+        return errors.InvalidRequestError(
+            text, status=status, body=body, provider=alias, headers=hdrs
+        )
     return errors.UpstreamError(text, **kw)
