@@ -101,9 +101,15 @@ async def not_found_everywhere(scope: dict[str, Any], receive: Receive, send: Se
 class NaiveProxy:
     """A gateway with two classic bugs: it buffers streams whole, and retries a 429 at once."""
 
-    def __init__(self, upstream: str, rewrite: Callable[[str], str] = lambda path: path) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        rewrite: Callable[[str], str] = lambda path: path,
+        prefix: str = "",
+    ) -> None:
         self.upstream = upstream
         self.rewrite = rewrite  # what the gateway does to the path (e.g. a wrong model id)
+        self.prefix = prefix  # put before the upstream's header names it hands on
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -123,11 +129,13 @@ class NaiveProxy:
             if response.status_code == 429:
                 response = await client.post(url, content=body, headers=headers)
         passed = [
-            (name.encode(), value.encode())
+            ((self.prefix if name != "content-type" else "") + name, value)
             for name, value in response.headers.items()
-            if name in ("content-type", "retry-after", "x-amzn-errortype")
+            if name in ("content-type", "retry-after", "retry-after-ms", "x-amzn-errortype")
+            and (self.prefix or name != "retry-after-ms")
         ]
-        await _respond(send, response.status_code, response.content, passed)
+        encoded = [(name.encode(), value.encode()) for name, value in passed]
+        await _respond(send, response.status_code, response.content, encoded)
 
 
 @asynccontextmanager

@@ -326,3 +326,23 @@ async def test_a_gateway_sending_an_impossible_model_id_fails_upstream_valid(
         " the provider refuses it: neither a model id (vendor.model) nor an inference profile"
         " of one"
     )
+
+
+async def test_a_renamed_retry_after_is_reported_with_what_was_seen(fake: FakeProvider) -> None:
+    async with serve_app(NaiveProxy(fake.url, prefix="llm_provider-")) as url:
+        result = await run_check(
+            ContractConfig(
+                base_url=url,
+                fake_url=fake.url,
+                api_keys={ProviderFormat.ANTHROPIC: FAKE_KEYS["anthropic"]},
+            ),
+            ProviderFormat.ANTHROPIC,
+            "error_503",
+        )
+
+    assert result.verdict is Verdict.FAIL
+    assert result.detail == (
+        "the upstream's 503 carried retry-after: 2 but the client's 503 has none (it carried"
+        " {'llm_provider-retry-after': '2', 'llm_provider-retry-after-ms': '1500'})"
+    )
+    assert fake.state.scenario.rules == ()
