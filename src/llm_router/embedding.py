@@ -25,6 +25,7 @@ from llm_router.formats.embeddings import (
     EmbeddingRequest,
     EmbeddingResponse,
     estimate_input_tokens,
+    max_inputs,
     merge_responses,
     parse_request,
     parse_response,
@@ -144,13 +145,18 @@ class _EmbedCall:
     demand: Demand | None
     _bodies: dict[tuple[EmbeddingFormat, str], list[bytes]] = field(default_factory=dict)
 
+    def passthrough(self, wire: EmbeddingFormat, model: str) -> bool:
+        """Whether the caller's own bytes go upstream: same wire, and no more inputs than
+        one call of it takes (a Gemini batch of 150 is sent as 100 and 50)."""
+        return wire is self.format and len(self.request.inputs) <= max_inputs(wire, model)
+
     def bodies_for(self, route: Route) -> tuple[EmbeddingFormat, list[bytes]]:
         wire = self.wires[route.key]
         key = (wire, route.model)
         bodies = self._bodies.get(key)
         if bodies is None:
             try:
-                if wire is self.format:
+                if self.passthrough(wire, route.model):
                     bodies = [retarget(self.raw, self.obj, wire, route.model)]
                 else:
                     bodies = plan_requests(self.request, wire, route.model)
@@ -271,8 +277,8 @@ async def run_embed(
         else:
             answers = await _fan_out(send_one, route, wire, bodies)
         merged = merge_responses([part for part, _ in answers], call.request, route.model)
-        if wire is call.format and len(answers) == 1:
-            body = answers[0][1]  # passthrough: the upstream's own bytes
+        if call.passthrough(wire, route.model):
+            body = answers[0][1]  # the upstream's own bytes
         else:
             body = render_response(merged, call.request, call.format)
         tokens = merged.input_tokens or 0

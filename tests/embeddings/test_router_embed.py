@@ -259,3 +259,16 @@ async def test_cancelling_a_fanned_out_call_releases_every_upstream_call(
     stats = router.statistics()
     assert stats["pool"]["in_use"] == 0 and stats["calls_in_flight"] == 0
     assert task_count() == before
+
+
+async def test_a_gemini_batch_larger_than_one_call_is_split_and_joined(
+    router: Router, fake: FakeProvider
+) -> None:
+    body = {"requests": [{"content": {"parts": [{"text": f"t{i}"}]}} for i in range(150)]}
+    result = await router.embed(body, "google-batch", GEMINI_MODEL)
+    values = [item["values"] for item in result.json()["embeddings"]]
+    assert len(values) == 150 and values[149] == expected("t149", GEMINI_MODEL)
+    assert sorted(len(orjson.loads(e.body)["requests"]) for e in fake.journal) == [50, 100]
+
+
+GEMINI_MODEL = "gemini-embedding-001"

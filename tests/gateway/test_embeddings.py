@@ -24,7 +24,7 @@ from llm_router.gateway.access_log import AccessLog
 from llm_router.gateway.config import build_router, load_config
 from llm_router.gateway.keys import GatewayKeys
 from llm_router.serve import open_gateway
-from llm_router_testing.fake import FAKE_KEYS, open_fake_provider
+from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
 from llm_router_testing.fake.embeddings import fake_vector
 
 GATEWAY_KEY = "gw-embed-key-0123456789"
@@ -35,7 +35,7 @@ GEMINI = "gemini-embedding-001"
 @asynccontextmanager
 async def gateway(
     tmp_path: Path, *, with_keys: bool, log: list[str] | None = None
-) -> AsyncIterator[str]:
+) -> AsyncIterator[tuple[str, FakeProvider]]:
     async with open_fake_provider() as fake:
         path = tmp_path / "router.toml"
         path.write_text(
@@ -43,6 +43,7 @@ async def gateway(
 [gateway]
 api_keys_env = "GW_EMBED_KEYS"
 max_body_bytes = 20000
+forward_headers = ["x-fake-"]
 
 [providers.openai]
 kind = "openai"
@@ -76,7 +77,7 @@ routes = [{{ provider = "bedrock", model = "amazon.titan-embed-text-v2:0" }}]
         async with open_gateway(
             build_router(config, env), settings=config.gateway, keys=keys, access_log=access_log
         ) as url:
-            yield url
+            yield url, fake
 
 
 async def in_thread(function: Any) -> Any:
@@ -85,7 +86,7 @@ async def in_thread(function: Any) -> Any:
 
 @pytest.mark.parametrize("with_keys", [True, False])
 async def test_the_openai_sdk_embeds_through_the_gateway(tmp_path: Path, with_keys: bool) -> None:
-    async with gateway(tmp_path, with_keys=with_keys) as url:
+    async with gateway(tmp_path, with_keys=with_keys) as (url, _):
         client = openai.OpenAI(base_url=url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
 
         def calls() -> tuple[Any, Any, Any]:
@@ -122,7 +123,7 @@ async def test_the_openai_sdk_embeds_through_the_gateway(tmp_path: Path, with_ke
 async def test_the_google_genai_sdk_embeds_through_the_gateway(
     tmp_path: Path, with_keys: bool
 ) -> None:
-    async with gateway(tmp_path, with_keys=with_keys) as url:
+    async with gateway(tmp_path, with_keys=with_keys) as (url, _):
         options = genai_types.HttpOptions(base_url=url, api_version="v1beta")
         client = genai.Client(api_key=GATEWAY_KEY, http_options=options)
         config = genai_types.EmbedContentConfig(output_dimensionality=16)
@@ -151,7 +152,10 @@ async def test_the_google_genai_sdk_embeds_through_the_gateway(
 
 async def test_embed_content_tokens_cost_limits_and_metrics(tmp_path: Path) -> None:
     log: list[str] = []
-    async with gateway(tmp_path, with_keys=False, log=log) as url, httpx.AsyncClient() as http:
+    async with (
+        gateway(tmp_path, with_keys=False, log=log) as (url, _),
+        httpx.AsyncClient() as http,
+    ):
         one = await http.post(
             url + f"/v1beta/models/{GEMINI}:embedContent",
             json={"content": {"parts": [{"text": "hello there"}]}},
@@ -190,3 +194,29 @@ async def test_embed_content_tokens_cost_limits_and_metrics(tmp_path: Path) -> N
     small_model = ("model", SMALL)
     assert samples[("llm_router_gateway_tokens_total", (("direction", "input"), small_model))] == 5
     assert samples[("llm_router_gateway_cost_dollars_total", (small_model,))] > 0
+
+
+async def test_a_caller_hanging_up_cancels_every_upstream_embedding_call(tmp_path: Path) -> None:
+    body = {"model": "house-embed", "input": ["a", "b", "c"]}  # Titan: three upstream calls
+    log: list[str] = []
+    async with (
+        gateway(tmp_path, with_keys=False, log=log) as (url, fake),
+        httpx.AsyncClient() as http,
+    ):
+        async with trio.open_nursery() as nursery:
+
+            async def call() -> None:
+                await http.post(url + "/v1/embeddings", json=body, headers={"x-fake-ttfb": "30s"})
+
+            nursery.start_soon(call)
+            with trio.fail_after(10):
+                while sum(e.first_byte_at is not None for e in fake.journal) < 3:  # noqa: ASYNC110
+                    await trio.sleep(0.005)
+            nursery.cancel_scope.cancel()
+        with trio.fail_after(10):
+            while sum(e.disconnected for e in fake.journal) < 3:  # noqa: ASYNC110
+                await trio.sleep(0.005)
+            while not log:  # noqa: ASYNC110 (the gateway writes the line as the call unwinds)
+                await trio.sleep(0.005)
+    (line,) = [orjson.loads(entry) for entry in log]
+    assert line["operation"] == "embed" and line["disconnected"] is True
