@@ -5,8 +5,9 @@
 
 Keeps chat and embedding models that some provider serves (plus the Bedrock and Mistral
 embedding models the source lacks, `_EXTRA_EMBEDDINGS`), maps each to the wire format the router speaks to
-it, derives `parent` links for dated snapshots, and writes deterministic JSON (sorted keys,
-2-space indent) so the generated file diffs cleanly.
+it, derives `parent` links for dated snapshots, adds the realtime models the source does not
+list (scripts/realtime_models.json, already in the catalog's own form), and writes
+deterministic JSON (sorted keys, 2-space indent) so the generated file diffs cleanly.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from llm_router.catalog import Catalog, strip_date_suffix
 from llm_router.types import ProviderFormat
 
 DEFAULT_OUTPUT: Final = Path(__file__).resolve().parent.parent / "src/llm_router/model_list.json"
+#: Realtime (WebSocket-only) models, kept by hand: the source catalog lists none of them.
+REALTIME_MODELS: Final = Path(__file__).resolve().parent / "realtime_models.json"
 
 _SOURCE_FORMATS: Final = {
     "openai": ProviderFormat.OPENAI,
@@ -108,8 +111,9 @@ class BuildResult:
     dropped: Counter[str] = field(default_factory=Counter)
 
 
-def transform(source: Mapping[str, Any]) -> BuildResult:
-    """Turn a braintrust-format catalog into ours. Pure: same input, same output."""
+def transform(source: Mapping[str, Any], realtime: Mapping[str, Any] | None = None) -> BuildResult:
+    """Turn a braintrust-format catalog into ours, plus `realtime` entries (default: the
+    committed realtime list) as they are. Pure: same input, same output."""
     dropped: Counter[str] = Counter()
     kept: dict[str, tuple[Mapping[str, Any], tuple[str, ...]]] = {}
     for name, raw in source.items():
@@ -124,7 +128,18 @@ def transform(source: Mapping[str, Any]) -> BuildResult:
         models[name]["provider_models"] = links
     for name, extra in _EXTRA_EMBEDDINGS.items():
         models.setdefault(name, {**extra, "flavor": "embedding"})
+    for name, entry in (load_realtime() if realtime is None else realtime).items():
+        models[name] = dict(entry)  # a realtime entry wins over a chat one of the same name
     return BuildResult(models=dict(sorted(models.items())), dropped=dropped)
+
+
+def load_realtime(path: Path = REALTIME_MODELS) -> dict[str, Any]:
+    """The hand-kept realtime models; each must say `"flavor": "realtime"`."""
+    entries: dict[str, Any] = orjson.loads(path.read_bytes())
+    for name, entry in entries.items():
+        if entry.get("flavor") != "realtime":
+            raise ValueError(f"{path.name}: model {name!r} must have flavor 'realtime'")
+    return entries
 
 
 # -- one model, every provider that serves it ------------------------------------------------
@@ -299,7 +314,9 @@ def summarize(result: BuildResult) -> str:
         providers.update(entry["available_providers"])
         formats[entry["format"]] += 1
     embedding = sum(entry["flavor"] == "embedding" for entry in result.models.values())
-    lines = [f"{len(result.models) - embedding} chat models, {embedding} embedding models"]
+    realtime = sum(entry["flavor"] == "realtime" for entry in result.models.values())
+    chat = len(result.models) - embedding - realtime
+    lines = [f"{chat} chat models, {embedding} embedding models, {realtime} realtime models"]
     lines.append("per format:   " + _counts(formats))
     lines.append("per provider: " + _counts(providers))
     if result.dropped:

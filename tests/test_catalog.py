@@ -129,9 +129,35 @@ def test_default_catalog_is_large_and_covers_every_format_and_provider() -> None
     assert {spec.format for spec in catalog} == set(ProviderFormat)
     assert catalog.providers() >= FIRST_PARTY_AND_HOSTS
     assert all(
-        spec.flavor in ("chat", "embedding") and spec.available_providers for spec in catalog
+        spec.flavor in ("chat", "embedding", "realtime") and spec.available_providers
+        for spec in catalog
     )
     assert len(catalog.filter(flavor="embedding")) >= 10
+
+
+def test_default_catalog_flags_realtime_models_with_their_audio_prices() -> None:
+    catalog = Catalog.default()
+    realtime = {spec.name for spec in catalog.filter(flavor="realtime")}
+    assert {
+        "gpt-realtime",
+        "gpt-realtime-mini",
+        "gpt-4o-realtime-preview",
+        "gpt-4o-mini-realtime-preview",
+        "gemini-2.0-flash-live-001",
+        "gemini-live-2.5-flash-preview",
+        "gemini-2.5-flash-native-audio-preview-09-2025",
+    } <= realtime
+    spec = catalog.get("gpt-realtime-2025-08-28")  # a dated snapshot, with its parent
+    assert spec.realtime and spec.parent == "gpt-realtime"
+    assert (spec.input_cost_per_mil_tokens, spec.output_cost_per_mil_tokens) == (4.0, 16.0)
+    assert spec.input_audio_cost_per_mil_tokens == 32.0
+    assert spec.output_audio_cost_per_mil_tokens == 64.0
+    assert spec.audio_cache_read_cost_per_mil_tokens == 0.4
+    native = catalog.get("gemini-2.5-flash-native-audio-preview-09-2025")
+    assert native.provider_models["vertex"] == (
+        "gemini-live-2.5-flash-preview-native-audio-09-2025",
+    )
+    assert not catalog.get("gpt-4o").realtime
 
 
 def test_default_catalog_is_loaded_once() -> None:

@@ -207,6 +207,24 @@ def test_transform_derives_parents_of_dated_snapshots(result: Any) -> None:
     assert "parent" not in result.models["claude-sonnet-4-5"]
 
 
+def test_transform_adds_the_realtime_models_as_kept_by_hand(result: Any) -> None:
+    realtime = build.load_realtime()
+    assert {"gpt-realtime", "gpt-realtime-mini", "gemini-2.0-flash-live-001"} <= set(realtime)
+    for name, entry in realtime.items():
+        assert result.models[name] == entry
+    # A source entry of the same name is replaced, not merged.
+    replaced = build.transform({**SOURCE, "gpt-realtime": SOURCE["gpt-4o"]}).models
+    assert replaced["gpt-realtime"] == realtime["gpt-realtime"]
+    assert build.transform(SOURCE, realtime={}).models.keys().isdisjoint(realtime)
+
+
+def test_realtime_list_entries_must_say_realtime(tmp_path: Path) -> None:
+    listed = tmp_path / "realtime.json"
+    listed.write_bytes(orjson.dumps({"gpt-x": {"format": "openai", "flavor": "chat"}}))
+    with pytest.raises(ValueError, match="'gpt-x' must have flavor 'realtime'"):
+        build.load_realtime(listed)
+
+
 def test_transform_rejects_unknown_source_formats() -> None:
     with pytest.raises(ValueError, match="model 'm': unknown source format 'grpc'"):
         build.transform({"m": {"format": "grpc", "flavor": "chat", "available_providers": ["x"]}})
@@ -224,9 +242,12 @@ def test_output_is_sorted_deterministic_and_loadable(result: Any) -> None:
 def test_summary_counts_formats_providers_and_drops(result: Any) -> None:
     summary = build.summarize(result)
     embedding = sum(entry["flavor"] == "embedding" for entry in result.models.values())
+    realtime = sum(entry["flavor"] == "realtime" for entry in result.models.values())
     assert embedding == 6  # the source's one, and the five it lacks
+    assert realtime == len(build.load_realtime())
     assert summary.splitlines()[0] == (
-        f"{len(result.models) - embedding} chat models, {embedding} embedding models"
+        f"{len(result.models) - embedding - realtime} chat models, {embedding} embedding models, "
+        f"{realtime} realtime models"
     )
     assert "responses 3" in summary
     assert "bedrock 7" in summary  # three chat models, four embedding models

@@ -70,6 +70,10 @@ _PRICE_FIELDS: Final = (
     ("output_cost_per_mil_tokens", "output_cost_per_mil_tokens"),
     ("input_cache_read_cost_per_mil_tokens", "cache_read_cost_per_mil_tokens"),
     ("input_cache_write_cost_per_mil_tokens", "cache_write_cost_per_mil_tokens"),
+    # Realtime models price audio apart from text (the plain fields are the text prices).
+    ("input_audio_cost_per_mil_tokens", "input_audio_cost_per_mil_tokens"),
+    ("input_audio_cache_read_cost_per_mil_tokens", "audio_cache_read_cost_per_mil_tokens"),
+    ("output_audio_cost_per_mil_tokens", "output_audio_cost_per_mil_tokens"),
 )
 _KNOWN_FIELDS: Final = frozenset(
     {
@@ -112,7 +116,12 @@ def strip_date_suffix(name: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """One catalog entry. Prices are US dollars per million tokens; None means unknown."""
+    """One catalog entry. Prices are US dollars per million tokens; None means unknown.
+
+    `flavor` is "chat" for models answering HTTP requests and "realtime" for models served
+    only over realtime WebSocket sessions (`router.realtime`); a realtime model's plain prices
+    are its text prices and the `*audio*` prices its audio ones.
+    """
 
     name: str
     format: ProviderFormat
@@ -122,6 +131,9 @@ class ModelSpec:
     output_cost_per_mil_tokens: float | None = None
     cache_read_cost_per_mil_tokens: float | None = None
     cache_write_cost_per_mil_tokens: float | None = None
+    input_audio_cost_per_mil_tokens: float | None = None
+    audio_cache_read_cost_per_mil_tokens: float | None = None
+    output_audio_cost_per_mil_tokens: float | None = None
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
     display_name: str | None = None
@@ -137,6 +149,11 @@ class ModelSpec:
     )
     # Fields this version does not interpret (e.g. regions), kept for callers that do.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def realtime(self) -> bool:
+        """Whether the model is served only over realtime sessions (flavor "realtime")."""
+        return self.flavor == "realtime"
 
 
 class Catalog:
@@ -420,6 +437,9 @@ def _build_spec(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         output_cost_per_mil_tokens=prices["output_cost_per_mil_tokens"],
         cache_read_cost_per_mil_tokens=prices["cache_read_cost_per_mil_tokens"],
         cache_write_cost_per_mil_tokens=prices["cache_write_cost_per_mil_tokens"],
+        input_audio_cost_per_mil_tokens=prices["input_audio_cost_per_mil_tokens"],
+        audio_cache_read_cost_per_mil_tokens=prices["audio_cache_read_cost_per_mil_tokens"],
+        output_audio_cost_per_mil_tokens=prices["output_audio_cost_per_mil_tokens"],
         max_input_tokens=_opt_count(raw, "max_input_tokens"),
         max_output_tokens=_opt_count(raw, "max_output_tokens"),
         display_name=_opt_str(raw, "displayName"),

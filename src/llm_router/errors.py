@@ -25,12 +25,14 @@ __all__ = [
     "ModelNotFoundError",
     "NoRouteError",
     "NotInTrioError",
+    "NotRealtimeModelError",
     "NotFoundError",
     "OverloadedError",
     "PermissionError",
     "PoolTimeoutError",
     "ProviderError",
     "RateLimitError",
+    "RealtimeOnlyModelError",
     "ResponseTooLargeError",
     "StreamError",
     "TimeoutError",
@@ -110,6 +112,19 @@ class ModelKindError(InvalidRequestError):
         super().__init__(message, path=path)
         self.model = model
         self.kind = kind
+
+
+class NotRealtimeModelError(ModelKindError):
+    """A realtime session was asked of a model the catalog does not flag as realtime
+    (`gpt-4o` for an OpenAI Realtime session); `kind` is what it is (`chat`, `embedding`)."""
+
+
+class RealtimeOnlyModelError(ModelKindError):
+    """An HTTP call (or a Responses WebSocket session) was asked of a model served only over
+    realtime sessions (`gpt-realtime`); `kind` is `realtime`."""
+
+    def __init__(self, message: str, *, model: str) -> None:
+        super().__init__(message, model=model, kind="realtime")
 
 
 class ModelNotFoundError(LLMRouterError):

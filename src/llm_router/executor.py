@@ -116,6 +116,30 @@ class Executor:
         assert result.finish is not None
         return result.value, result.route, result.attempts, result.finish
 
+    async def run_session(
+        self,
+        routes: Sequence[Route],
+        attempt: Callable[[Route], Awaitable[S]],
+        *,
+        label: str = "",
+        retry: RetryPolicy | None = None,
+        timeouts: TimeoutPolicy | None = None,
+    ) -> tuple[S, Route, tuple[AttemptRecord, ...], Finisher]:
+        """Open a realtime session: `run_stream` without hedging (a second socket would be a
+        second session) and with the session's own `retry` and `timeouts` when given. The
+        attempts feed the same breakers, retry budgets and health as HTTP calls to the route;
+        the winner holds its slot until `stream_closed(value)`."""
+        result = await self._run(
+            routes,
+            attempt,
+            label,
+            None,
+            stream=True,
+            policies=(retry or self.retry, None, timeouts or self.timeouts),
+        )
+        assert result.finish is not None
+        return result.value, result.route, result.attempts, result.finish
+
     async def stream_closed(self, value: object, tokens: int | None = None) -> None:
         """The caller is done with a streamed answer: free its rate-limit slot."""
         grant = self._stream_grants.pop(id(value), None)
@@ -131,10 +155,11 @@ class Executor:
         *,
         stream: bool,
         measure: Measure[Any] | None = None,
+        policies: tuple[RetryPolicy, HedgePolicy | None, TimeoutPolicy] | None = None,
     ) -> ResilientResult[Route, Any]:
         demand = demand or Demand(label)
         routes = self._order(routes, demand)
-        timeouts = self.timeouts
+        retry, hedge, timeouts = policies or (self.retry, self.hedge, self.timeouts)
         limiter = self.limiter
         first: Grant | None = None
         if limiter is not None and routes:
@@ -164,7 +189,8 @@ class Executor:
                 if grant is not None:  # admitted elsewhere; the route it was for never ran
                     await limiter.settle(grant, tokens=0)
                 grant = await limiter.admit_attempt(route, demand)
-            self._count_hedge(grant, routes[0], ctx)
+            if hedge is not None:
+                self._count_hedge(grant, routes[0], ctx)
             answered = False
             try:
                 value = await attempt(route)
@@ -196,8 +222,8 @@ class Executor:
                 routes,
                 run,
                 state=self.state,
-                retry=self.retry,
-                hedge=self.hedge,
+                retry=retry,
+                hedge=hedge,
                 timeouts=timeouts,
                 release=release if stream else None,
                 label=label,

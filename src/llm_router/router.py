@@ -546,7 +546,8 @@ class Router:
         self, model: str, format: str, **kwargs: Any
     ) -> AsyncIterator[RealtimeSession]:
         """A realtime WebSocket session (`format`: openai-realtime, responses-ws, gemini-live);
-        see `llm_router.realtime.session.open_session` for the keyword options."""
+        see `llm_router.realtime.session.open_session` for the keyword options. Opening uses
+        the router's retry policy, circuit breakers and route health, as HTTP calls do."""
         from llm_router.realtime.session import open_session
 
         self._require_open()
@@ -554,7 +555,12 @@ class Router:
             kwargs.get("headers"), self._config.forwarded_headers
         )
         async with open_session(
-            self._resolver, self._config.auth, model, format, **kwargs
+            self._resolver,
+            self._config.auth,
+            model,
+            format,
+            executor=self._config.executor,
+            **kwargs,
         ) as session:
             yield session
 
@@ -629,7 +635,7 @@ class Router:
                 model=name,
                 kind=spec.flavor,
             )
-        routes = self._resolver.resolve(name, fmt)
+        routes = self._resolver.resolve(name, fmt, realtime=False)
         max_tokens = None
         if spec is not None and spec.max_output_tokens:
             max_tokens = min(spec.max_output_tokens, DEFAULT_MAX_TOKENS_CAP)

@@ -136,8 +136,53 @@ class Resolver:
         self._providers = dict(providers)
         self._model_routes = {k: list(v) for k, v in model_routes.items()}
 
-    def resolve(self, model: str, caller: ProviderFormat) -> list[Route]:
-        """Ordered routes for `model`, fallbacks included; raises ModelNotFoundError/NoRouteError."""
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def resolve(
+        self, model: str, caller: ProviderFormat, *, realtime: bool | None = None
+    ) -> list[Route]:
+        """Ordered routes for `model`, fallbacks included; raises ModelNotFoundError/NoRouteError.
+
+        `realtime` keeps the routes whose model can serve a realtime session (True) or an HTTP
+        call (False) by the catalog's flavor (a model the catalog does not know may serve
+        either), raising `NotRealtimeModelError` / `RealtimeOnlyModelError` when none can;
+        None keeps every route (inspection)."""
+        routes = self._resolve(model, caller)
+        return routes if realtime is None else self.serving(model, routes, realtime=realtime)
+
+    def serving(self, model: str, routes: Sequence[Route], *, realtime: bool) -> list[Route]:
+        """The `routes` of `model` whose model serves realtime sessions (or HTTP calls); see
+        `resolve`."""
+        kept = [route for route in routes if self._serves(route, realtime)]
+        if kept:
+            return kept
+        if realtime:
+            examples = sorted(
+                spec.name for spec in self._catalog.filter(flavor="realtime") if not spec.parent
+            )[:4]
+            spec = self._catalog.find(model)
+            raise errors.NotRealtimeModelError(
+                f"model {model!r} is not a realtime model: realtime sessions need a model the "
+                f"catalog flags as realtime (flavor 'realtime'), e.g. {', '.join(examples)}",
+                model=model,
+                kind=spec.flavor if spec is not None else "chat",
+            )
+        raise errors.RealtimeOnlyModelError(
+            f"model {model!r} is served only over realtime WebSocket sessions: open one with "
+            f"router.realtime({model!r}, 'openai-realtime') (the gateway's /v1/realtime), or "
+            "ask a chat model",
+            model=model,
+        )
+
+    def _serves(self, route: Route, realtime: bool) -> bool:
+        spec = self._catalog.find(route.model)
+        if spec is None and route.catalog_model is not None:
+            spec = self._catalog.find(route.catalog_model)
+        return spec is None or spec.realtime is realtime
+
+    def _resolve(self, model: str, caller: ProviderFormat) -> list[Route]:
         spec = self._catalog.find(model)
         if spec is None and model not in self._model_routes:
             self._catalog.get(model)  # raises ModelNotFoundError with suggestions

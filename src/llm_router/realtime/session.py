@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -31,10 +31,13 @@ from trio_websocket import (
 
 from .. import errors
 from ..auth import AuthConfig
+from ..executor import Executor
 from ..providers.azure import AzureProvider
 from ..providers.google import GoogleProvider
 from ..providers.openai import OpenAIProvider
 from ..providers.vertex import VertexProvider
+from ..resilience import AttemptRecord
+from ..resilience.engine import Finisher
 from ..routing import NEVER_FORWARDED, Resolver, Route
 from ..types import ProviderFormat
 from . import gemini_live, openai_realtime, responses_ws
@@ -53,6 +56,7 @@ __all__ = [
     "RealtimeOptions",
     "RealtimeSession",
     "RealtimeSessionClosed",
+    "dial",
     "open_session",
 ]
 
@@ -85,7 +89,8 @@ class RealtimeOptions:
     """Largest frame accepted either way (bytes)."""
     buffer: int = 64
     """Provider frames held for a slow reader before reading from the socket stops."""
-    attempts_per_route: int = 2
+    attempts_per_route: int | None = None
+    """Attempts on one route before the next (None: the router's `RetryPolicy.max_attempts`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,29 @@ class RealtimeSessionClosed(RealtimeSessionError):
     """The session is over; `code` is the close code (the provider's when it closed first)."""
 
 
+Connector = Callable[
+    [str, list[tuple[bytes, bytes]], RealtimeOptions],
+    contextlib.AbstractAsyncContextManager[WebSocketConnection],
+]
+"""Opens one provider socket: (ws URL, handshake headers, options) -> an async context manager
+of a trio-websocket connection. The default dials the URL; tests may pass one over in-memory
+streams (`router.realtime(..., connector=...)`) to run sessions on a virtual clock."""
+
+
+def dial(
+    url: str, headers: list[tuple[bytes, bytes]], options: RealtimeOptions
+) -> contextlib.AbstractAsyncContextManager[WebSocketConnection]:
+    """The default `Connector`: a WebSocket client connection to `url` (ws:// or wss://)."""
+    return open_websocket_url(
+        url,
+        extra_headers=headers,
+        message_queue_size=1,
+        max_message_size=options.max_message_size,
+        connect_timeout=options.connect_timeout,
+        disconnect_timeout=options.close_timeout,
+    )
+
+
 @dataclass(eq=False)
 class _Link:
     route: Route
@@ -133,18 +161,12 @@ class _Link:
     async def hold(
         self,
         options: RealtimeOptions,
+        connector: Connector,
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Own the connection (trio-websocket's tasks live in here) until `done` is set."""
-        async with open_websocket_url(
-            self.url,
-            extra_headers=self.headers,
-            message_queue_size=1,
-            max_message_size=options.max_message_size,
-            connect_timeout=options.connect_timeout,
-            disconnect_timeout=options.close_timeout,
-        ) as ws:
+        async with connector(self.url, self.headers, options) as ws:
             self.ws = ws
             task_status.started()
             await self.done.wait()
@@ -176,12 +198,19 @@ class RealtimeSession:
         self._turn: Mapping[str, Any] | None = None  # the Responses-WS turn last sent
         self._turn_events = 0
         self.attempts = attempts
+        self._records: list[AttemptRecord] = []
         self.frames_sent = 0
         self.frames_received = 0
 
     @property
     def route(self) -> Route:
         return self._link.route
+
+    @property
+    def attempt_records(self) -> tuple[AttemptRecord, ...]:
+        """The resilience engine's log of the opening attempts (kind, outcome, timing), the
+        same records HTTP calls keep; `attempts` is the session's own summary."""
+        return tuple(self._records)
 
     @property
     def provider_protocol(self) -> RealtimeFormat:
@@ -477,8 +506,26 @@ def _commit_event(protocol: RealtimeFormat, frame: str | bytes) -> str | None:
     return f"expected session.created, got {str(message)[:200]}"
 
 
+@dataclass(eq=False)
+class _Opened:
+    """An attempt that reached the commit point: its link, translator and first frame."""
+
+    link: _Link
+    translator: RealtimeTranslator
+    first: str | bytes | None
+    options: RealtimeOptions
+
+    async def aclose(self) -> None:
+        await _abandon(self.link, self.options)
+
+
 class _Opener:
-    """Attempts across routes until one commits; also reconnects Responses-WS sessions."""
+    """Attempts across routes until one commits; also reconnects Responses-WS sessions.
+
+    The attempts run through the router's resilience engine, like HTTP calls: backoff (and a
+    refused upgrade's `retry-after`) between retries of a route, failover to the next, routes
+    whose circuit is open skipped, and every outcome fed to the route's breaker and health.
+    """
 
     def __init__(
         self,
@@ -489,39 +536,74 @@ class _Opener:
         options: RealtimeOptions,
         setup: Mapping[str, Any] | None,
         headers: Mapping[str, str],
+        executor: Executor,
+        connector: Connector,
     ) -> None:
         self.caller, self.options, self.setup, self.headers = caller, options, setup, headers
-        self.auth = auth
+        self.auth, self.model, self.executor, self.connector = auth, model, executor, connector
         routes = resolver.resolve(model, _CALLER_FORMAT[caller])
-        self.routes = [(r, p) for r in routes if (p := _protocol_of(r, caller)) is not None]
-        if not self.routes:
+        speaking = [r for r in routes if _protocol_of(r, caller) is not None]
+        if not speaking:
             raise errors.NoRouteError(
                 f"no configured provider of model {model!r} serves {caller} sessions "
                 f"(routes: {', '.join(r.key for r in routes)}); realtime needs an OpenAI, "
                 "Azure, Gemini or Vertex provider"
             )
+        # A realtime session needs a realtime model; Responses-WS speaks to chat models.
+        realtime = caller != RealtimeFormat.RESPONSES_WS
+        self.routes = [
+            (r, _protocol_of(r, caller) or caller)
+            for r in resolver.serving(model, speaking, realtime=realtime)
+        ]
+        retry = executor.retry
+        if options.attempts_per_route is not None:
+            retry = replace(retry, max_attempts=options.attempts_per_route)
+        self.retry = retry
+        # The session's own connect and commit timeouts bound each attempt; the router's
+        # overall deadline bounds the opening as a whole.
+        self.timeouts = replace(executor.timeouts, first_byte=None, idle=None)
         self.attempts: list[RealtimeAttempt] = []
+        self.records: list[AttemptRecord] = []
+        self._open: list[tuple[_Opened, Finisher]] = []
 
-    async def open(
-        self, nursery: trio.Nursery
-    ) -> tuple[_Link, RealtimeTranslator, str | bytes | None]:
-        failures: list[BaseException] = []
-        for route, protocol in self.routes:
-            for _ in range(self.options.attempts_per_route):
-                try:
-                    return await self._attempt(nursery, route, protocol)
-                except _AttemptFailed as failed:
-                    self.attempts.append(RealtimeAttempt(route.key, "failed", str(failed.error)))
-                    failures.append(failed.error)
-                    if not failed.retryable:
-                        break
-        raise errors.NoRouteError(
-            f"every route failed to open a realtime session: {failures[-1]}", failures
-        )
+    async def open(self, nursery: trio.Nursery) -> _Opened:
+        protocols = {route.key: protocol for route, protocol in self.routes}
+
+        async def attempt(route: Route) -> _Opened:
+            try:
+                return await self._attempt(nursery, route, protocols[route.key])
+            except _AttemptFailed as failed:
+                self.attempts.append(RealtimeAttempt(route.key, "failed", str(failed.error)))
+                raise failed.error from None
+
+        try:
+            opened, _, records, finish = await self.executor.run_session(
+                [route for route, _ in self.routes],
+                attempt,
+                label=self.model,
+                retry=self.retry,
+                timeouts=self.timeouts,
+            )
+        except errors.ProviderError as error:
+            raise errors.NoRouteError(
+                f"every route failed to open a realtime session: {error}",
+                [error],
+                retry_after=getattr(error, "retry_after", None),
+            ) from error
+        self.records.extend(records)
+        self._open.append((opened, finish))
+        return opened
+
+    async def close_all(self, failure: BaseException | None) -> None:
+        """The session is over: release each opened socket's slot and end its request."""
+        for opened, finish in self._open:
+            await self.executor.stream_closed(opened)
+            finish(None, None, failure)
+        self._open.clear()
 
     async def _attempt(
         self, nursery: trio.Nursery, route: Route, protocol: RealtimeFormat
-    ) -> tuple[_Link, RealtimeTranslator, str | bytes | None]:
+    ) -> _Opened:
         link = await _link_for(route, protocol, self.auth.get(route.alias), self.headers)
         translator = (
             RealtimeTranslator(self.caller, protocol, route.model)
@@ -530,62 +612,68 @@ class _Opener:
         )
         try:
             with trio.fail_after(self.options.connect_timeout + self.options.close_timeout):
-                await nursery.start(link.hold, self.options)
+                await nursery.start(link.hold, self.options, self.connector)
             assert link.ws is not None
         except ConnectionRejected as rejected:
-            body = (rejected.body or b"")[:300].decode("utf-8", "replace")
-            retryable = rejected.status_code in _RETRYABLE_STATUSES
-            error = errors.ProviderError(
-                f"{route.key} refused the realtime upgrade ({rejected.status_code}): {body}",
-                status=rejected.status_code,
-                provider=route.alias,
-            )
-            raise _AttemptFailed(error, retryable) from None
+            raise _AttemptFailed(_refusal(route, rejected)) from None
         except (HandshakeError, OSError, trio.TooSlowError) as failure:
             error = errors.ConnectError(
                 f"cannot open a realtime session on {route.key}: {type(failure).__name__}"
                 f" {failure}".rstrip(),
                 provider=route.alias,
             )
-            raise _AttemptFailed(error, True) from None
+            raise _AttemptFailed(error) from None
+        try:
+            return await self._commit(route, protocol, link, translator)
+        except BaseException:
+            await _abandon(link, self.options)  # failed or cancelled: the socket goes too
+            raise
+
+    async def _commit(
+        self, route: Route, protocol: RealtimeFormat, link: _Link, translator: RealtimeTranslator
+    ) -> _Opened:
         if protocol == RealtimeFormat.RESPONSES_WS:  # committed at the handshake
             self.attempts.append(RealtimeAttempt(route.key, "committed"))
-            return link, translator, None
+            return _Opened(link, translator, None, self.options)
         ws = link.ws
+        assert ws is not None
         try:
             with trio.fail_after(self.options.commit_timeout):
                 if protocol == RealtimeFormat.GEMINI_LIVE:
                     await ws.send_message(self._gemini_setup(route, translator))
                 first = await ws.get_message()
         except ConnectionClosed as closed:
-            link.done.set()
             code, why = _close_of(closed)
-            error = errors.ConnectError(
+            message = (
                 f"{route.key} closed the realtime session before it started ({code}: "
-                f"{why or 'no reason'})",
-                provider=route.alias,
+                f"{why or 'no reason'})"
             )
-            raise _AttemptFailed(error, code in _RETRYABLE_CLOSES) from None
+            if code in _RETRYABLE_CLOSES:
+                raise _AttemptFailed(errors.ConnectError(message, provider=route.alias)) from None
+            # Any other close (policy, bad request, an application code) will not change on
+            # this route: the engine's `x-should-retry: false` rule moves on to the next.
+            error = errors.UpstreamError(
+                message, provider=route.alias, headers={"x-should-retry": "false"}
+            )
+            raise _AttemptFailed(error) from None
         except trio.TooSlowError:
-            await _abandon(link, self.options)
-            error = errors.TimeoutError(
+            slow = errors.TimeoutError(
                 f"{route.key} sent no first realtime event within {self.options.commit_timeout} s",
                 provider=route.alias,
             )
-            raise _AttemptFailed(error, True) from None
+            raise _AttemptFailed(slow) from None
         problem = _commit_event(protocol, first)
         if problem is not None:
-            await _abandon(link, self.options)
-            error = errors.UpstreamError(
+            unexpected = errors.UpstreamError(
                 f"{route.key} did not start the realtime session: {problem}", provider=route.alias
             )
-            raise _AttemptFailed(error, True) from None
+            raise _AttemptFailed(unexpected) from None
         self.attempts.append(RealtimeAttempt(route.key, "committed"))
         # A Gemini caller on an OpenAI route always configures the session: text answers.
         crossing = self.caller != RealtimeFormat.OPENAI_REALTIME
         if protocol == RealtimeFormat.OPENAI_REALTIME and (self.setup is not None or crossing):
             await ws.send_message(self._openai_session_update(translator))
-        return link, translator, first
+        return _Opened(link, translator, first, self.options)
 
     def _config(self) -> ConfigureSession:
         if self.setup is None:
@@ -619,9 +707,26 @@ def _close_of(closed: ConnectionClosed) -> tuple[int, str]:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, error: errors.LLMRouterError, retryable: bool) -> None:
+    def __init__(self, error: errors.LLMRouterError) -> None:
         self.error = error
-        self.retryable = retryable
+
+
+#: Of a refused upgrade's body, what is kept (the error message is in its first bytes).
+_MAX_REFUSAL_BODY = 4096
+
+
+def _refusal(route: Route, rejected: ConnectionRejected) -> errors.LLMRouterError:
+    """The provider's HTTP refusal of the upgrade as the typed error an HTTP call would get:
+    its status decides retry or failover, and its `retry-after` headers the wait."""
+    body = (rejected.body or b"")[:_MAX_REFUSAL_BODY]
+    headers = httpx.Headers([(k, v) for k, v in rejected.headers or ()])
+    mapped = route.provider.map_error(rejected.status_code, headers, body, route.alias)
+    detail = body[:300].decode("utf-8", "replace")
+    message = f"{route.key} refused the realtime upgrade ({rejected.status_code}): {detail}"
+    if isinstance(mapped, errors.ProviderError | errors.InvalidRequestError):
+        mapped.message = message
+        mapped.args = (message,)
+    return mapped
 
 
 async def _abandon(link: _Link, options: RealtimeOptions) -> None:
@@ -642,8 +747,13 @@ async def open_session(
     session: Mapping[str, Any] | None = None,
     options: RealtimeOptions | None = None,
     headers: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    connector: Connector | None = None,
 ) -> AsyncIterator[RealtimeSession]:
-    """The shell behind `Router.realtime` (see the module docstring)."""
+    """The shell behind `Router.realtime` (see the module docstring).
+
+    `executor` is the router's resilience (retry policy, breakers, health); `connector`
+    opens the provider sockets (default `dial`)."""
     try:
         caller = RealtimeFormat(format)
     except ValueError:
@@ -652,7 +762,17 @@ async def open_session(
             f"unknown realtime format {format!r}; expected one of {choices}"
         ) from None
     options = options or RealtimeOptions()
-    opener = _Opener(resolver, auth, model, caller, options, session, headers or {})
+    opener = _Opener(
+        resolver,
+        auth,
+        model,
+        caller,
+        options,
+        session,
+        headers or {},
+        executor or Executor(),
+        connector or dial,
+    )
     try:
         with trio.fail_after(options.session_timeout or math.inf):
             async with _run_session(opener, caller, options) as live:
@@ -671,28 +791,40 @@ async def _run_session(
     from .._concurrency import open_nursery
 
     code, reason = 1000, ""
-    async with open_nursery() as nursery:
-        link, translator, first = await opener.open(nursery)
+    failure: BaseException | None = None
+    try:
+        async with open_nursery() as nursery:
+            opened = await opener.open(nursery)
 
-        async def reconnect(live: RealtimeSession) -> None:
-            new_link, _, _ = await opener.open(nursery)
-            live._link = new_link
-            live._closed = None
-            opener.attempts.append(RealtimeAttempt(new_link.route.key, "reconnected"))
-            live.start_reader(None)
+            async def reconnect(live: RealtimeSession) -> None:
+                fresh = await opener.open(nursery)
+                live._link = fresh.link
+                live._closed = None
+                opener.attempts.append(RealtimeAttempt(fresh.link.route.key, "reconnected"))
+                live.start_reader(None)
 
-        live = RealtimeSession(
-            caller, link, translator, options, nursery, opener.attempts, reconnect
-        )
-        live.start_reader(first)
-        try:
-            yield live
-        except trio.Cancelled:
-            code, reason = 1001, "cancelled"
-            raise
-        except BaseException:
-            code, reason = 1011, "caller error"
-            raise
-        finally:
-            await live.close(code, reason)
-            nursery.cancel_scope.cancel()
+            live = RealtimeSession(
+                caller,
+                opened.link,
+                opened.translator,
+                options,
+                nursery,
+                opener.attempts,
+                reconnect,
+            )
+            live._records = opener.records
+            live.start_reader(opened.first)
+            try:
+                yield live
+            except trio.Cancelled:
+                code, reason = 1001, "cancelled"
+                raise
+            except BaseException as exc:
+                code, reason, failure = 1011, "caller error", exc
+                raise
+            finally:
+                await live.close(code, reason)
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await opener.close_all(failure)
