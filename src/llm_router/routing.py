@@ -159,9 +159,13 @@ class Resolver:
         if kept:
             return kept
         if realtime:
+            # Realtime models the same providers serve, to name instead.
+            kinds = {route.alias for route in routes} | {route.provider.kind for route in routes}
             examples = sorted(
-                spec.name for spec in self._catalog.filter(flavor="realtime") if not spec.parent
-            )[:4]
+                spec.name
+                for spec in self._catalog.filter(flavor="realtime")
+                if not spec.parent and kinds & set(spec.available_providers)
+            )[:4] or ["gpt-realtime", "gemini-live-2.5-flash-preview"]
             spec = self._catalog.find(model)
             raise errors.NotRealtimeModelError(
                 f"model {model!r} is not a realtime model: realtime sessions need a model the "

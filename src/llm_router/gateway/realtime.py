@@ -22,11 +22,13 @@ import trio
 
 from llm_router import errors
 from llm_router.gateway.asgi import Receive, Scope, Send
+from llm_router.gateway.errors import render_error
 from llm_router.gateway.keys import GatewayKeys, presented_key
 from llm_router.gateway.metrics import GatewayMetrics
 from llm_router.realtime import RealtimeFormat, RealtimeProtocolError
 from llm_router.realtime.session import RealtimeSession, RealtimeSessionClosed
 from llm_router.router import Router
+from llm_router.types import ProviderFormat
 
 __all__ = ["realtime_format", "serve_realtime"]
 
@@ -48,8 +50,13 @@ def realtime_format(path: str) -> RealtimeFormat | None:
 
 async def _deny(send: Send, status: int, message: str) -> None:
     body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error"}})
-    headers = [(b"content-type", b"application/json")]
-    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await _refuse(send, status, body, {"content-type": "application/json"})
+
+
+async def _refuse(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
+    """Refuse the upgrade with an HTTP answer (the ASGI WebSocket denial response)."""
+    pairs = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": pairs})
     await send({"type": "websocket.http.response.body", "body": body})
 
 
@@ -120,8 +127,10 @@ async def _serve(
         try:
             session = await opened.__aenter__()
         except errors.LLMRouterError as error:
-            status = error.status if isinstance(error, errors.ProviderError) else 502
-            await _deny(send, status if 400 <= status < 600 else 502, str(error))
+            # As an HTTP call would be answered: a chat model is a 400 naming it, every route
+            # refused or skipped a 503 (429) with `retry-after` for the client to back off.
+            status, body, extra = render_error(error, ProviderFormat.OPENAI)
+            await _refuse(send, status, body, extra)
             tally["outcome"] = "failed"
             return
         await send({"type": "websocket.accept"})

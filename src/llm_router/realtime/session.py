@@ -421,20 +421,28 @@ class RealtimeSession:
 
 
 def _endpoint(route: Route, protocol: RealtimeFormat) -> tuple[str, dict[str, str]]:
-    """The provider's https URL for the upgrade (ws scheme applied later) and query."""
+    """The provider's https URL for the upgrade (ws scheme applied later) and query.
+
+    Azure: the v1 surface (`/openai/v1/realtime?model={deployment}`), or with an `api_version`
+    the deployment form (`/openai/realtime?api-version=...&deployment=...`), as the official
+    SDK's Azure client connects. Vertex: `LlmBidiService` of the provider's API version.
+    """
     provider = route.provider
     base = provider.base_url
     if isinstance(provider, AzureProvider):
-        deployment = provider.deployments.get(route.model, route.model)
+        deployment = provider.deployment(route.model)
         if protocol == RealtimeFormat.RESPONSES_WS:
             return f"{base}/openai/v1/responses", {}
+        if provider.api_version is not None:
+            query = {"api-version": provider.api_version, "deployment": deployment}
+            return f"{base}/openai/realtime", query
         return f"{base}/openai/v1/realtime", {"model": deployment}
     if isinstance(provider, OpenAIProvider):
         if protocol == RealtimeFormat.RESPONSES_WS:
             return f"{base}/responses", {}
         return f"{base}/realtime", {"model": route.model}
     if isinstance(provider, VertexProvider):
-        path = "google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+        path = f"google.cloud.aiplatform.{provider.api_version}.LlmBidiService/BidiGenerateContent"
         return f"{base}/ws/{path}", {}
     path = "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
     return f"{base}/ws/{path}", {}
