@@ -165,11 +165,18 @@ class _Link:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Own the connection (trio-websocket's tasks live in here) until `done` is set."""
-        async with connector(self.url, self.headers, options) as ws:
-            self.ws = ws
-            task_status.started()
-            await self.done.wait()
+        """Own the connection (trio-websocket's tasks live in here) until `done` is set.
+
+        The handshake can be cancelled; once it is done the connection is shielded, so that
+        a session cancelled from outside (or past `session_timeout`) can still finish its
+        closing handshake: trio-websocket's reader, which completes it, lives in here. Every
+        path that ends a session or an attempt sets `done` (see `_run_session`)."""
+        with trio.CancelScope() as guard:
+            async with connector(self.url, self.headers, options) as ws:
+                self.ws = ws
+                guard.shield = True
+                task_status.started()
+                await self.done.wait()
 
 
 class RealtimeSession:
@@ -572,6 +579,7 @@ class _Opener:
         self.timeouts = replace(executor.timeouts, first_byte=None, idle=None)
         self.attempts: list[RealtimeAttempt] = []
         self.records: list[AttemptRecord] = []
+        self.links: list[_Link] = []  # every socket opened, to let each go at the end
         self._open: list[tuple[_Opened, Finisher]] = []
 
     async def open(self, nursery: trio.Nursery) -> _Opened:
@@ -613,6 +621,7 @@ class _Opener:
         self, nursery: trio.Nursery, route: Route, protocol: RealtimeFormat
     ) -> _Opened:
         link = await _link_for(route, protocol, self.auth.get(route.alias), self.headers)
+        self.links.append(link)
         translator = (
             RealtimeTranslator(self.caller, protocol, route.model)
             if (protocol != RealtimeFormat.RESPONSES_WS)
@@ -832,6 +841,8 @@ async def _run_session(
                 raise
             finally:
                 await live.close(code, reason)
+                for link in opener.links:  # sockets replaced or abandoned, if any is left
+                    link.done.set()
                 nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
