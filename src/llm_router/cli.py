@@ -139,7 +139,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         return cmd_demo_serve(args, out)
     from llm_router.demo import main as demo_main
 
-    return demo_main(["--url", args.url] if args.url else [])
+    return demo_main(["--url", args.url] if args.url else [], out)
 
 
 class _UsageError(Exception):
@@ -206,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_chat_parser(sub)
 
-    p = sub.add_parser("demo", help="route a request and a stream through the fake provider server")
+    p = sub.add_parser(
+        "demo",
+        help="a tour against the fake provider server: six formats, a stream, a 429 retry, "
+        "a hedge, a failover",
+    )
     p.add_argument("--url", help="base URL of a running fake provider server")
     p.add_argument(
         "--serve", action="store_true", help="leave the gateway running on fake upstreams"
