@@ -35,6 +35,7 @@ from llm_router import (
     RetryPolicy,
     Router,
     VertexProvider,
+    errors,
 )
 from llm_router.resilience import AttemptOutcome, AttemptRecord
 from llm_router.translate import translate_request
@@ -127,9 +128,19 @@ def _question(fmt: ProviderFormat, model: str, text: str, *, stream: bool = Fals
 
 async def run_tour(url: str, out: TextIO = sys.stdout) -> list[TourStep]:
     """Run the tour against the fake server at `url`, printing as it goes."""
-    async with httpx.AsyncClient() as client:
-        installed = await client.post(url + "/_fake/rules", json={"rules": RULES})
-        installed.raise_for_status()
+    try:
+        async with httpx.AsyncClient() as client:
+            installed = await client.post(url + "/_fake/rules", json={"rules": RULES})
+    except httpx.HTTPError as exc:
+        raise errors.ConfigurationError(
+            f"demo: cannot reach a fake provider server at {url} ({type(exc).__name__}); "
+            "start one with `llm-router-fake serve --port 9000`, or leave out --url"
+        ) from None
+    if installed.status_code != 200:
+        raise errors.ConfigurationError(
+            f"demo: {url} is not a fake provider server (POST /_fake/rules answered "
+            f"{installed.status_code}); start one with `llm-router-fake serve`, or leave out --url"
+        )
     steps: list[TourStep] = []
 
     def say(line: str = "") -> None:
