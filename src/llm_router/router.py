@@ -21,6 +21,7 @@ import trio
 from llm_router import errors
 from llm_router._concurrency import open_nursery, require_trio
 from llm_router.answer import Answer, Pricer
+from llm_router.counting import TokenCount, count_with_routes, countable_body
 from llm_router.formats import get_format
 from llm_router.limiting import Demand
 from llm_router.providers.base import edit_json_body
@@ -540,6 +541,43 @@ class Router:
                 yield events
         else:
             yield await self.complete(raw, format, model, headers=headers, caller=caller)
+
+    async def count_tokens(
+        self,
+        body: bytes | Mapping[str, Any],
+        format: ProviderFormat | str,
+        model: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> TokenCount:
+        """Count the input tokens of a request (a generate body, or Gemini's countTokens body)
+        with the first route whose provider counts (Anthropic, Gemini, Vertex), translated to
+        its format; else the local estimate (`TokenCount.estimated`). See `llm_router.counting`."""
+        client = self._require_open()
+        fmt = _parse_format(format)
+        raw, obj = _parse_body(body)
+        obj = countable_body(obj, fmt)
+        if fmt is ProviderFormat.GOOGLE:
+            raw = orjson.dumps(obj)
+        name = model if model is not None else _body_model(obj, fmt)
+        try:
+            routes = self._resolver.resolve(name, fmt)
+        except (errors.ModelNotFoundError, errors.NoRouteError):
+            routes = []
+        with self._call_scope() as scope:
+            count = await count_with_routes(
+                client,
+                routes,
+                raw,
+                fmt,
+                headers=forwardable_headers(headers, self._config.forwarded_headers),
+                auth=self._auth,
+                limits=self._config.read_limits,
+                estimate=obj,
+                per_route=self._config.executor.timeouts.first_byte,
+            )
+        self._check_closed(scope)
+        return count
 
     @asynccontextmanager
     async def realtime(

@@ -94,6 +94,7 @@ async def open_upstream(
     auth: AuthConfig | None,
     limits: ReadLimits = DEFAULT_READ_LIMITS,
     embedding: EmbeddingFormat | None = None,
+    request: httpx.Request | None = None,
 ) -> httpx.Response:
     """Send the request and return a 2xx response with headers read and body unread.
 
@@ -102,13 +103,15 @@ async def open_upstream(
     Error statuses are read (up to `limits.max_error_body`), closed and raised as typed
     errors, scrubbed of our credentials; so are redirects and other non-2xx answers
     (`UpstreamError`, status 502). Transport failures become `ConnectError`/`TimeoutError`
-    without chaining httpx's exception (it may echo the URL).
+    without chaining httpx's exception (it may echo the URL). `request`, when given, is sent
+    instead of the route's completion request (e.g. a token count).
     """
-    upstream = UpstreamRequest(route.model, route.format, body, stream, headers, embedding)
-    if embedding is None:
-        request = route.provider.build_request(upstream)
-    else:
-        request = route.provider.build_embedding_request(upstream)
+    if request is None:  # else a request the provider built for another operation
+        upstream = UpstreamRequest(route.model, route.format, body, stream, headers, embedding)
+        if embedding is None:
+            request = route.provider.build_request(upstream)
+        else:
+            request = route.provider.build_embedding_request(upstream)
     before = dict(request.headers)
     if auth is not None:
         await auth.apply(request)

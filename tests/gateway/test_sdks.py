@@ -119,7 +119,7 @@ async def test_the_anthropic_sdk(tmp_path: Path, with_keys: bool) -> None:
         assert answer.content[0].text == "You said: hello there"
         assert streamed == "You said: hello there"
         assert "house-fast" in models and "claude-haiku-4-5" in models
-        assert counted == 4 + 3  # "user" + "hello there": 15 characters, and one message
+        assert counted == 2  # passed to Anthropic (the fake counts one token per word)
         if with_keys:
             wrong = anthropic.Anthropic(base_url=url, api_key="wrong", max_retries=0)
             with pytest.raises(anthropic.AuthenticationError):
@@ -150,7 +150,7 @@ async def test_the_google_genai_sdk(tmp_path: Path, with_keys: bool) -> None:
         assert answer.text == "You said: hello there"
         assert streamed == "You said: hello there"
         assert "models/house-fast" in models and "models/gemini-2.5-flash" in models
-        assert counted is not None and counted > 0
+        assert counted == 2  # passed to Gemini (the fake counts one token per word)
         if with_keys:
             wrong = genai.Client(api_key="wrong", http_options=options)
             with pytest.raises(genai_errors.ClientError) as caught:
@@ -220,3 +220,55 @@ async def test_one_model_is_retrieved_by_every_sdk_or_a_404_in_its_format(tmp_pa
         wrong = openai.OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0)
         with pytest.raises(openai.AuthenticationError):
             await in_thread(lambda: wrong.models.retrieve("house-fast"))
+
+
+async def test_token_counts_pass_to_a_provider_that_counts_translated_else_estimated(
+    tmp_path: Path,
+) -> None:
+    async with gateway(tmp_path, with_keys=True) as url:
+        an = anthropic.Anthropic(base_url=url, api_key=GATEWAY_KEY, max_retries=0)
+        options = genai_types.HttpOptions(base_url=url, api_version="v1beta")
+        gm = genai.Client(api_key=GATEWAY_KEY, http_options=options)
+        messages: Any = [{"role": "user", "content": "count these four words"}]
+        contents = "count these four words"
+
+        def calls() -> list[Any]:
+            return [
+                # Anthropic caller, Gemini model: translated to :countTokens (with the system
+                # prompt, as a generateContentRequest).
+                an.messages.count_tokens(
+                    model="gemini-2.5-flash", system="be brief", messages=messages
+                ).input_tokens,
+                # Gemini caller, Claude model: translated to Anthropic's count_tokens.
+                gm.models.count_tokens(model="claude-haiku-4-5", contents=contents).total_tokens,
+                # No provider of gpt-4o-mini counts: the local estimate.
+                an.messages.count_tokens(model="gpt-4o-mini", messages=messages).input_tokens,
+                gm.models.count_tokens(model="gpt-4o-mini", contents=contents).total_tokens,
+            ]
+
+        gemini_counted, claude_counted, estimated, gemini_estimated = await in_thread(calls)
+        async with httpx.AsyncClient() as client:
+            raw = await client.post(
+                url + "/v1/messages/count_tokens",
+                json={"model": "claude-haiku-4-5", "messages": messages},
+                headers={"x-api-key": GATEWAY_KEY},
+            )
+            local = await client.post(
+                url + "/v1beta/models/gpt-4o-mini:countTokens",
+                json={"contents": [{"role": "user", "parts": [{"text": contents}]}]},
+                headers={"x-goog-api-key": GATEWAY_KEY},
+            )
+            broken = await client.post(
+                url + "/v1/messages/count_tokens",
+                content=b"{not json",
+                headers={"x-api-key": GATEWAY_KEY},
+            )
+    assert gemini_counted == 2 + 4  # "be brief" and the four words
+    assert claude_counted == 4
+    assert estimated == 7 + 3  # "user" and the words: 26 characters, 7 tokens; one message
+    assert gemini_estimated == 7 + 3
+    assert raw.json() == {"input_tokens": 4}
+    assert raw.headers["x-llm-router-token-count"] == "provider"
+    assert raw.headers["x-llm-router-provider"] == "anthropic"
+    assert local.headers["x-llm-router-token-count"] == "estimate"
+    assert broken.status_code == 400 and broken.json()["type"] == "error"

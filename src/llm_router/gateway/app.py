@@ -32,7 +32,6 @@ from llm_router.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from llm_router.gateway.passthrough import passthrough_headers
 from llm_router.gateway.paths import Endpoint, Extra, match_endpoint, match_extra
 from llm_router.gateway.realtime import serve_realtime
-from llm_router.gateway.tokens import estimate_tokens
 from llm_router.router import CompletionResult, Router, RouterStream
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, ErrorType, Usage
@@ -186,7 +185,7 @@ class Gateway:
         headers: Mapping[str, str],
         exchange: Exchange,
     ) -> None:
-        """Model listings and token counts, answered by the gateway itself."""
+        """Model listings (answered by the gateway itself) and token counts."""
         if extra.operation == "model":
             assert extra.model is not None
             entry = one_model(self.router, extra.model, extra.format)
@@ -213,21 +212,49 @@ class Gateway:
         body = await self._read_limited(receive, headers, send, extra.format, exchange)
         if body is None:
             return
+        async with open_nursery() as nursery:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                exchange.disconnected = not exchange.complete
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch_disconnect)
+            await self._count(extra, body, headers, send, exchange)
+            nursery.cancel_scope.cancel()
+
+    async def _count(
+        self,
+        extra: Extra,
+        body: bytes,
+        headers: Mapping[str, str],
+        send: Send,
+        exchange: Exchange,
+    ) -> None:
+        """A token count, by a provider that counts or the local estimate (`x-llm-router-
+        token-count: provider` or `estimate` says which)."""
         try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            await self._refuse(
-                send, extra.format, ErrorType.INVALID_REQUEST, 400, "request body is not JSON"
-            )
+            count = await self.router.count_tokens(body, extra.format, extra.model, headers=headers)
+        except errors.LLMRouterError as exc:
+            exchange.error = type(exc).__name__
+            status, payload, extra_headers = render_error(exc, extra.format)
+            await respond(send, status, payload, extra_headers)
             return
-        count = estimate_tokens(obj)
-        exchange.input_tokens = count
+        exchange.input_tokens = count.input_tokens
+        exchange.provider, exchange.route_model = count.provider, count.model
         answer = (
-            {"input_tokens": count}
+            {"input_tokens": count.input_tokens}
             if extra.format is ProviderFormat.ANTHROPIC
-            else {"totalTokens": count}
+            else {"totalTokens": count.input_tokens}
         )
-        await respond(send, 200, orjson.dumps(answer), _JSON)
+        reply_headers = {
+            **_JSON,
+            "x-llm-router-token-count": "estimate" if count.estimated else "provider",
+        }
+        if count.provider is not None:
+            reply_headers["x-llm-router-provider"] = count.provider
+        await respond(send, 200, orjson.dumps(answer), reply_headers)
 
     async def _read_limited(
         self,

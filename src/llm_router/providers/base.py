@@ -152,6 +152,11 @@ class Provider(abc.ABC):
         """The HTTP request of one embedding call (`request.embedding` names its wire)."""
         raise errors.ConfigurationError(f"{type(self).__name__} does not serve embeddings")
 
+    def count_tokens_request(self, request: UpstreamRequest) -> httpx.Request | None:
+        """The request that counts the input tokens of `request` (a generate body in
+        `request.format`), without credentials; None when this provider cannot count."""
+        return None
+
     def base_headers(self, request: UpstreamRequest) -> dict[str, str]:
         headers = dict(request.headers)
         headers.update(self.extra_headers)

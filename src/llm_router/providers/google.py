@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import httpx
+import orjson
 
 from llm_router import errors
 from llm_router.auth import ApiKey, AuthConfig
@@ -67,6 +69,25 @@ class GoogleProvider(Provider):
         resource = f"{self.base_url}/{self.api_version}/{gemini_model_path(request.model)}"
         return httpx.Request(
             "POST", resource + method, headers=self.base_headers(request), content=request.body
+        )
+
+    def count_tokens_request(self, request: UpstreamRequest) -> httpx.Request | None:
+        """`:countTokens`: `contents` alone, or the whole request as `generateContentRequest`
+        when it has a system instruction, tools or settings (which count too)."""
+        if request.format is not ProviderFormat.GOOGLE:
+            return None
+        path = gemini_model_path(request.model)
+        obj = orjson.loads(self.prepare_body(request))
+        body = (
+            {"contents": obj.get("contents", [])}
+            if set(obj) <= {"contents"}
+            else {"generateContentRequest": {"model": path, **obj}}
+        )
+        return httpx.Request(
+            "POST",
+            f"{self.base_url}/{self.api_version}/{path}:countTokens",
+            headers=self.base_headers(replace(request, stream=False)),
+            content=orjson.dumps(body),
         )
 
     def map_error(

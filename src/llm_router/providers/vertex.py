@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 import httpx
+import orjson
 
 from llm_router import errors
 from llm_router.auth import AuthConfig, GoogleServiceAccount, OAuth
 from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers._google_errors import google_error
+from llm_router.providers.anthropic import count_tokens_body
 from llm_router.providers.base import Provider, UpstreamRequest, edit_json_body
 from llm_router.providers.google import gemini_method_url
 from llm_router.types import ProviderFormat
@@ -162,6 +164,29 @@ class VertexProvider(Provider):
     def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
         url = self.model_url(request.model, ProviderFormat.GOOGLE) + ":predict"
         return httpx.Request("POST", url, headers=self.base_headers(request), content=request.body)
+
+    def count_tokens_request(self, request: UpstreamRequest) -> httpx.Request | None:
+        """Gemini models: `{model}:countTokens` (contents, system instruction and tools);
+        Claude models: `publishers/anthropic/models/count-tokens:rawPredict`."""
+        plain = replace(request, stream=False)
+        if request.format is ProviderFormat.GOOGLE:
+            obj = orjson.loads(self.prepare_body(plain))
+            fields = ("contents", "systemInstruction", "tools", "generationConfig")
+            body = orjson.dumps({key: obj[key] for key in fields if key in obj})
+            url = self.model_url(request.model, request.format) + ":countTokens"
+        elif request.format is ProviderFormat.ANTHROPIC:
+            model = request.model.rsplit("/", 1)[-1]
+            scope = f"projects/{self.project}/locations/{self.location}"
+            url = (
+                f"{self.base_url}/{self.api_version}/{scope}"
+                "/publishers/anthropic/models/count-tokens:rawPredict"
+            )
+            body = count_tokens_body(
+                request.body, {"anthropic_version": self.anthropic_version, "model": model}
+            )
+        else:
+            return None
+        return httpx.Request("POST", url, headers=self.base_headers(plain), content=body)
 
     def map_error(
         self, status: int, headers: httpx.Headers, body: bytes, alias: str

@@ -39,6 +39,23 @@ STOP_REASONS = {
 _TEXT_KEYS = ("text", "content")
 
 
+#: What a `count_tokens` body may hold (the real API refuses max_tokens, stream, sampling).
+_COUNTED_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "mcp_servers",
+        "anthropic_version",
+        "context_management",
+        "output_format",
+    }
+)
+
+
 def read_prompt(
     body: Mapping[str, Any],
     *,
@@ -56,6 +73,10 @@ def read_prompt(
             raise RejectedRequest(f"anthropic_version: must be {version!r}")
         if "model" in body and version.startswith("bedrock"):
             raise RejectedRequest("extraneous key [model] is not permitted")
+    if counting:
+        extra = sorted(set(body) - _COUNTED_FIELDS)
+        if extra:
+            raise RejectedRequest(f"{extra[0]}: Extra inputs are not permitted")
     chosen = model or body.get("model")
     if not isinstance(chosen, str) or not chosen:
         raise RejectedRequest("model: Field required")

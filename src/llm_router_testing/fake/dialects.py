@@ -58,7 +58,10 @@ _DIALECTS = {
         _anthropic_prompt, anthropic.render_body, anthropic.render_events, anthropic.stream_error
     ),
     ProviderFormat.GOOGLE: Dialect(
-        lambda body, route: gemini.read_prompt(body, model=route.model or ""),
+        lambda body, route: gemini.read_prompt(
+            gemini.count_request(body) if route.operation == "count_tokens" else body,
+            model=route.model or "",
+        ),
         gemini.render_body,
         gemini.render_events,
         gemini.stream_error,

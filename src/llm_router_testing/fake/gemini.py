@@ -28,6 +28,7 @@ from .wire import (
 )
 
 __all__ = [
+    "count_request",
     "count_tokens_body",
     "error_reply",
     "read_prompt",
@@ -162,6 +163,20 @@ def render_events(answer: Answer, ctx: RenderContext) -> list[StreamEvent]:
         )
         events.append(StreamEvent(None, orjson.dumps(body)))
     return events
+
+
+def count_request(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The generate request a `:countTokens` body counts: its `contents`, or its
+    `generateContentRequest` (which must name its model), never both."""
+    inner = body.get("generateContentRequest")
+    if inner is None:
+        return body
+    if "contents" in body:
+        raise RejectedRequest("only one of contents and generateContentRequest may be set")
+    inner = as_dict(inner)
+    if not isinstance(inner.get("model"), str) or not inner["model"]:
+        raise RejectedRequest("* CountTokensRequest.generate_content_request.model: required")
+    return inner
 
 
 def count_tokens_body(prompt: Prompt) -> bytes:

@@ -130,6 +130,11 @@ def resolve(
             return _google("vertex-google", found["model"], found["op"], query)
         if found["op"] not in ("rawPredict", "streamRawPredict"):
             return None
+        if found["model"] == "count-tokens" and found["op"] == "rawPredict":
+            # Claude on Vertex counts tokens at one model-less path; the body names the model.
+            return Route(
+                "vertex-anthropic", ProviderFormat.ANTHROPIC, operation="count_tokens", stream=False
+            )
         stream = found["op"] == "streamRawPredict"
         return Route(
             "vertex-anthropic", ProviderFormat.ANTHROPIC, model=found["model"], stream=stream
