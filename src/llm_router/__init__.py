@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from llm_router.builder import RouterBuilder
     from llm_router.catalog import Catalog, ModelSpec
+    from llm_router.counting import TokenCount
     from llm_router.embedding import EmbeddingResult
     from llm_router.errors import (
         AuthenticationError,
@@ -161,6 +162,7 @@ __all__ = [
     "TimeoutError",
     "TranslationError",
     "UpstreamError",
+    "TokenCount",
     "Usage",
     "translate_error",
     "translate_request",
@@ -232,6 +234,7 @@ _HOME: dict[str, str] = {
         "llm_router.providers",
     ),
     "RateLimitPolicy": "llm_router.ratelimit",
+    "TokenCount": "llm_router.counting",
     **dict.fromkeys(
         (
             "AttemptOutcome",
