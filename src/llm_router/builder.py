@@ -29,7 +29,8 @@ from llm_router.resilience import (
 )
 from llm_router.router import Router
 from llm_router.routing import DEFAULT_FORWARDED_HEADERS
-from llm_router.state import MemoryState, SharedState
+from llm_router.state import LatencyQuery, MemoryState, SharedState
+from llm_router.state.latency import SharedLatencyTracker
 from llm_router.strategies import Strategy, latency, ordered, strategy_named, weighted
 from llm_router.transport import DEFAULT_POOL_TIMEOUT
 from llm_router.upstream import DEFAULT_READ_LIMITS, ReadLimits
@@ -341,6 +342,8 @@ class RouterBuilder:
         limiter = None
         if self._limit_rules or self._shared_state is not None:
             limiter = Limiter(self._limit_rules, self._shared_state or MemoryState())
+        if self._shared_state is not None and limiter is not None:
+            share_latency(state, limiter, self._shared_state, self._hedge)
         executor = Executor(
             retry=self._retry,
             hedge=self._hedge,
@@ -366,3 +369,20 @@ class RouterBuilder:
             tracing=tracing,
         )
         return Router(config)
+
+
+def share_latency(
+    state: ResilienceState, limiter: Limiter, shared: SharedState, hedge: HedgePolicy | None
+) -> None:
+    """Keep the routes' latency windows in `shared`: what the `latency` strategy, the adaptive
+    hedge delay and `statistics()` read is then the same in every process."""
+    _, max_age = state.latency_window
+
+    def tracker(key: str, window: int, max_age: float) -> SharedLatencyTracker:
+        return SharedLatencyTracker(key, shared, window=window, max_age=max_age)
+
+    state.latency_factory = tracker
+    percentiles = {50.0, 95.0, 99.0}
+    if hedge is not None:
+        percentiles.add(float(hedge.percentile))
+    limiter.latency = LatencyQuery((), tuple(sorted(percentiles)), max_age)

@@ -33,6 +33,7 @@ from llm_router.resilience import (
 )
 from llm_router.resilience.engine import Finisher, Measure, ResilientResult
 from llm_router.routing import Route
+from llm_router.state.latency import SharedLatencyTracker
 from llm_router.strategies import RouteView, Strategy, ordered
 from llm_router.universal import Usage
 
@@ -173,6 +174,7 @@ class Executor:
                 budgets=self._budget_keys(routes),
             )
             self._apply_open_circuits(limiter.open_circuits)
+            self._adopt_latencies(limiter, routes)
             if index:
                 routes = [routes[index], *routes[:index], *routes[index + 1 :]]
             self._adopt_budgets(limiter.budgets, routes)
@@ -316,6 +318,13 @@ class Executor:
             return self.catalog.cost(spec, usage)
         except errors.ConfigurationError:  # a price the catalog lacks
             return None
+
+    def _adopt_latencies(self, limiter: Limiter, routes: Sequence[Route]) -> None:
+        for route in routes:
+            view = limiter.latencies.get(route.key)
+            tracker = self.state.route(route.key).latency
+            if view is not None and isinstance(tracker, SharedLatencyTracker):
+                tracker.adopt(view)
 
     def _apply_open_circuits(self, open_circuits: dict[str, float]) -> None:
         now = trio.current_time()

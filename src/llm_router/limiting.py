@@ -5,10 +5,18 @@ this module picks the scopes (route, model, caller key), admits a call on the fi
 routes with room -- a route at its limit is skipped for the next before anyone waits --
 queues it first come, first served when none has room, and feeds provider rate-limit headers
 back into the state.
+
+The wait queue lives in the state too (tickets numbered on arrival), so with a shared state
+waiters of every process are admitted in the order they arrived, not just those of one
+process. A waiter with a ticket ahead of it wakes when a waiter of its own process moves on,
+or polls (`QUEUE_POLL` per ticket ahead, at most `QUEUE_POLL_MAX`) for the other processes;
+the first in line sleeps exactly until its limit has room. A waiter that gives up leaves the
+queue; one that crashed is dropped `TICKET_TTL` seconds after its last look.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -22,12 +30,24 @@ import trio
 from llm_router import errors
 from llm_router.ratelimit import Quota, RateLimitPolicy, Scope, ScopeLimits, parse_quota_headers
 from llm_router.routing import Route
-from llm_router.state import Admission, BudgetChange, SharedState
+from llm_router.state import (
+    Admission,
+    BudgetChange,
+    LatencyQuery,
+    LatencyView,
+    QueueRequest,
+    SharedState,
+)
 
 __all__ = ["Demand", "Grant", "LimitRule", "Limiter"]
 
 #: How often a call waiting for a concurrency slot held by another process looks again.
 CONCURRENCY_POLL = 0.25
+#: How often a waiter with tickets ahead of it looks again, per ticket ahead (and at most).
+QUEUE_POLL = 0.02
+QUEUE_POLL_MAX = 1.0
+#: A ticket not renewed for this long (its holder crashed) no longer holds anyone up.
+TICKET_TTL = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +89,10 @@ class Grant:
         self.budgets[key] = (delta + (0.0 if known is None else known[0]), start, maximum)
 
 
-class _Queue:
-    __slots__ = ("lock", "waiting")
-
-    def __init__(self) -> None:
-        self.lock = trio.Lock()  # Trio's lock hands over in FIFO order: fair by construction
-        self.waiting = 0
+def _queue_key(routes: Sequence[Route], demand: Demand) -> str:
+    # One queue per (routes, model, caller); a digest, as the caller may be an API key.
+    parts = "\0".join((*(route.key for route in routes), demand.model, demand.caller or ""))
+    return hashlib.sha256(parts.encode()).hexdigest()[:24]
 
 
 def _caller_scope(caller: str) -> str:
@@ -99,12 +117,14 @@ class Limiter:
         self._wall_clock = wall_clock
         self._ids = itertools.count(1)
         self._process = os.urandom(4).hex()
-        self._queues: dict[tuple[str, ...], _Queue] = {}
-        self._released = trio.Event()
+        self._released = trio.Event()  # a slot was released here, or a waiter moved on
         self._quotas: dict[str, Quota] = {}
         self.headroom: dict[str, float] = {}  # route key -> free fraction at its last admission
         self.open_circuits: dict[str, float] = {}  # from the last admission
         self.budgets: dict[str, float] = {}  # shared budget levels, from the last admission
+        #: With `latency` set, each admission reads the call's routes' latency windows.
+        self.latency: LatencyQuery | None = None
+        self.latencies: dict[str, LatencyView] = {}  # from the last admission
 
     # -- scopes ------------------------------------------------------------------------------
     def _rules_for(self, route: Route, demand: Demand) -> list[tuple[ScopeLimits, RateLimitPolicy]]:
@@ -150,61 +170,68 @@ class Limiter:
         """
         rules = [self._rules_for(route, demand) for route in routes]
         groups = [tuple(limits for limits, _ in scoped) for scoped in rules]
-        queue_key = (*(route.key for route in routes), demand.model, demand.caller or "")
-        queue = self._queues.get(queue_key)
-        if queue is None:
-            queue = self._queues[queue_key] = _Queue()
+        policies = [policy for scoped in rules for _, policy in scoped if policy is not _NO_POLICY]
         ident = self._ident()
-        if not queue.waiting:  # nobody in line: no one to overtake
-            admission = await self._acquire(groups, ident, demand.tokens, circuits, routes, budgets)
-            if admission.index is not None:
-                return admission.index, Grant(
-                    ident, routes[admission.index].key, groups[admission.index]
-                )
-            self._refuse_or_queue(admission, rules, routes, queue, deadline)
-        elif queue.waiting >= min(
-            (policy.max_queue for scoped in rules for _, policy in scoped), default=1000
-        ):
-            raise self._error(routes, math.inf, "the wait queue is full")
-        queue.waiting += 1
+        queue = None
+        if policies:
+            queue = QueueRequest(
+                _queue_key(routes, demand),
+                join=not any(policy.on_limit == "fail" for policy in policies),
+                max_queue=min(policy.max_queue for policy in policies),
+                ttl=TICKET_TTL,
+            )
+        admission = await self._acquire(
+            groups, ident, demand.tokens, circuits, routes, budgets, queue
+        )
+        holds = admission.queued
         try:
-            async with queue.lock:
-                while True:
-                    admission = await self._acquire(
-                        groups, ident, demand.tokens, circuits, routes, budgets
-                    )
-                    if admission.index is not None:
-                        index = admission.index
-                        return index, Grant(ident, routes[index].key, groups[index])
-                    wait = self._refuse_or_queue(admission, rules, routes, None, deadline)
-                    now = trio.current_time()
-                    if now >= deadline:  # a concurrency slot did not free in time
-                        raise self._error(routes, wait, "no slot freed before the deadline")
+            while admission.index is None:
+                assert queue is not None  # without limits every call is admitted
+                if admission.queue_full:
+                    raise self._error(routes, math.inf, "the wait queue is full")
+                wait = self._refuse_or_queue(admission, rules, routes, deadline)
+                now = trio.current_time()
+                if now >= deadline:  # a concurrency slot did not free in time
+                    raise self._error(routes, wait, "no slot freed before the deadline")
+                if admission.ahead:  # others are first: look again when one of them moves on
+                    wake = now + min(QUEUE_POLL_MAX, QUEUE_POLL * admission.ahead)
+                else:
                     wake = now + (CONCURRENCY_POLL if math.isinf(wait) else wait)
-                    with trio.move_on_at(min(wake, deadline)):
-                        await self._released.wait()
+                with trio.move_on_at(min(wake, deadline)):
+                    await self._released.wait()
+                queue = dataclasses.replace(queue, holds=holds, join=True)
+                admission = await self._acquire(
+                    groups, ident, demand.tokens, circuits, routes, budgets, queue
+                )
+                holds = admission.queued
+            if queue is not None and queue.holds:
+                self._wake()  # the next in line of this process is first now
+            index = admission.index
+            return index, Grant(ident, routes[index].key, groups[index])
         finally:
-            queue.waiting -= 1
+            if holds and queue is not None:
+                with trio.CancelScope(shield=True):
+                    await self.state.leave_queue(queue.key, ident)
+                self._wake()
+
+    def _wake(self) -> None:
+        self._released.set()
+        self._released = trio.Event()
 
     def _refuse_or_queue(
         self,
         admission: Admission,
         rules: Sequence[Sequence[tuple[ScopeLimits, RateLimitPolicy]]],
         routes: Sequence[Route],
-        queue: _Queue | None,
         deadline: float,
     ) -> float:
         """The wait ahead, or the RateLimitError that ends the call now."""
         best = min(range(len(routes)), key=lambda i: admission.waits[i])
         wait = admission.waits[best]
-        if any(policy.on_limit == "fail" for _, policy in rules[best]):
+        if any(policy.on_limit == "fail" for scoped in rules for _, policy in scoped):
             raise self._error(routes, wait, "the rate limit is reached")
         if not math.isinf(wait) and trio.current_time() + wait > deadline:
             raise self._error(routes, wait, "waiting for the rate limit would pass the deadline")
-        if queue is not None and queue.waiting >= min(
-            (policy.max_queue for _, policy in rules[best]), default=1000
-        ):
-            raise self._error(routes, wait, "the wait queue is full")
         return wait
 
     def _error(self, routes: Sequence[Route], wait: float, why: str) -> errors.RateLimitError:
@@ -233,10 +260,22 @@ class Limiter:
         circuits: Sequence[str],
         routes: Sequence[Route],
         budgets: Sequence[str] = (),
+        queue: QueueRequest | None = None,
     ) -> Admission:
+        latency = self.latency
+        if latency is not None:
+            latency = dataclasses.replace(latency, keys=[route.key for route in routes])
         admission = await self.state.acquire(
-            groups, ident, tokens, lease=self.lease, circuits=circuits, budgets=budgets
+            groups,
+            ident,
+            tokens,
+            lease=self.lease,
+            circuits=circuits,
+            budgets=budgets,
+            latency=latency,
+            queue=queue,
         )
+        self.latencies.update(admission.latencies)
         self.budgets = dict(admission.budgets)
         for route, free in zip(routes, admission.headroom, strict=False):
             self.headroom[route.key] = free
@@ -282,8 +321,7 @@ class Limiter:
                 opened=opened,
                 budgets=grant.budgets,
             )
-        self._released.set()
-        self._released = trio.Event()
+        self._wake()
 
     async def publish(self, opened: Mapping[str, float]) -> None:
         """Tell the other users of the state about circuits this process opened."""

@@ -85,13 +85,15 @@ async def test_processes_share_one_limit(
     assert sum(r["outcomes"].get("ok", 0) for r in reports) == len(arrivals)
 
 
-async def test_a_call_costs_two_round_trips(fake: FakeProvider, redis_url: str) -> None:
+async def test_a_call_costs_at_most_two_round_trips(fake: FakeProvider, redis_url: str) -> None:
     (report,) = await run_workers(
         1, "--fake", fake.url, "--redis", redis_url, "--rpm", "100000",
         "--requests", "20", "--duration", "20", "--concurrency", "2", "--redis-timeout", "2.0",
     )  # fmt: skip
     assert report["outcomes"] == {"ok": 20}
-    assert report["round_trips"] == 2 * 20  # admit before the attempt, settle after it
+    # One to admit before the attempt; the settle after it rides with the process's next
+    # admission, or goes alone (a second round trip) when none comes within the flush delay.
+    assert 20 <= report["round_trips"] <= 2 * 20
 
 
 async def test_without_shared_state_each_process_has_its_own_limit(fake: FakeProvider) -> None:

@@ -160,6 +160,9 @@ class ResilienceState:
         self.wall_clock = wall_clock
         self._latency_window = latency_window
         self._latency_max_age = latency_max_age
+        #: (route key, window, max age) -> the route's latency window; a shared state puts
+        #: its own here (the router's builder does), so windows are shared between processes.
+        self.latency_factory: Callable[[str, int, float], LatencyTracker] | None = None
         self._routes: dict[str, RouteHealth] = {}
         self._hedge_budgets: dict[str, HedgeBudget] = {}
         self._last_request_id = 0
@@ -178,9 +181,19 @@ class ResilienceState:
                 breaker=None
                 if self.breaker_policy is None
                 else CircuitBreaker(self.breaker_policy),
-                latency=LatencyTracker(window=self._latency_window, max_age=self._latency_max_age),
+                latency=self._new_latency(key),
             )
         return health
+
+    @property
+    def latency_window(self) -> tuple[int, float]:
+        """(samples kept, max age in seconds) of each route's latency window."""
+        return self._latency_window, self._latency_max_age
+
+    def _new_latency(self, key: str) -> LatencyTracker:
+        if self.latency_factory is not None:
+            return self.latency_factory(key, self._latency_window, self._latency_max_age)
+        return LatencyTracker(window=self._latency_window, max_age=self._latency_max_age)
 
     def hedge_budget(self, first_route: str) -> HedgeBudget:
         """The hedge budget shared by every call whose first route is `first_route`."""

@@ -1,11 +1,14 @@
-"""Where rate-limit counters and shared circuit states live: one interface, two backends.
+"""Where rate-limit counters, shared circuits, latency windows and wait queues live.
 
 `MemoryState` keeps everything in this process (the default); `RedisState` keeps it in Redis
 so that several router processes share one set of limits and circuits. Both implement
-`SharedState`; the router talks to it twice per call at most: `acquire` before the first
-attempt (admission on the first route with room, the circuits other processes opened, the
-shared retry and hedge budgets) and `settle` after each attempt (real token usage, released
-concurrency, provider quotas, circuits this process opened, budget changes).
+`SharedState`: `acquire` before a call's first attempt (admission on the first route with
+room and no earlier waiter ahead, the circuits other processes opened, the shared retry and
+hedge budgets, the routes' latency windows) and `settle` after each attempt (real token
+usage, released concurrency, provider quotas, circuits this process opened, budget
+changes), plus `record_latency` and `leave_queue`. A shared backend may hold a settle, a
+sample or a departure back and send it with this process's next round trip: the process
+itself always sees its own changes first.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from llm_router.ratelimit import Quota, ScopeLimits
 __all__ = [
     "Admission",
     "BudgetChange",
+    "LatencyQuery",
+    "LatencyView",
+    "QueueRequest",
     "MemoryState",
     "RedisState",
     "SharedState",
@@ -34,6 +40,40 @@ BudgetChange = tuple[float, float, float]
 def apply_budget_change(level: float | None, change: BudgetChange) -> float:
     delta, start, maximum = change
     return min(maximum, max(0.0, (start if level is None else level) + delta))
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyQuery:
+    """Which latency windows an `acquire` reads: `keys` (route keys), the `percentiles` wanted
+    (0 < p <= 100) and `max_age`, the seconds after which a sample no longer counts."""
+
+    keys: Sequence[str]
+    percentiles: Sequence[float]
+    max_age: float
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyView:
+    """One route's latency window as every user of the state sees it: how many samples it
+    holds and the nearest-rank value of each percentile asked for (absent without samples)."""
+
+    count: int
+    percentiles: Mapping[float, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRequest:
+    """The wait queue an `acquire` takes part in: no call is admitted while a ticket is ahead
+    of it. `holds`: the call's ident already holds a ticket in `key`; `join`: take one at the
+    back when not admitted (refused when `max_queue` tickets are waiting). A ticket lives
+    `ttl` seconds past its holder's last `acquire`, so a crashed waiter blocks nobody for
+    long; an admitted ticket leaves the queue."""
+
+    key: str
+    holds: bool = False
+    join: bool = True
+    max_queue: int = 1000
+    ttl: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +93,13 @@ class Admission:
     headroom: tuple[float, ...]
     open_circuits: Mapping[str, float] = field(default_factory=dict)
     budgets: Mapping[str, float] = field(default_factory=dict)
+    #: route key -> its shared latency window, for the keys of `acquire(latency=...)`.
+    latencies: Mapping[str, LatencyView] = field(default_factory=dict)
+    #: With `acquire(queue=...)`: whether the call holds a ticket now, how many are ahead of
+    #: it, and whether joining was refused because the queue is full.
+    queued: bool = False
+    ahead: int = 0
+    queue_full: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +129,13 @@ class SharedState(abc.ABC):
         lease: float,
         circuits: Sequence[str] = (),
         budgets: Sequence[str] = (),
+        latency: LatencyQuery | None = None,
+        queue: QueueRequest | None = None,
     ) -> Admission:
         """Admit `ident` (costing one request and `tokens`) on the first group of scopes where
-        every scope has room, and read which of `circuits` are open and the levels of
-        `budgets`. `lease`: seconds after which an unreleased concurrency slot frees itself
-        (a crashed process)."""
+        every scope has room -- and, with `queue`, no ticket is ahead of it -- and read which
+        of `circuits` are open, the levels of `budgets` and the `latency` windows. `lease`:
+        seconds after which an unreleased concurrency slot frees itself (a crashed process)."""
 
     @abc.abstractmethod
     async def settle(
@@ -104,6 +153,16 @@ class SharedState(abc.ABC):
         concurrency slot if `release`, record provider `quotas` per scope key, circuits
         `opened` (route key -> seconds open) and `budgets` changes (key -> (delta, start,
         maximum): the level, `start` when untouched, moves by `delta` within [0, maximum])."""
+
+    @abc.abstractmethod
+    def record_latency(self, key: str, seconds: float, *, window: int, max_age: float) -> None:
+        """Add one time-to-first-byte sample to route `key`'s window (the last `window`
+        samples not older than `max_age` seconds). Never waits: a shared backend sends it
+        with its next round trip."""
+
+    @abc.abstractmethod
+    async def leave_queue(self, key: str, ident: str) -> None:
+        """Give up `ident`'s ticket in wait queue `key` (a waiter that stopped waiting)."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Background upkeep in the router's nursery (reconnecting), started with

@@ -1,9 +1,13 @@
-"""Shared state on Redis (or Valkey): rate-limit logs and opened circuits for many processes.
+"""Shared state on Redis (or Valkey, single node or cluster): rate-limit logs, opened
+circuits, budgets, latency windows and wait queues for many processes.
 
-Every operation is one atomic Lua script (no read-modify-write between processes), so a
-call costs two round trips: `acquire` before its first attempt, `settle` after each attempt.
-Time is the wall clock of the calling process (hosts sharing a Redis must be NTP-synced;
-a skew of d seconds shifts their windows by d).
+Every round trip is one atomic Lua script (no read-modify-write between processes). A call
+costs one round trip on its hot path: `acquire` before its first attempt. What happens after
+an attempt (`settle`, latency samples, a waiter leaving its queue) is queued and sent with
+the process's next `acquire`, or by a flusher in `run` a moment later when no acquire comes
+(`flush_delay`), many at once; so a busy process pays about one round trip per call and an
+idle one two. Time is the wall clock of the calling process (hosts sharing a Redis must be
+NTP-synced; a skew of d seconds shifts their windows by d).
 
 Redis never stalls a call: each round trip is bounded by `timeout`; past it (or on any
 error) the state falls back to in-process limits -- each process then enforces
@@ -19,194 +23,52 @@ import logging
 import math
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
 from llm_router import errors
 from llm_router.ratelimit import Quota, ScopeLimits
-from llm_router.state import Admission, BudgetChange, SharedState, StateStatistics
+from llm_router.state import (
+    Admission,
+    BudgetChange,
+    LatencyQuery,
+    LatencyView,
+    QueueRequest,
+    SharedState,
+    StateStatistics,
+)
+from llm_router.state._scripts import STATE
 from llm_router.state.memory import MemoryState
 
 __all__ = ["RedisState"]
 
 logger = logging.getLogger("llm_router.state")
 
-# Each scope is one key prefix S with S:req (zset of request ids by time), S:tok (zset of
-# token entries by time), S:tokw (hash id -> tokens), S:toksum (their sum), S:conc (zset of
-# leases by expiry) and S:quota (hash of what the provider announced).
-_PRUNE = """
-local function prune(s, now)
-  local horizon = now - s.period
-  redis.call('ZREMRANGEBYSCORE', s.key .. ':req', '-inf', horizon)
-  local old = redis.call('ZRANGEBYSCORE', s.key .. ':tok', '-inf', horizon)
-  if #old > 0 then
-    local sum = 0
-    for _, id in ipairs(old) do
-      sum = sum + (tonumber(redis.call('HGET', s.key .. ':tokw', id)) or 0)
-      redis.call('HDEL', s.key .. ':tokw', id)
-    end
-    redis.call('ZREMRANGEBYSCORE', s.key .. ':tok', '-inf', horizon)
-    redis.call('INCRBY', s.key .. ':toksum', -sum)
-  end
-  redis.call('ZREMRANGEBYSCORE', s.key .. ':conc', '-inf', now)
-end
-"""
 
-_ACQUIRE = (
-    _PRUNE
-    + """
-local now, ident, tokens, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local ngroups = tonumber(ARGV[5])
-local a, k = 6, 1
-local groups = {}
-for g = 1, ngroups do
-  local n = tonumber(ARGV[a]); a = a + 1
-  local scopes = {}
-  for i = 1, n do
-    scopes[i] = {key = KEYS[k], rpm = tonumber(ARGV[a]), tpm = tonumber(ARGV[a + 1]),
-                 conc = tonumber(ARGV[a + 2]), period = tonumber(ARGV[a + 3])}
-    k = k + 1; a = a + 4
-  end
-  groups[g] = scopes
-end
+@dataclass(slots=True)
+class _Settle:
+    scopes: Sequence[ScopeLimits]
+    ident: str
+    tokens: int | None
+    release: bool
+    quotas: Mapping[str, Quota]
+    opened: Mapping[str, float]
+    budgets: Mapping[str, BudgetChange]
 
-local function wait_for(s)
-  prune(s, now)
-  local wait = 0
-  if s.rpm > 0 then
-    local count = redis.call('ZCARD', s.key .. ':req')
-    if count >= s.rpm then
-      local entry = redis.call('ZRANGE', s.key .. ':req', count - s.rpm, count - s.rpm, 'WITHSCORES')
-      wait = math.max(wait, tonumber(entry[2]) + s.period - now)
-    end
-  end
-  if s.tpm > 0 then
-    local total = tonumber(redis.call('GET', s.key .. ':toksum')) or 0
-    local excess = total + math.min(tokens, s.tpm) - s.tpm
-    if excess > 0 then
-      local entries = redis.call('ZRANGE', s.key .. ':tok', 0, -1, 'WITHSCORES')
-      local found = s.period
-      for i = 1, #entries, 2 do
-        excess = excess - (tonumber(redis.call('HGET', s.key .. ':tokw', entries[i])) or 0)
-        if excess <= 0 then found = tonumber(entries[i + 1]) + s.period - now; break end
-      end
-      wait = math.max(wait, found)
-    end
-  end
-  local quota = redis.call('HMGET', s.key .. ':quota', 'rr', 'rrst', 'tr', 'trst')
-  if quota[1] and now < tonumber(quota[2]) and tonumber(quota[1]) < 1 then
-    wait = math.max(wait, tonumber(quota[2]) - now)
-  end
-  if quota[3] and now < tonumber(quota[4]) and tonumber(quota[3]) < math.max(tokens, 1) then
-    wait = math.max(wait, tonumber(quota[4]) - now)
-  end
-  if s.conc > 0 then
-    local held = redis.call('ZCARD', s.key .. ':conc')
-    if held >= s.conc then wait = -1 end
-  end
-  return wait
-end
 
-local function free_fraction(s)
-  local free = 1
-  if s.rpm > 0 then free = math.min(free, 1 - redis.call('ZCARD', s.key .. ':req') / s.rpm) end
-  if s.tpm > 0 then
-    free = math.min(free, 1 - (tonumber(redis.call('GET', s.key .. ':toksum')) or 0) / s.tpm)
-  end
-  if s.conc > 0 then free = math.min(free, 1 - redis.call('ZCARD', s.key .. ':conc') / s.conc) end
-  return math.max(free, 0)
-end
+@dataclass(slots=True)
+class _Outbox:
+    """What waits for the next round trip."""
 
-local function admit(s)
-  local ttl = math.ceil(s.period * 1000) + 1000
-  if s.rpm > 0 then
-    redis.call('ZADD', s.key .. ':req', now, ident)
-    redis.call('PEXPIRE', s.key .. ':req', ttl)
-  end
-  if s.tpm > 0 then
-    local w = math.min(tokens, s.tpm)
-    redis.call('ZADD', s.key .. ':tok', now, ident)
-    redis.call('HSET', s.key .. ':tokw', ident, w)
-    redis.call('INCRBY', s.key .. ':toksum', w)
-    for _, suffix in ipairs({':tok', ':tokw', ':toksum'}) do
-      redis.call('PEXPIRE', s.key .. suffix, ttl)
-    end
-  end
-  if s.conc > 0 then
-    redis.call('ZADD', s.key .. ':conc', now + lease, ident)
-    redis.call('PEXPIRE', s.key .. ':conc', math.ceil(lease * 1000) + 1000)
-  end
-  local quota = redis.call('HMGET', s.key .. ':quota', 'rr', 'rrst', 'tr', 'trst')
-  if quota[1] and now < tonumber(quota[2]) then redis.call('HINCRBY', s.key .. ':quota', 'rr', -1) end
-  if quota[3] and now < tonumber(quota[4]) then
-    redis.call('HINCRBY', s.key .. ':quota', 'tr', -tokens)
-  end
-end
+    settles: list[_Settle] = field(default_factory=list)
+    samples: list[tuple[str, str, float, int, float]] = field(default_factory=list)
+    departures: list[tuple[str, str]] = field(default_factory=list)
 
-local index = 0
-local waits, room = {}, {}
-for g = 1, ngroups do
-  local wait, free = 0, 1
-  for _, s in ipairs(groups[g]) do
-    local w = wait_for(s)
-    if w == -1 or wait == -1 then wait = -1 else wait = math.max(wait, w) end
-  end
-  if wait == 0 and index == 0 then
-    index = g
-    for _, s in ipairs(groups[g]) do admit(s) end
-  end
-  for _, s in ipairs(groups[g]) do free = math.min(free, free_fraction(s)) end
-  waits[g] = tostring(wait)
-  room[g] = tostring(free)
-end
-local ncircuits = tonumber(ARGV[a])
-local circuits, levels = {}, {}
-for i = k, k + ncircuits - 1 do circuits[#circuits + 1] = redis.call('PTTL', KEYS[i]) end
-for i = k + ncircuits, #KEYS do levels[#levels + 1] = redis.call('GET', KEYS[i]) or '' end
-return {index, waits, room, circuits, levels}
-"""
-)
-
-_SETTLE = """
-local now, ident, tokens, release = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
-local nscopes, nquotas, nopened = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local a = 8
-for i = 1, nscopes do
-  local s = KEYS[i]
-  if tokens >= 0 then
-    local old = tonumber(redis.call('HGET', s .. ':tokw', ident))
-    if old then
-      redis.call('HSET', s .. ':tokw', ident, tokens)
-      redis.call('INCRBY', s .. ':toksum', tokens - old)
-    end
-  end
-  if release then redis.call('ZREM', s .. ':conc', ident) end
-end
-for i = nscopes + 1, nscopes + nquotas do
-  local q = KEYS[i] .. ':quota'
-  local rr, rrst, tr, trst = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  a = a + 4
-  if rr ~= '' then redis.call('HSET', q, 'rr', rr, 'rrst', rrst) end
-  if tr ~= '' then redis.call('HSET', q, 'tr', tr, 'trst', trst) end
-  local until_ = math.max(tonumber(rrst) or 0, tonumber(trst) or 0)
-  if until_ > now then redis.call('PEXPIRE', q, math.ceil((until_ - now) * 1000) + 1000) end
-end
-local first_budget = nscopes + nquotas + nopened + 1
-for i = nscopes + nquotas + 1, first_budget - 1 do
-  local ms = tonumber(ARGV[a]); a = a + 1
-  if redis.call('PTTL', KEYS[i]) < ms then redis.call('SET', KEYS[i], '1', 'PX', ms) end
-end
-for i = first_budget, #KEYS do
-  local delta, start, maximum = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  a = a + 3
-  local level = tonumber(redis.call('GET', KEYS[i])) or start
-  level = math.min(maximum, math.max(0, level + delta))
-  redis.call('SET', KEYS[i], string.format('%.17g', level), 'EX', 3600)
-end
-return 1
-"""
+    def __bool__(self) -> bool:
+        return bool(self.settles or self.samples or self.departures)
 
 
 def _num(value: int | None) -> str:
@@ -222,10 +84,14 @@ def _safe_url(url: str) -> str:
 
 
 class RedisState(SharedState):
-    """Rate limits and opened circuits shared through Redis at `url` (see the module docstring).
+    """Limits, circuits, budgets, latency windows and wait queues shared through Redis at
+    `url` (see the module docstring).
 
     `timeout` bounds every round trip (seconds); `fallback_share` is the part of each limit
-    one process enforces while Redis is unreachable; `reconnect_interval` paces reconnection.
+    one process enforces while Redis is unreachable; `reconnect_interval` paces reconnection;
+    `cluster=True` speaks to a Redis Cluster (`url` names any one of its nodes); every key
+    carries the ``{prefix}`` hash tag, so each script's keys share one slot. `flush_delay`:
+    how long what follows an attempt may wait for the process's next acquire to carry it.
     Needs the `redis` extra (`pip install 'llm-router[redis]'`, which brings `coredis`).
     """
 
@@ -237,6 +103,8 @@ class RedisState(SharedState):
         timeout: float = 0.1,
         fallback_share: float = 1.0,
         reconnect_interval: float = 0.5,
+        cluster: bool = False,
+        flush_delay: float = 0.002,
         clock: Callable[[], float] = time.time,
     ) -> None:
         scheme = urllib.parse.urlsplit(url).scheme if isinstance(url, str) else ""
@@ -257,18 +125,32 @@ class RedisState(SharedState):
             raise errors.ConfigurationError(
                 f"RedisState prefix must be a non-empty string without braces, got {prefix!r}"
             )
+        if not isinstance(cluster, bool):
+            raise errors.ConfigurationError(
+                f"RedisState cluster must be true or false, got {cluster!r}"
+            )
+        if cluster and scheme == "unix":
+            raise errors.ConfigurationError("a Redis Cluster is reached over TCP: use redis://")
+        if not (isinstance(flush_delay, int | float) and 0 <= flush_delay <= 1):
+            raise errors.ConfigurationError(
+                f"RedisState flush_delay must be in [0, 1] seconds, got {flush_delay!r}"
+            )
         self._url = url
         self.safe_url = _safe_url(url)
         self.prefix = prefix
         self.timeout = float(timeout)
         self.fallback_share = float(fallback_share)
         self.reconnect_interval = reconnect_interval
+        self.cluster = cluster
+        self.flush_delay = float(flush_delay)
         self._clock = clock
         self._fallback = MemoryState(clock=clock)
         self._client: Any = None
-        self._acquire_script: Any = None
-        self._settle_script: Any = None
+        self._script: Any = None
         self._broken = trio.Event()
+        self._outbox = _Outbox()
+        self._outbox_filled = trio.Event()
+        self._samples = 0
         self.fallbacks = 0
         self.reconnects = 0
         self.round_trips = 0
@@ -288,29 +170,35 @@ class RedisState(SharedState):
         return f"{{{self.prefix}}}:{name}"
 
     # -- connection --------------------------------------------------------------------------
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Connect, and reconnect whenever a round trip failed, until cancelled. Signals
-        `task_status.started()` after the first connection attempt, whatever its outcome."""
+    def _new_client(self) -> Any:
         try:
             import coredis
         except ImportError:  # pragma: no cover - depends on the installed extras
             raise errors.ConfigurationError(
                 "RedisState needs coredis: pip install 'llm-router[redis]'"
             ) from None
+        options: dict[str, Any] = {
+            "connect_timeout": self.timeout,
+            "stream_timeout": max(self.timeout, 1.0),
+            "retry_policy": coredis.retry.NoRetryPolicy(),
+        }
+        if self.cluster:
+            return coredis.RedisCluster.from_url(self._url, **options)
+        return coredis.Redis.from_url(self._url, **options)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect, and reconnect whenever a round trip failed, until cancelled; flush what
+        waits for a round trip. Signals `task_status.started()` after the first connection
+        attempt, whatever its outcome. On cancellation what is queued is sent (within
+        `timeout`) before the connection closes."""
         started = False
         while True:
             try:
-                client = coredis.Redis.from_url(
-                    self._url,
-                    connect_timeout=self.timeout,
-                    stream_timeout=max(self.timeout, 1.0),
-                    retry_policy=coredis.retry.NoRetryPolicy(),
-                )
+                client = self._new_client()
                 with trio.move_on_after(self.timeout * 5) as connecting:
                     async with client:
                         await client.ping()
-                        self._acquire_script = client.register_script(_ACQUIRE)
-                        self._settle_script = client.register_script(_SETTLE)
+                        self._script = client.register_script(STATE)
                         connecting.deadline = math.inf  # connected: stay until it breaks
                         self._broken = trio.Event()
                         self._client = client
@@ -323,9 +211,14 @@ class RedisState(SharedState):
                             started = True
                             task_status.started()
                         try:
-                            await self._broken.wait()
+                            async with trio.open_nursery() as nursery:
+                                nursery.start_soon(self._flusher)
+                                await self._broken.wait()
+                                nursery.cancel_scope.cancel()
                         finally:
                             self._client = None
+                            if trio.current_effective_deadline() == -math.inf:  # stopping
+                                await self._flush_on_exit()
                 if connecting.cancelled_caught and not started:
                     self._fail(f"no connection within {self.timeout * 5:g} s")
             except Exception as exc:
@@ -351,18 +244,129 @@ class RedisState(SharedState):
         self._client = None
         self._broken.set()
 
-    async def _round_trip(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Run one script call within `timeout`; None (and fallback) when it did not answer."""
-        if self._client is None:
+    async def _round_trip(self, keys: list[str], args: list[str]) -> Any:
+        """Run the script once within `timeout`; None (and fallback) when it did not answer."""
+        script = self._script
+        if self._client is None or script is None:
             return None
         self.round_trips += 1
         try:
             with trio.move_on_after(self.timeout):
-                return await call()
+                return await script(keys=keys, args=args)
             self._fail(f"no answer within {self.timeout:g} s")
         except Exception as exc:
             self._fail(exc)
         return None
+
+    # -- what follows an attempt: queued for the next round trip -----------------------------
+    def _queue(self) -> None:
+        self._outbox_filled.set()
+
+    def _take_outbox(self) -> _Outbox:
+        outbox, self._outbox = self._outbox, _Outbox()
+        return outbox
+
+    def _encode_outbox(self, outbox: _Outbox, keys: list[str], args: list[str]) -> None:
+        args.append(str(len(outbox.settles)))
+        for item in outbox.settles:
+            args += [
+                item.ident,
+                str(-1 if item.tokens is None else item.tokens),
+                "1" if item.release else "0",
+                str(len(item.scopes)),
+                str(len(item.quotas)),
+                str(len(item.opened)),
+                str(len(item.budgets)),
+            ]
+            keys += [self._key(limits.key) for limits in item.scopes]
+            for key, quota in item.quotas.items():
+                keys.append(self._key(key))
+                args += [
+                    "" if quota.requests_remaining is None else str(quota.requests_remaining),
+                    repr(quota.requests_reset),
+                    "" if quota.tokens_remaining is None else str(quota.tokens_remaining),
+                    repr(quota.tokens_reset),
+                ]
+            for key, seconds in item.opened.items():
+                keys.append(self._key("circuit:" + key))
+                args.append(str(max(1, math.ceil(seconds * 1000))))
+            for key, (delta, start, maximum) in item.budgets.items():
+                keys.append(self._key("budget:" + key))
+                args += [repr(delta), repr(start), repr(maximum)]
+        args.append(str(len(outbox.samples)))
+        for key, member, seconds, window, max_age in outbox.samples:
+            keys.append(self._key("latency:" + key))
+            args += [member, repr(seconds), str(window), repr(max_age)]
+        args.append(str(len(outbox.departures)))
+        for key, ident in outbox.departures:
+            keys.append(self._key("queue:" + key))
+            args.append(ident)
+
+    async def _apply_to_fallback(self, outbox: _Outbox) -> None:
+        for item in outbox.settles:
+            self._fallback.settle_nowait(
+                item.scopes,
+                item.ident,
+                tokens=item.tokens,
+                release=item.release,
+                quotas=item.quotas,
+                opened=item.opened,
+                budgets=item.budgets,
+            )
+        for key, _, seconds, window, max_age in outbox.samples:
+            self._fallback.record_latency(key, seconds, window=window, max_age=max_age)
+        for key, ident in outbox.departures:
+            self._fallback.leave_queue_nowait(key, ident)
+        await trio.lowlevel.checkpoint()
+
+    async def _flush(self) -> None:
+        """Send what is queued now, in one round trip (to the fallback if it fails)."""
+        outbox = self._take_outbox()
+        if not outbox:
+            return
+        keys: list[str] = []
+        args: list[str] = [repr(self.now())]
+        self._encode_outbox(outbox, keys, args)
+        args.append("")
+        if await self._round_trip(keys, args) is None:
+            await self._apply_to_fallback(outbox)
+
+    async def _flush_on_exit(self) -> None:
+        """Send what is still queued as the state stops (shielded, within `timeout` x 5).
+
+        A fresh connection: the cancellation that stops `run` has reached the old client's
+        own tasks too."""
+        outbox = self._take_outbox()
+        if not outbox:
+            return
+        keys: list[str] = []
+        args: list[str] = [repr(self.now())]
+        self._encode_outbox(outbox, keys, args)
+        args.append("")
+        with trio.CancelScope(shield=True):
+            sent = False
+            with trio.move_on_after(self.timeout * 5):
+                try:
+                    async with self._new_client() as client:
+                        await client.register_script(STATE)(keys=keys, args=args)
+                        self.round_trips += 1
+                        sent = True
+                except Exception as exc:
+                    logger.warning(
+                        "shared state %s: could not send the last settles (%s)",
+                        self.safe_url,
+                        f"{type(exc).__name__}: {exc}"[:200],
+                    )
+            if not sent:
+                await self._apply_to_fallback(outbox)
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._outbox_filled.wait()
+            # Linger: the process's next acquire usually comes within this and carries it.
+            await trio.sleep(self.flush_delay)
+            self._outbox_filled = trio.Event()
+            await self._flush()
 
     # -- operations --------------------------------------------------------------------------
     async def acquire(
@@ -374,9 +378,14 @@ class RedisState(SharedState):
         lease: float,
         circuits: Sequence[str] = (),
         budgets: Sequence[str] = (),
+        latency: LatencyQuery | None = None,
+        queue: QueueRequest | None = None,
     ) -> Admission:
+        outbox = self._take_outbox()
         keys: list[str] = []
-        args: list[str] = [repr(self.now()), ident, str(tokens), repr(lease), str(len(groups))]
+        args: list[str] = [repr(self.now())]
+        self._encode_outbox(outbox, keys, args)
+        args += ["acquire", ident, str(tokens), repr(lease), str(len(groups))]
         for group in groups:
             args.append(str(len(group)))
             for limits in group:
@@ -387,27 +396,64 @@ class RedisState(SharedState):
                     _num(limits.max_concurrency),
                     repr(limits.period),
                 ]
+        if queue is None:
+            args.append("0")
+        else:
+            keys.append(self._key("queue:" + queue.key))
+            args += [
+                "1",
+                ident if queue.holds else "",
+                "1" if queue.join else "0",
+                str(queue.max_queue),
+                repr(queue.ttl),
+            ]
         args.append(str(len(circuits)))
         keys += [self._key("circuit:" + key) for key in circuits]
+        args.append(str(len(budgets)))
         keys += [self._key("budget:" + key) for key in budgets]
-        script = self._acquire_script
-        reply = await self._round_trip(lambda: script(keys=keys, args=args))
+        lat_keys: Sequence[str] = () if latency is None else latency.keys
+        percentiles: Sequence[float] = () if latency is None else latency.percentiles
+        args += [str(len(lat_keys)), repr(300.0 if latency is None else latency.max_age)]
+        args.append(str(len(percentiles)))
+        args += [repr(float(p)) for p in percentiles]
+        keys += [self._key("latency:" + key) for key in lat_keys]
+        reply = await self._round_trip(keys, args)
         if reply is None:
+            await self._apply_to_fallback(outbox)
             share = self.fallback_share
             scaled = [[limits.scaled(share) for limits in group] for group in groups]
-            return await self._fallback.acquire(
-                scaled, ident, tokens, lease=lease, circuits=circuits, budgets=budgets
+            return self._fallback.acquire_nowait(
+                scaled,
+                ident,
+                tokens,
+                lease=lease,
+                circuits=circuits,
+                budgets=budgets,
+                latency=latency,
+                queue=queue,
             )
-        index, waits, room, ttls, levels = reply
-        open_circuits = {
-            key: int(ttl) / 1000 for key, ttl in zip(circuits, ttls, strict=True) if int(ttl) > 0
-        }
+        index, waits, room, ttls, levels, flat, queued, ahead = reply
+        views: dict[str, LatencyView] = {}
+        step = 1 + len(percentiles)
+        for n, key in enumerate(lat_keys):
+            row = flat[n * step : (n + 1) * step]
+            found = {
+                float(p): float(value)
+                for p, value in zip(percentiles, row[1:], strict=True)
+                if value not in ("", b"")
+            }
+            views[key] = LatencyView(int(row[0]), found)
+        queued = queued.decode() if isinstance(queued, bytes) else str(queued)
         return Admission(
             None if int(index) == 0 else int(index) - 1,
             tuple(math.inf if float(w) < 0 else float(w) for w in waits),
             tuple(float(f) for f in room),
-            open_circuits,
+            {key: int(t) / 1000 for key, t in zip(circuits, ttls, strict=True) if int(t) > 0},
             {key: float(level) for key, level in zip(budgets, levels, strict=True) if level},
+            views,
+            queued not in ("", "-"),
+            int(ahead),
+            queued == "-",
         )
 
     async def settle(
@@ -421,45 +467,34 @@ class RedisState(SharedState):
         opened: Mapping[str, float] | None = None,
         budgets: Mapping[str, BudgetChange] | None = None,
     ) -> None:
-        quotas = quotas or {}
-        opened = opened or {}
-        budgets = budgets or {}
-        keys = [self._key(limits.key) for limits in scopes]
-        args = [
-            repr(self.now()),
-            ident,
-            str(-1 if tokens is None else tokens),
-            "1" if release else "0",
-            str(len(scopes)),
-            str(len(quotas)),
-            str(len(opened)),
-        ]
-        for key, quota in quotas.items():
-            keys.append(self._key(key))
-            args += [
-                "" if quota.requests_remaining is None else str(quota.requests_remaining),
-                repr(quota.requests_reset),
-                "" if quota.tokens_remaining is None else str(quota.tokens_remaining),
-                repr(quota.tokens_reset),
-            ]
-        for key, seconds in opened.items():
-            keys.append(self._key("circuit:" + key))
-            args.append(str(max(1, math.ceil(seconds * 1000))))
-        for key, (delta, start, maximum) in budgets.items():
-            keys.append(self._key("budget:" + key))
-            args += [repr(delta), repr(start), repr(maximum)]
-        script = self._settle_script
-        reply = await self._round_trip(lambda: script(keys=keys, args=args))
-        if reply is None:
-            await self._fallback.settle(
-                scopes,
-                ident,
-                tokens=tokens,
-                release=release,
-                quotas=quotas,
-                opened=opened,
-                budgets=budgets,
-            )
+        item = _Settle(scopes, ident, tokens, release, quotas or {}, opened or {}, budgets or {})
+        if self._client is None:
+            await self._apply_to_fallback(_Outbox(settles=[item]))
+            return
+        self._outbox.settles.append(item)
+        self._queue()
+        await trio.lowlevel.checkpoint()
+
+    def record_latency(self, key: str, seconds: float, *, window: int, max_age: float) -> None:
+        if self._client is None:
+            self._fallback.record_latency(key, seconds, window=window, max_age=max_age)
+            return
+        self._samples += 1
+        member = f"{id(self):x}.{self._samples}.{self.now()!r}"
+        self._outbox.samples.append((key, member, float(seconds), window, max_age))
+        self._queue()
+
+    async def leave_queue(self, key: str, ident: str) -> None:
+        if self._client is None:
+            self._fallback.leave_queue_nowait(key, ident)
+        else:
+            self._outbox.departures.append((key, ident))
+            self._queue()
+        await trio.lowlevel.checkpoint()
+
+    async def flush(self) -> None:
+        """Send what waits for a round trip now (what `run` does on its own a moment later)."""
+        await self._flush()
 
     def statistics(self) -> StateStatistics:
         return StateStatistics(
