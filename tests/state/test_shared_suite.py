@@ -12,7 +12,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from llm_router.ratelimit import Quota, ScopeLimits
-from llm_router.state import MemoryState, RedisState, SharedState
+from llm_router.state import (
+    LatencyQuery,
+    LatencyView,
+    MemoryState,
+    QueueRequest,
+    RedisState,
+    SharedState,
+)
 
 
 class Clock:
@@ -189,3 +196,98 @@ async def test_budgets_are_shared_and_clamped(state: SharedState, clock: Clock) 
     await state.settle([], "", tokens=None, release=False, budgets={"retry:a": (50.0, 10.0, 10.0)})
     level = (await state.acquire([], "b4", 0, lease=60, budgets=["retry:a"])).budgets["retry:a"]
     assert level == 10.0
+
+
+# -- latency windows ---------------------------------------------------------------------------
+
+
+def window(*keys: str, max_age: float = 300.0) -> LatencyQuery:
+    return LatencyQuery(keys, (50.0, 95.0), max_age)
+
+
+async def test_latency_windows_give_nearest_rank_percentiles(
+    state: SharedState, clock: Clock
+) -> None:
+    for seconds in (0.4, 0.1, 0.3, 0.2, 2.0):
+        state.record_latency("a/m", seconds, window=500, max_age=300.0)
+    seen = await state.acquire([], "l1", 0, lease=60, latency=window("a/m", "b/m"))
+    assert seen.latencies["a/m"] == LatencyView(5, {50.0: 0.3, 95.0: 2.0})
+    assert seen.latencies["b/m"] == LatencyView(0, {})  # never measured
+
+
+async def test_latency_windows_keep_the_last_samples_not_older_than_max_age(
+    state: SharedState, clock: Clock
+) -> None:
+    for seconds in (5.0, 5.0, 5.0):
+        state.record_latency("a/m", seconds, window=3, max_age=60.0)
+        clock.now += 1
+    clock.now += 50
+    for seconds in (0.1, 0.2):  # the window holds 3: the first 5.0 leaves
+        state.record_latency("a/m", seconds, window=3, max_age=60.0)
+    seen = await state.acquire([], "l1", 0, lease=60, latency=window("a/m", max_age=60.0))
+    assert seen.latencies["a/m"] == LatencyView(3, {50.0: 0.2, 95.0: 5.0})
+    clock.now += 9.5  # the last 5.0 (recorded 59.5 s ago... now 60.5 s) has aged out
+    seen = await state.acquire([], "l2", 0, lease=60, latency=window("a/m", max_age=60.0))
+    assert seen.latencies["a/m"] == LatencyView(2, {50.0: 0.1, 95.0: 0.2})
+
+
+# -- the wait queue ----------------------------------------------------------------------------
+
+
+def line(key: str = "q", *, holds: bool = False, join: bool = True, size: int = 10) -> QueueRequest:
+    return QueueRequest(key, holds=holds, join=join, max_queue=size, ttl=30.0)
+
+
+async def test_waiters_are_admitted_in_arrival_order(state: SharedState, clock: Clock) -> None:
+    limits = [rpm(1, "route:fifo", period=10.0)]
+    assert (await state.acquire([limits], "w0", 0, lease=60, queue=line())).index == 0
+    first = await state.acquire([limits], "w1", 0, lease=60, queue=line())
+    second = await state.acquire([limits], "w2", 0, lease=60, queue=line())
+    assert (first.index, first.queued, first.ahead) == (None, True, 0)
+    assert (second.index, second.queued, second.ahead) == (None, True, 1)
+    clock.now += 10  # room for one: the second waiter may not take it
+    behind = await state.acquire([limits], "w2", 0, lease=60, queue=line(holds=True))
+    assert (behind.index, behind.queued, behind.ahead) == (None, True, 1)
+    # A newcomer without a ticket joins at the back, even with room in the limit.
+    free = [rpm(100, "route:free")]
+    late = await state.acquire([free], "w3", 0, lease=60, queue=line())
+    assert (late.index, late.queued, late.ahead) == (None, True, 2)
+    assert (await state.acquire([limits], "w1", 0, lease=60, queue=line(holds=True))).index == 0
+    clock.now += 10
+    assert (await state.acquire([limits], "w2", 0, lease=60, queue=line(holds=True))).index == 0
+    assert (await state.acquire([free], "w3", 0, lease=60, queue=line(holds=True))).index == 0
+    assert (await state.acquire([free], "w4", 0, lease=60, queue=line())).index == 0  # empty
+
+
+async def test_the_queue_is_bounded_and_leaving_frees_a_place(
+    state: SharedState, clock: Clock
+) -> None:
+    limits = [rpm(1, "route:bounded", period=10.0)]
+    await state.acquire([limits], "b0", 0, lease=60, queue=line(size=2))
+    for ident in ("b1", "b2"):
+        assert (await state.acquire([limits], ident, 0, lease=60, queue=line(size=2))).queued
+    full = await state.acquire([limits], "b3", 0, lease=60, queue=line(size=2))
+    assert (full.index, full.queued, full.queue_full) == (None, False, True)
+    await state.leave_queue("q", "b1")
+    moved = await state.acquire([limits], "b2", 0, lease=60, queue=line(holds=True, size=2))
+    assert moved.ahead == 0  # first now
+    assert (await state.acquire([limits], "b3", 0, lease=60, queue=line(size=2))).queued
+
+
+async def test_an_abandoned_ticket_expires(state: SharedState, clock: Clock) -> None:
+    limits = [rpm(1, "route:crash", period=5.0)]
+    await state.acquire([limits], "c0", 0, lease=60, queue=line())
+    await state.acquire([limits], "crashed", 0, lease=60, queue=line())  # never looks again
+    waiting = await state.acquire([limits], "c2", 0, lease=60, queue=line())
+    assert waiting.ahead == 1
+    clock.now += 30  # the crashed waiter's ticket was not renewed for its ttl
+    assert (await state.acquire([limits], "c2", 0, lease=60, queue=line(holds=True))).index == 0
+
+
+async def test_a_call_that_may_not_wait_takes_no_ticket(state: SharedState, clock: Clock) -> None:
+    limits = [rpm(1, "route:nowait", period=10.0)]
+    await state.acquire([limits], "n0", 0, lease=60, queue=line(join=False))
+    refused = await state.acquire([limits], "n1", 0, lease=60, queue=line(join=False))
+    assert (refused.index, refused.queued) == (None, False)
+    clock.now += 10
+    assert (await state.acquire([limits], "n2", 0, lease=60, queue=line(join=False))).index == 0

@@ -39,9 +39,9 @@ local function lat_expire(l, max_age)
   end
 end
 
-local function lat_record(l, member, seconds, window, max_age)
+local function lat_record(l, member, at, seconds, window, max_age)
   lat_expire(l, max_age)
-  redis.call('ZADD', l .. ':t', now, member)
+  redis.call('ZADD', l .. ':t', at, member)
   redis.call('ZADD', l .. ':v', seconds, member)
   local extra = redis.call('ZCARD', l .. ':t') - window
   if extra > 0 then
@@ -91,8 +91,8 @@ for _ = 1, num() do
 end
 for _ = 1, num() do
   local l = key()
-  local member, seconds, window, max_age = arg(), num(), num(), num()
-  lat_record(l, member, seconds, window, max_age)
+  local member, at, seconds, window, max_age = arg(), num(), num(), num(), num()
+  lat_record(l, member, at, seconds, window, max_age)
 end
 -- queue tickets given up (a waiter that timed out or was cancelled)
 for _ = 1, num() do

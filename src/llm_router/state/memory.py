@@ -174,12 +174,14 @@ class MemoryState(SharedState):
             queue=queue,
         )
 
-    def record_latency(self, key: str, seconds: float, *, window: int, max_age: float) -> None:
+    def record_latency(
+        self, key: str, seconds: float, *, window: int, max_age: float, at: float | None = None
+    ) -> None:
         tracker = self._latencies.get(key)
         if tracker is None:
             tracker = self._latencies[key] = LatencyTracker(window=window, max_age=max_age)
         tracker.window, tracker.max_age = window, max_age
-        tracker.record(seconds, self.now())
+        tracker.record(seconds, self.now() if at is None else at)
 
     def leave_queue_nowait(self, key: str, ident: str) -> None:
         tickets = self._queues.get(key)

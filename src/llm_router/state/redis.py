@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -64,7 +65,8 @@ class _Outbox:
     """What waits for the next round trip."""
 
     settles: list[_Settle] = field(default_factory=list)
-    samples: list[tuple[str, str, float, int, float]] = field(default_factory=list)
+    # (route key, member, recorded at, seconds, window, max age)
+    samples: list[tuple[str, str, float, float, int, float]] = field(default_factory=list)
     departures: list[tuple[str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -151,6 +153,7 @@ class RedisState(SharedState):
         self._outbox = _Outbox()
         self._outbox_filled = trio.Event()
         self._samples = 0
+        self._member_prefix = os.urandom(6).hex()  # sample names unique across processes
         self.fallbacks = 0
         self.reconnects = 0
         self.round_trips = 0
@@ -294,9 +297,9 @@ class RedisState(SharedState):
                 keys.append(self._key("budget:" + key))
                 args += [repr(delta), repr(start), repr(maximum)]
         args.append(str(len(outbox.samples)))
-        for key, member, seconds, window, max_age in outbox.samples:
+        for key, member, at, seconds, window, max_age in outbox.samples:
             keys.append(self._key("latency:" + key))
-            args += [member, repr(seconds), str(window), repr(max_age)]
+            args += [member, repr(at), repr(seconds), str(window), repr(max_age)]
         args.append(str(len(outbox.departures)))
         for key, ident in outbox.departures:
             keys.append(self._key("queue:" + key))
@@ -313,8 +316,8 @@ class RedisState(SharedState):
                 opened=item.opened,
                 budgets=item.budgets,
             )
-        for key, _, seconds, window, max_age in outbox.samples:
-            self._fallback.record_latency(key, seconds, window=window, max_age=max_age)
+        for key, _, at, seconds, window, max_age in outbox.samples:
+            self._fallback.record_latency(key, seconds, window=window, max_age=max_age, at=at)
         for key, ident in outbox.departures:
             self._fallback.leave_queue_nowait(key, ident)
         await trio.lowlevel.checkpoint()
@@ -480,8 +483,8 @@ class RedisState(SharedState):
             self._fallback.record_latency(key, seconds, window=window, max_age=max_age)
             return
         self._samples += 1
-        member = f"{id(self):x}.{self._samples}.{self.now()!r}"
-        self._outbox.samples.append((key, member, float(seconds), window, max_age))
+        member = f"{self._member_prefix}.{self._samples}"
+        self._outbox.samples.append((key, member, self.now(), float(seconds), window, max_age))
         self._queue()
 
     async def leave_queue(self, key: str, ident: str) -> None:
