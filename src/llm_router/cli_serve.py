@@ -95,9 +95,16 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
 
-    keys = GatewayKeys.from_env(settings.api_keys_env, os.environ)
-    if settings.api_keys_env and keys is None:
-        _warn(f"llm-router: {settings.api_keys_env} is not set: callers need no gateway key")
+    keys = GatewayKeys.from_env(settings.api_keys_env, os.environ, settings.named_keys_env)
+    for name, variable in settings.named_keys_env.items():
+        if not os.environ.get(variable, "").strip():
+            _warn(f"llm-router: {variable} is not set: the key named {name!r} is not accepted")
+    if (settings.api_keys_env or settings.named_keys_env) and keys is None:
+        variables = [settings.api_keys_env or "", *settings.named_keys_env.values()]
+        _warn(
+            f"llm-router: {', '.join(v for v in variables if v)} not set: callers need no "
+            "gateway key"
+        )
     if keys is None and not is_loopback(host):
         _warn(
             f"llm-router: WARNING: listening on {host}, beyond this machine, with no gateway "

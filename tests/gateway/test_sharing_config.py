@@ -35,6 +35,10 @@ def test_the_documented_tables_build_a_sharing_router(tmp_path: Path) -> None:
     config = load(
         tmp_path,
         """
+[gateway]
+api_keys_env = "GATEWAY_KEYS"
+named_keys_env = { team-a = "TEAM_A_KEY" }
+
 [shared_state]
 url_env = "REDIS_URL"
 prefix = "gw"
@@ -55,6 +59,11 @@ tpm = 200000
 scope = "key"
 rpm = 60
 on_limit = "fail"
+
+[[rate_limits]]
+scope = "key"
+match = "team-a"
+rpm = 600
 """,
     )
     router = build_router(config, ENV)  # type: ignore[arg-type]
@@ -67,6 +76,7 @@ on_limit = "fail"
     assert [(r.scope, r.match, r.policy.rpm) for r in executor.limiter.rules] == [
         ("route", "openai", 500),
         ("key", None, 60),
+        ("key", "team-a", 600),
     ]
     assert executor.strategy is not ordered
 
@@ -85,6 +95,13 @@ on_limit = "fail"
         ("[[rate_limits]]\nrpm = 0", "[rate_limits[0]] rpm: must be a positive integer"),
         ("[[rate_limits]]\nrpn = 5", "[rate_limits[0]] rpn: unknown key"),
         ("[[rate_limits]]\nscope = 'route'", "at least one of rpm, tpm or max_concurrency"),
+        ("[[rate_limits]]\nscope = 'key'\nrpm = 1", "[rate_limits[0]] scope: limits per key need"),
+        (
+            '[gateway]\nnamed_keys_env = { a = "A_KEY" }\n[[rate_limits]]\nscope = "key"\n'
+            'match = "b"\nrpm = 1',
+            "[rate_limits[0]] match: no key named 'b' in [gateway] named_keys_env (names: a)",
+        ),
+        ("[gateway]\nnamed_keys_env = { a = 1 }", "[gateway] named_keys_env: must be a table"),
     ],
 )
 def test_problems_name_the_table_and_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -43,6 +43,8 @@ logger = logging.getLogger("llm_router.gateway")
 _JSON = {"content-type": "application/json"}
 #: Sent with answers given before the request body was read: the connection cannot be reused.
 _CLOSE = {"connection": "close"}
+#: `Gateway._caller` for a caller who presented no gateway key.
+_REFUSED = "\0refused"
 
 
 class Gateway:
@@ -122,7 +124,7 @@ class Gateway:
         if extra is not None:
             exchange.operation, exchange.format = extra.operation, extra.format.value
             exchange.model = extra.model
-            if not self._admitted(scope, headers):
+            if self._caller(scope, headers) is _REFUSED:
                 await self._refuse(send, extra.format, ErrorType.AUTHENTICATION, 401, _KEY_MESSAGE)
                 return
             await self._extra(extra, scope, receive, send, headers, exchange)
@@ -143,14 +145,17 @@ class Gateway:
         exchange.operation = "generate"
         exchange.format = endpoint.format.value
         exchange.model = endpoint.model
-        if not self._admitted(scope, headers):
+        caller = self._caller(scope, headers)
+        if caller is _REFUSED:
             await self._refuse(send, endpoint.format, ErrorType.AUTHENTICATION, 401, _KEY_MESSAGE)
             return
         body = await self._read_limited(receive, headers, send, endpoint.format, exchange)
         if body is None:
             return
         _note_request(exchange, body)
-        await self._call_watching_disconnect(endpoint, body, headers, receive, send, exchange)
+        await self._call_watching_disconnect(
+            endpoint, body, headers, receive, send, exchange, caller
+        )
 
     async def _operations(self, path: str, send: Send, exchange: Exchange) -> None:
         """/healthz (alive), /readyz (open, with a provider), /metrics (Prometheus text)."""
@@ -280,11 +285,14 @@ class Gateway:
             exchange.disconnected = True
         return None
 
-    def _admitted(self, scope: Scope, headers: Mapping[str, str]) -> bool:
+    def _caller(self, scope: Scope, headers: Mapping[str, str]) -> str | None:
+        """Who is calling (the key's name or digest, for per-key limits): None without
+        gateway keys, `_REFUSED` when the caller presented none of them."""
         if self.keys is None:
-            return True
+            return None
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        return self.keys.allows(presented_key(headers, query))
+        identity = self.keys.identify(presented_key(headers, query))
+        return _REFUSED if identity is None else identity
 
     async def _refuse(
         self, send: Send, fmt: ProviderFormat, kind: ErrorType, status: int, message: str
@@ -300,6 +308,7 @@ class Gateway:
         receive: Receive,
         send: Send,
         exchange: Exchange,
+        caller: str | None = None,
     ) -> None:
         async with open_nursery() as nursery:
 
@@ -311,7 +320,7 @@ class Gateway:
 
             nursery.start_soon(watch_disconnect)
             try:
-                await self._serve(endpoint, body, headers, send, exchange)
+                await self._serve(endpoint, body, headers, send, exchange, caller)
             except errors.LLMRouterError as exc:
                 exchange.error = type(exc).__name__
                 status, payload, extra = render_error(exc, endpoint.format)
@@ -333,15 +342,17 @@ class Gateway:
         headers: dict[str, str],
         send: Send,
         exchange: Exchange,
+        caller: str | None = None,
     ) -> None:
         router = self.router
+        fmt, model = endpoint.format, endpoint.model
         if endpoint.stream is None:
-            request = router.handle(body, endpoint.format, endpoint.model, headers=headers)
+            request = router.handle(body, fmt, model, headers=headers, caller=caller)
         elif endpoint.stream:
-            request = router.stream(body, endpoint.format, endpoint.model, headers=headers)
+            request = router.stream(body, fmt, model, headers=headers, caller=caller)
         else:
-            result = await router.complete(body, endpoint.format, endpoint.model, headers=headers)
-            await self._send_result(result, send, exchange, endpoint.format)
+            result = await router.complete(body, fmt, model, headers=headers, caller=caller)
+            await self._send_result(result, send, exchange, fmt)
             return
         async with request as answer:
             if isinstance(answer, CompletionResult):

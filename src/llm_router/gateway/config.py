@@ -98,6 +98,8 @@ class GatewaySettings:
     """The `[gateway]` table: how the service listens and whom it lets in.
 
     `api_keys_env` names a variable holding comma-separated tokens callers must present;
+    `named_keys_env` maps key names to variables holding one token each (a named key is its
+    caller's identity for `scope = "key"` rate limits, matched by name);
     `read_timeout` bounds the arrival of a request's whole body; `shutdown_grace` is how long
     in-flight calls may run after SIGTERM before they are cancelled.
     """
@@ -105,6 +107,7 @@ class GatewaySettings:
     host: str = "127.0.0.1"
     port: int = 8080
     api_keys_env: str | None = None
+    named_keys_env: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 10_000_000
     forward_headers: tuple[str, ...] = ()
     backlog: int = 4096
@@ -202,6 +205,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> GatewayCo
             policies[name] = _policy(name, cls, _table(data, name, problems), problems)
     sharing = parse_sharing(data, problems.add)
     telemetry = _telemetry(_table(data, "telemetry", problems), problems)
+    _check_key_limits(gateway, sharing, problems)
     problems.raise_if_any()
     return GatewayConfig(source, gateway, tuple(providers), models, policies, sharing, telemetry)
 
@@ -244,6 +248,7 @@ _GATEWAY_TYPES: Mapping[str, tuple[type[Any], ...]] = {
     "host": (str,),
     "port": (int,),
     "api_keys_env": (str,),
+    "named_keys_env": (dict,),
     "max_body_bytes": (int,),
     "forward_headers": (list,),
     "backlog": (int,),
@@ -286,7 +291,41 @@ def _gateway(table: Mapping[str, Any], problems: _Problems) -> GatewaySettings:
     if values.get("api_keys_env") == "":
         problems.add("gateway", "api_keys_env", "must name an environment variable")
         del values["api_keys_env"]
+    named = values.get("named_keys_env")
+    if named is not None and not all(
+        isinstance(name, str) and name and isinstance(var, str) and var
+        for name, var in named.items()
+    ):
+        problems.add(
+            "gateway",
+            "named_keys_env",
+            "must be a table of key names to environment variable names, e.g. "
+            '{ team-a = "TEAM_A_KEY" }',
+        )
+        del values["named_keys_env"]
     return GatewaySettings(**values)
+
+
+def _check_key_limits(
+    gateway: GatewaySettings, sharing: SharingSettings, problems: _Problems
+) -> None:
+    """`scope = "key"` limits need gateway keys, and a `match` must name a named key."""
+    for i, (_, scope, match) in enumerate(sharing.rate_limits):
+        if scope != "key":
+            continue
+        if gateway.api_keys_env is None and not gateway.named_keys_env:
+            problems.add(
+                f"rate_limits[{i}]",
+                "scope",
+                "limits per key need gateway keys: set [gateway] api_keys_env or named_keys_env",
+            )
+        elif match is not None and match not in gateway.named_keys_env:
+            names = ", ".join(sorted(gateway.named_keys_env)) or "none"
+            problems.add(
+                f"rate_limits[{i}]",
+                "match",
+                f"no key named {match!r} in [gateway] named_keys_env (names: {names})",
+            )
 
 
 def _providers(table: Mapping[str, Any], problems: _Problems) -> list[ProviderSettings]:
