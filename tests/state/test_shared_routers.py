@@ -55,8 +55,18 @@ class Upstream:
         return httpx.Response(200, content=orjson.dumps(body))
 
 
+@pytest.fixture(params=["redis", "cluster"])
+def shared(request: pytest.FixtureRequest) -> tuple[str, bool]:
+    """(URL, whether it is a Redis Cluster) of a freshly flushed server."""
+    return request.getfixturevalue(f"{request.param}_url"), request.param == "cluster"
+
+
 def build(
-    upstream: Upstream, url: str, *, prefix: str, limit: RateLimitPolicy | None = None
+    upstream: Upstream,
+    shared: tuple[str, bool],
+    *,
+    prefix: str,
+    limit: RateLimitPolicy | None = None,
 ) -> Router:
     builder = Router.builder().with_transport(httpx.MockTransport(upstream))
     for host in upstream.delays:
@@ -68,7 +78,8 @@ def build(
     builder.with_timeouts(TimeoutPolicy(total=30.0))
     if limit is not None:
         builder.with_rate_limits(limit, scope="model")
-    builder.with_shared_state(RedisState(url, prefix=prefix, timeout=2.0))
+    url, cluster = shared
+    builder.with_shared_state(RedisState(url, prefix=prefix, timeout=2.0, cluster=cluster))
     return builder.build()
 
 
@@ -83,13 +94,13 @@ async def opened(*routers: Router) -> AsyncIterator[None]:
         assert shared["fallbacks"] == 0, shared
 
 
-async def test_a_slow_route_seen_by_one_router_steers_another(redis_url: str) -> None:
+async def test_a_slow_route_seen_by_one_router_steers_another(shared: tuple[str, bool]) -> None:
     # Router one measures both routes: "slow" answers in 0.2 s, "fast" at once.
     one = Upstream({"slow": 0.2, "fast": 0.0})
-    router_one = build(one, redis_url, prefix="lat")
+    router_one = build(one, shared, prefix="lat")
     # Router two lists "fast" first and has never sent to "slow".
     two = Upstream({"fast": 0.0, "slow": 0.2})
-    router_two = build(two, redis_url, prefix="lat")
+    router_two = build(two, shared, prefix="lat")
     async with opened(router_one, router_two):
         for _ in range(3):
             await router_one.complete(CHAT, "openai")
@@ -105,13 +116,15 @@ async def test_a_slow_route_seen_by_one_router_steers_another(redis_url: str) ->
     assert routes["slow/gpt-4o-mini"]["latency_p50"] == pytest.approx(0.2, abs=0.1)
 
 
-async def test_waiters_of_several_routers_are_admitted_in_arrival_order(redis_url: str) -> None:
+async def test_waiters_of_several_routers_are_admitted_in_arrival_order(
+    shared: tuple[str, bool],
+) -> None:
     period = 0.25
     limit = RateLimitPolicy(rpm=1, period=period, on_limit="wait")
     arrivals: list[str] = []
     upstreams = {name: Upstream({"only": 0.0}, arrivals, name) for name in "ABC"}
     routers = {
-        name: build(up, redis_url, prefix="fifo", limit=limit) for name, up in upstreams.items()
+        name: build(up, shared, prefix="fifo", limit=limit) for name, up in upstreams.items()
     }
     order = ["A1", "B1", "C-gives-up", "A2", "B2", "A3", "C1"]
     async with opened(*routers.values()):

@@ -1,7 +1,9 @@
-"""One suite, two backends: the in-process state and Redis behave the same.
+"""One suite, every backend: the in-process state and Redis behave the same.
 
-Time is a hand-driven clock passed to both backends, so windows are exact and no test sleeps.
-The Redis runs are against a real redis-server on loopback.
+Time is a hand-driven clock passed to every backend, so windows are exact and no test
+sleeps. The shared runs are against real servers on loopback: a redis-server, a
+valkey-server, and a three-node Redis Cluster (through coredis's `RedisCluster`; every key
+carries the `{prefix}` hash tag, so each script's keys live in one slot).
 """
 
 from __future__ import annotations
@@ -35,18 +37,20 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "valkey", "cluster"])
 async def state(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[SharedState]:
     if request.param == "memory":
         yield MemoryState(clock=clock)
         return
-    url = request.getfixturevalue("redis_url")
+    url = request.getfixturevalue(f"{request.param}_url")
     import trio
 
-    redis = RedisState(url, prefix="suite", clock=clock, timeout=2.0)
+    redis = RedisState(
+        url, prefix="suite", clock=clock, timeout=2.0, cluster=request.param == "cluster"
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(redis.run)
-        assert redis.shared, "could not connect to the test redis-server"
+        assert redis.shared, f"could not connect to the test server ({request.param})"
         yield redis
         assert redis.fallbacks == 0
         nursery.cancel_scope.cancel()

@@ -186,7 +186,16 @@ class RedisState(SharedState):
             "retry_policy": coredis.retry.NoRetryPolicy(),
         }
         if self.cluster:
-            return coredis.RedisCluster.from_url(self._url, **options)
+            from coredis.connection import TCPLocation
+
+            parts = urllib.parse.urlsplit(self._url)
+            return coredis.RedisCluster(
+                startup_nodes=[TCPLocation(parts.hostname or "127.0.0.1", parts.port or 6379)],
+                username=urllib.parse.unquote(parts.username) if parts.username else None,
+                password=urllib.parse.unquote(parts.password) if parts.password else None,
+                ssl=parts.scheme == "rediss",
+                **options,
+            )
         return coredis.Redis.from_url(self._url, **options)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
