@@ -3,7 +3,8 @@
 ``python -m llm_router_testing.scale_worker --fake URL [--redis URL] ...`` builds a router
 against the fake provider, optionally sharing its limits and circuits through Redis, sends
 requests for a while and prints one JSON line: what it sent, what came back, how long the
-slowest call took, and how many Redis round trips and fallbacks it saw.
+slowest call took, the CPU time it spent sending, and how many Redis round trips and
+fallbacks it saw.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.start_at:
             await trio.sleep(max(0.0, args.start_at - time.time()))
         stop_at = time.time() + args.duration
+        cpu_started = time.process_time()
         stop_file = None if args.stop_file is None else trio.Path(args.stop_file)
 
         async def caller() -> None:
@@ -106,6 +108,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with trio.open_nursery() as nursery:
             for _ in range(args.concurrency):
                 nursery.start_soon(caller)
+        cpu = time.process_time() - cpu_started
         stats = router.statistics()
     shared = stats.get("shared_state") or {}
     return {
@@ -114,6 +117,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "attempted": dict(attempted),
         "sent": sent,
         "slowest": slowest,
+        "cpu_seconds": cpu,  # this process's CPU time while sending
         "round_trips": shared.get("round_trips", 0),
         "fallbacks": shared.get("fallbacks", 0),
         "shared_at_end": shared.get("shared", False),

@@ -44,6 +44,7 @@ url_env = "REDIS_URL"
 prefix = "gw"
 timeout = 0.2
 fallback_share = 0.25
+cluster = true
 
 [strategy]
 name = "weighted"
@@ -72,6 +73,7 @@ rpm = 600
     state = executor.limiter.state
     assert isinstance(state, RedisState)
     assert (state.prefix, state.timeout, state.fallback_share) == ("gw", 0.2, 0.25)
+    assert state.cluster
     assert "hunter2pw" not in repr(state) and "hunter2pw" not in state.safe_url
     assert [(r.scope, r.match, r.policy.rpm) for r in executor.limiter.rules] == [
         ("route", "openai", 500),
@@ -88,6 +90,7 @@ rpm = 600
         ('[shared_state]\nurl = "redis://x"\nurl_env = "R"', "exactly one of url or url_env"),
         ('[shared_state]\nurl_env = "R"\nport = 1', "[shared_state] port: unknown key"),
         ('[shared_state]\nurl = "redis://x"\nfallback_share = 2', "fallback_share must be in"),
+        ('[shared_state]\nurl = "redis://x"\ncluster = "yes"', "cluster must be true or false"),
         ('[strategy]\nname = "fastest"', "[strategy] name: must be one of: ordered"),
         ('[strategy]\nname = "latency"\nexploration = 3', "exploration must be between"),
         ("[rate_limits]\nrpm = 1", "write [[rate_limits]]"),

@@ -6,14 +6,15 @@ url_env = "REDIS_URL"     # or url = "redis://127.0.0.1:6379/0" (no password in 
 prefix = "llm-router"
 timeout = 0.1
 fallback_share = 0.25     # each of 4 processes enforces a quarter while Redis is down
+cluster = false           # true: url names one node of a Redis Cluster
 
 [strategy]
 name = "weighted"         # ordered, weighted, least-busy, latency, cost, usage
 weights = { openai = 3, anthropic = 1 }
 
 [[rate_limits]]
-scope = "route"           # route, model or key
-match = "openai"          # optional: one route, provider alias, model or key
+scope = "route"           # route, model or key (a key: [gateway] named_keys_env)
+match = "openai"          # optional: one route, provider alias, model or key name
 rpm = 500
 tpm = 200000
 ```
@@ -35,7 +36,7 @@ from llm_router.strategies import STRATEGIES, latency, weighted
 __all__ = ["SHARING_TABLES", "SharingSettings", "apply_sharing", "parse_sharing"]
 
 SHARING_TABLES = frozenset({"shared_state", "strategy", "rate_limits"})
-_STATE_KEYS = ("url", "url_env", "prefix", "timeout", "fallback_share")
+_STATE_KEYS = ("url", "url_env", "prefix", "timeout", "fallback_share", "cluster")
 _STRATEGY_KEYS = ("name", "weights", "exploration")
 _LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(RateLimitPolicy))
 
@@ -90,7 +91,7 @@ def _shared_state(value: Any, add: Report) -> Mapping[str, Any] | None:
 
 
 def _state_options(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: value[k] for k in ("prefix", "timeout", "fallback_share") if k in value}
+    return {k: value[k] for k in ("prefix", "timeout", "fallback_share", "cluster") if k in value}
 
 
 def _strategy(value: Any, add: Report) -> Mapping[str, Any] | None:
