@@ -1,9 +1,10 @@
 """The Lua scripts behind `RedisState`: every shared decision, atomic on the server.
 
-One script, `STATE`, does a whole round trip's work: it applies the settles and latency
-samples queued since the last round trip, then (when asked) admits a call. So a call's
-settle rides with the next admission of its process instead of costing a round trip of its
-own. Arguments are read in order through `arg()` and `key()`; `RedisState` writes them in
+One script, `STATE`, does a whole round trip's work: it applies the settles, latency
+samples and queue departures waiting since the last round trip, then decides every
+admission asked for (none for a flush), in order. So a call's settle rides with the next
+admission of its process instead of costing a round trip of its own, and calls asking at
+the same moment share one round trip. Arguments are read in order through `arg()` and `key()`; `RedisState` writes them in
 the same order.
 
 Key layout (each key starts with the hash-tagged ``{prefix}:``, so all land in one slot):
@@ -100,9 +101,9 @@ for _ = 1, num() do
   redis.call('ZREM', q, ticket)
   redis.call('ZREM', q .. ':alive', ticket)
 end
-if arg() ~= 'acquire' then return 1 end
+-- admissions (none for a flush) ------------------------------------------------------------
+local ident, tokens, lease
 
--- admission -------------------------------------------------------------------------------
 local function prune(s)
   local horizon = now - s.period
   redis.call('ZREMRANGEBYSCORE', s.key .. ':req', '-inf', horizon)
@@ -117,16 +118,6 @@ local function prune(s)
     redis.call('INCRBY', s.key .. ':toksum', -sum)
   end
   redis.call('ZREMRANGEBYSCORE', s.key .. ':conc', '-inf', now)
-end
-
-local ident, tokens, lease = arg(), num(), num()
-local groups = {}
-for g = 1, num() do
-  local scopes = {}
-  for i = 1, num() do
-    scopes[i] = {key = key(), rpm = num(), tpm = num(), conc = num(), period = num()}
-  end
-  groups[g] = scopes
 end
 
 local function wait_for(s)
@@ -202,86 +193,102 @@ local function admit(s)
   end
 end
 
--- The wait queue (when asked): a call is admitted only when no ticket is ahead of it.
--- `ticket` is '' for a call that holds none; `join` asks for one when it is not admitted.
-local queue, ticket, join, max_queue, ticket_ttl, ahead = nil, '', false, 0, 0, 0
-if arg() == '1' then
-  queue, ticket, join, max_queue, ticket_ttl = key(), arg(), arg() == '1', num(), num()
-  local dead = redis.call('ZRANGEBYSCORE', queue .. ':alive', '-inf', now)
-  if #dead > 0 then
-    remove_all('ZREM', queue, dead)
-    remove_all('ZREM', queue .. ':alive', dead)
-  end
-  ahead = redis.call('ZCARD', queue)
-  if ticket ~= '' then
-    local rank = redis.call('ZRANK', queue, ticket)
-    if rank then
-      ahead = rank
-      redis.call('ZADD', queue .. ':alive', now + ticket_ttl, ticket)
-    else
-      ticket = ''  -- expired while its holder was away: it joins again at the back
-      join = true
+local function acquire_one()
+  ident, tokens, lease = arg(), num(), num()
+  local groups = {}
+  for g = 1, num() do
+    local scopes = {}
+    for i = 1, num() do
+      scopes[i] = {key = key(), rpm = num(), tpm = num(), conc = num(), period = num()}
     end
+    groups[g] = scopes
   end
-end
 
-local index = 0
-local waits, room = {}, {}
-for g = 1, #groups do
-  local wait, free = 0, 1
-  for _, s in ipairs(groups[g]) do
-    local w = wait_for(s)
-    if w == -1 or wait == -1 then wait = -1 else wait = math.max(wait, w) end
-  end
-  if wait == 0 and index == 0 and ahead == 0 then
-    index = g
-    for _, s in ipairs(groups[g]) do admit(s) end
-  end
-  for _, s in ipairs(groups[g]) do free = math.min(free, free_fraction(s)) end
-  waits[g] = tostring(wait)
-  room[g] = tostring(free)
-end
-local queued = ''
-if queue then
-  if index > 0 then
+  -- The wait queue (when asked): a call is admitted only when no ticket is ahead of it.
+  -- `ticket` is '' for a call that holds none; `join` asks for one when it is not admitted.
+  local queue, ticket, join, max_queue, ticket_ttl, ahead = nil, '', false, 0, 0, 0
+  if arg() == '1' then
+    queue, ticket, join, max_queue, ticket_ttl = key(), arg(), arg() == '1', num(), num()
+    local dead = redis.call('ZRANGEBYSCORE', queue .. ':alive', '-inf', now)
+    if #dead > 0 then
+      remove_all('ZREM', queue, dead)
+      remove_all('ZREM', queue .. ':alive', dead)
+    end
+    ahead = redis.call('ZCARD', queue)
     if ticket ~= '' then
-      redis.call('ZREM', queue, ticket)
-      redis.call('ZREM', queue .. ':alive', ticket)
-    end
-  elseif ticket ~= '' then
-    queued = ticket
-  elseif join then
-    if redis.call('ZCARD', queue) < max_queue then
-      queued = ident
-      redis.call('ZADD', queue, redis.call('INCR', queue .. ':seq'), ident)
-      redis.call('ZADD', queue .. ':alive', now + ticket_ttl, ident)
-      ahead = redis.call('ZRANK', queue, ident)
-    else
-      queued = '-'  -- the queue is full
+      local rank = redis.call('ZRANK', queue, ticket)
+      if rank then
+        ahead = rank
+        redis.call('ZADD', queue .. ':alive', now + ticket_ttl, ticket)
+      else
+        ticket = ''  -- expired while its holder was away: it joins again at the back
+        join = true
+      end
     end
   end
-  local ttl = math.ceil(ticket_ttl * 1000) + 1000
-  for _, suffix in ipairs({'', ':alive', ':seq'}) do redis.call('PEXPIRE', queue .. suffix, ttl) end
+
+  local index = 0
+  local waits, room = {}, {}
+  for g = 1, #groups do
+    local wait, free = 0, 1
+    for _, s in ipairs(groups[g]) do
+      local w = wait_for(s)
+      if w == -1 or wait == -1 then wait = -1 else wait = math.max(wait, w) end
+    end
+    if wait == 0 and index == 0 and ahead == 0 then
+      index = g
+      for _, s in ipairs(groups[g]) do admit(s) end
+    end
+    for _, s in ipairs(groups[g]) do free = math.min(free, free_fraction(s)) end
+    waits[g] = tostring(wait)
+    room[g] = tostring(free)
+  end
+  local queued = ''
+  if queue then
+    if index > 0 then
+      if ticket ~= '' then
+        redis.call('ZREM', queue, ticket)
+        redis.call('ZREM', queue .. ':alive', ticket)
+      end
+    elseif ticket ~= '' then
+      queued = ticket
+    elseif join then
+      if redis.call('ZCARD', queue) < max_queue then
+        queued = ident
+        redis.call('ZADD', queue, redis.call('INCR', queue .. ':seq'), ident)
+        redis.call('ZADD', queue .. ':alive', now + ticket_ttl, ident)
+        ahead = redis.call('ZRANK', queue, ident)
+      else
+        queued = '-'  -- the queue is full
+      end
+    end
+    local ttl = math.ceil(ticket_ttl * 1000) + 1000
+    for _, suffix in ipairs({'', ':alive', ':seq'}) do redis.call('PEXPIRE', queue .. suffix, ttl) end
+  end
+
+  local circuits, levels, latencies = {}, {}, {}
+  for i = 1, num() do circuits[i] = redis.call('PTTL', key()) end
+  for i = 1, num() do levels[i] = redis.call('GET', key()) or '' end
+  local nlat, max_age, percentiles = num(), num(), {}
+  for i = 1, num() do percentiles[i] = num() end
+  for _ = 1, nlat do
+    local l = key()
+    lat_expire(l, max_age)
+    local n = redis.call('ZCARD', l .. ':v')
+    latencies[#latencies + 1] = tostring(n)
+    for _, p in ipairs(percentiles) do
+      if n == 0 then
+        latencies[#latencies + 1] = ''
+      else
+        local rank = math.max(math.ceil(p / 100 * n), 1)
+        latencies[#latencies + 1] = redis.call('ZRANGE', l .. ':v', rank - 1, rank - 1, 'WITHSCORES')[2]
+      end
+    end
+  end
+  return {index, waits, room, circuits, levels, latencies, queued, tostring(ahead)}
 end
 
-local circuits, levels, latencies = {}, {}, {}
-for i = 1, num() do circuits[i] = redis.call('PTTL', key()) end
-for i = 1, num() do levels[i] = redis.call('GET', key()) or '' end
-local nlat, max_age, percentiles = num(), num(), {}
-for i = 1, num() do percentiles[i] = num() end
-for _ = 1, nlat do
-  local l = key()
-  lat_expire(l, max_age)
-  local n = redis.call('ZCARD', l .. ':v')
-  latencies[#latencies + 1] = tostring(n)
-  for _, p in ipairs(percentiles) do
-    if n == 0 then
-      latencies[#latencies + 1] = ''
-    else
-      local rank = math.max(math.ceil(p / 100 * n), 1)
-      latencies[#latencies + 1] = redis.call('ZRANGE', l .. ':v', rank - 1, rank - 1, 'WITHSCORES')[2]
-    end
-  end
-end
-return {index, waits, room, circuits, levels, latencies, queued, tostring(ahead)}
+local replies = {}
+for i = 1, num() do replies[i] = acquire_one() end
+return replies
 """

@@ -73,6 +73,19 @@ class _Outbox:
         return bool(self.settles or self.samples or self.departures)
 
 
+@dataclass(slots=True, eq=False)
+class _Request:
+    """One admission waiting for its batch's round trip."""
+
+    keys: list[str]
+    args: list[str]
+    groups: Sequence[Sequence[ScopeLimits]]
+    turn: trio.Event = field(default_factory=trio.Event)  # answered, or its turn to send
+    reply: Any = None
+    answered: bool = False
+    abandoned: bool = False
+
+
 def _num(value: int | None) -> str:
     return "0" if value is None else str(value)
 
@@ -152,6 +165,8 @@ class RedisState(SharedState):
         self._broken = trio.Event()
         self._outbox = _Outbox()
         self._outbox_filled = trio.Event()
+        self._waiting: list[_Request] = []
+        self._sending = False
         self._samples = 0
         self._member_prefix = os.urandom(6).hex()  # sample names unique across processes
         self.fallbacks = 0
@@ -339,7 +354,7 @@ class RedisState(SharedState):
         keys: list[str] = []
         args: list[str] = [repr(self.now())]
         self._encode_outbox(outbox, keys, args)
-        args.append("")
+        args.append("0")  # no admissions
         if await self._round_trip(keys, args) is None:
             await self._apply_to_fallback(outbox)
 
@@ -354,7 +369,7 @@ class RedisState(SharedState):
         keys: list[str] = []
         args: list[str] = [repr(self.now())]
         self._encode_outbox(outbox, keys, args)
-        args.append("")
+        args.append("0")  # no admissions
         with trio.CancelScope(shield=True):
             sent = False
             with trio.move_on_after(self.timeout * 5):
@@ -380,6 +395,68 @@ class RedisState(SharedState):
             self._outbox_filled = trio.Event()
             await self._flush()
 
+    # -- admissions: calls asking at the same moment share one round trip --------------------
+    async def _admit(self, request: _Request) -> Any:
+        """The script's answer to `request` (None: Redis failed; the caller falls back).
+
+        Group commit: while one round trip is in flight, the admissions asked for meanwhile
+        wait and then go together in the next. The first to ask sends; when its round trip
+        is back, the first of the next batch becomes the sender."""
+        self._waiting.append(request)
+        try:
+            while not request.answered:
+                if self._sending:
+                    await request.turn.wait()
+                    if not request.answered:
+                        request.turn = trio.Event()  # its turn to send, if still free
+                else:
+                    await self._send_batch()
+        except BaseException:
+            request.abandoned = True
+            if request.answered:
+                self._release_abandoned(request)
+            raise
+        return request.reply
+
+    async def _send_batch(self) -> None:
+        self._sending = True
+        try:
+            await trio.lowlevel.checkpoint()  # those asking in the same instant join in
+            batch, self._waiting = self._waiting, []
+            if not batch:
+                return
+            outbox = self._take_outbox()
+            keys: list[str] = []
+            args: list[str] = [repr(self.now())]
+            self._encode_outbox(outbox, keys, args)
+            args.append(str(len(batch)))
+            for item in batch:
+                keys += item.keys
+                args += item.args
+            with trio.CancelScope(shield=True):  # bounded by `timeout`; others wait on it
+                replies = await self._round_trip(keys, args)
+            if replies is None:
+                await self._apply_to_fallback(outbox)
+            for n, item in enumerate(batch):
+                item.reply = None if replies is None else replies[n]
+                item.answered = True
+                if item.abandoned:
+                    self._release_abandoned(item)
+                item.turn.set()
+        finally:
+            self._sending = False
+            if self._waiting:
+                self._waiting[0].turn.set()  # the next batch's first request sends it
+
+    def _release_abandoned(self, request: _Request) -> None:
+        """A call admitted while its caller was being cancelled: free what it took."""
+        reply = request.reply
+        if reply is not None and int(reply[0]) > 0:
+            scopes = request.groups[int(reply[0]) - 1]
+            ident = request.args[0]
+            self._outbox.settles.append(_Settle(scopes, ident, None, True, {}, {}, {}))
+            self._queue()
+
     # -- operations --------------------------------------------------------------------------
     async def acquire(
         self,
@@ -393,11 +470,8 @@ class RedisState(SharedState):
         latency: LatencyQuery | None = None,
         queue: QueueRequest | None = None,
     ) -> Admission:
-        outbox = self._take_outbox()
         keys: list[str] = []
-        args: list[str] = [repr(self.now())]
-        self._encode_outbox(outbox, keys, args)
-        args += ["acquire", ident, str(tokens), repr(lease), str(len(groups))]
+        args: list[str] = [ident, str(tokens), repr(lease), str(len(groups))]
         for group in groups:
             args.append(str(len(group)))
             for limits in group:
@@ -429,9 +503,9 @@ class RedisState(SharedState):
         args.append(str(len(percentiles)))
         args += [repr(float(p)) for p in percentiles]
         keys += [self._key("latency:" + key) for key in lat_keys]
-        reply = await self._round_trip(keys, args)
+        request = _Request(keys, args, groups)
+        reply = await self._admit(request) if self._client is not None else None
         if reply is None:
-            await self._apply_to_fallback(outbox)
             share = self.fallback_share
             scaled = [[limits.scaled(share) for limits in group] for group in groups]
             return self._fallback.acquire_nowait(
