@@ -91,9 +91,10 @@ async def test_a_call_costs_at_most_two_round_trips(fake: FakeProvider, redis_ur
         "--requests", "20", "--duration", "20", "--concurrency", "2", "--redis-timeout", "2.0",
     )  # fmt: skip
     assert report["outcomes"] == {"ok": 20}
-    # One to admit before the attempt; the settle after it rides with the process's next
-    # admission, or goes alone (a second round trip) when none comes within the flush delay.
-    assert 20 <= report["round_trips"] <= 2 * 20
+    # One to admit before the attempt (shared with admissions asked for at the same moment);
+    # the settle after it rides with the process's next admission, or goes alone (a second
+    # round trip) when none comes within the flush delay.
+    assert 0 < report["round_trips"] <= 2 * 20
 
 
 async def test_without_shared_state_each_process_has_its_own_limit(fake: FakeProvider) -> None:
