@@ -285,6 +285,9 @@ class Gateway:
             exchange.disconnected = True
         return None
 
+    def _admitted(self, scope: Scope, headers: Mapping[str, str]) -> bool:
+        return self._caller(scope, headers) is not _REFUSED
+
     def _caller(self, scope: Scope, headers: Mapping[str, str]) -> str | None:
         """Who is calling (the key's name or digest, for per-key limits): None without
         gateway keys, `_REFUSED` when the caller presented none of them."""
