@@ -170,3 +170,44 @@ async def test_a_chat_model_is_refused_before_the_upgrade_naming_it(fake: FakePr
     assert caught.value.status_code == 400
     assert "model 'gpt-4o' is not a realtime model" in (caught.value.body or b"").decode()
     assert not list(fake.journal)
+
+
+async def test_azure_openai_sdk_dials_the_gateway_as_it_dials_azure(fake: FakeProvider) -> None:
+    async def main(url: str) -> str:
+        client = openai.AsyncAzureOpenAI(
+            azure_endpoint=url,
+            api_key="client-key",  # sent as `api-key`
+            api_version="2025-04-01-preview",
+            websocket_base_url=url.replace("http://", "ws://") + "/openai",
+        )
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+            await conn.response.create()
+            async for event in conn:
+                if event.type == "response.done":
+                    return event.type
+        return ""  # pragma: no cover
+
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        assert await on_asyncio(lambda: main(url)) == "response.done"
+        entry = await fake.journal.wait_for(lambda e: e.method == "WEBSOCKET" and e.done)
+    assert entry.provider == "azure" and entry.query == "model=rt-prod"
+
+
+async def test_a_vertex_live_client_dials_the_gateway_as_it_dials_vertex(
+    fake: FakeProvider,
+) -> None:
+    path = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+    model = "projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash-live-001"
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        async with open_websocket_url(
+            url.replace("http://", "ws://") + path, extra_headers=GOOD
+        ) as ws:
+            await ws.send_message(json.dumps({"setup": {"model": model}}))
+            assert json.loads(await ws.get_message()) == {"setupComplete": {}}
+        entry = await fake.journal.wait_for(lambda e: e.method == "WEBSOCKET" and e.done)
+    # The gateway's own Vertex route, with its own project and location and token.
+    assert entry.provider == "vertex-google" and "client-key" not in str(entry.headers)
+    assert json.loads(entry.body)["setup"]["model"].startswith(
+        "projects/proj-1/locations/europe-west4/"
+    )

@@ -1,8 +1,11 @@
 """The gateway's realtime WebSocket endpoints: one router session per client socket, relayed.
 
-Paths: `/v1/realtime?model=...` (OpenAI Realtime), `/v1/responses` (Responses WebSocket mode),
+Paths: `/v1/realtime?model=...` (OpenAI Realtime; also as Azure OpenAI clients dial it,
+`/openai/v1/realtime?model=` and `/openai/realtime?deployment=`), `/v1/responses` and
+`/openai/v1/responses` (Responses WebSocket mode),
 `/ws/google.ai.generativelanguage.{v1alpha,v1beta,v1}.GenerativeService.BidiGenerateContent`
-(Gemini Live). Gateway keys are checked before the upgrade (401); the client never sees
+and Vertex's `/ws/google.cloud.aiplatform.{v1,v1beta1}.LlmBidiService/BidiGenerateContent`
+(Gemini Live; a Vertex setup's `projects/.../models/{m}` names model `m`). Gateway keys are checked before the upgrade (401); the client never sees
 provider credentials: the router injects its own, and caller credentials are never forwarded. An
 OpenAI Realtime session is opened before the upgrade is accepted, so a model no route can
 serve is refused with an HTTP error; Gemini Live and Responses-WS clients speak first (the
@@ -38,12 +41,19 @@ _GEMINI = re.compile(
 )
 
 
+_VERTEX = re.compile(
+    r"^/ws/google\.cloud\.aiplatform\.(v1|v1beta1)\.LlmBidiService/BidiGenerateContent$"
+)
+#: OpenAI Realtime as Azure OpenAI clients dial it: the v1 surface, or the deployment form.
+_AZURE_REALTIME = frozenset({"/openai/v1/realtime", "/openai/realtime"})
+
+
 def realtime_format(path: str) -> RealtimeFormat | None:
-    if path == "/v1/realtime":
+    if path == "/v1/realtime" or path in _AZURE_REALTIME:
         return RealtimeFormat.OPENAI_REALTIME
-    if path == "/v1/responses":
+    if path in ("/v1/responses", "/openai/v1/responses"):
         return RealtimeFormat.RESPONSES_WS
-    if _GEMINI.match(path):
+    if _GEMINI.match(path) or _VERTEX.match(path):
         return RealtimeFormat.GEMINI_LIVE
     return None
 
@@ -118,7 +128,7 @@ async def _serve(
     first: str | bytes | None = None
     session_config: dict[str, Any] | None = None
     if fmt == RealtimeFormat.OPENAI_REALTIME:
-        model = query.get("model")
+        model = query.get("model") or query.get("deployment")  # Azure clients send the latter
         if not model:
             await _deny(send, 400, "the realtime URL needs ?model=")
             tally["outcome"] = "refused"
