@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from llm_router import AzureProvider, Router, VertexProvider, errors
+from llm_router import AzureProvider, GoogleProvider, Router, VertexProvider, errors
 from llm_router.auth import AzureEntra, OAuth
 from llm_router.realtime.session import RealtimeSession
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider
@@ -159,3 +159,25 @@ async def test_a_wrong_credential_is_refused_before_the_upgrade(
     assert secret not in str(e.value) and secret not in repr(e.value.errors)
     # A 401 fails over (another route may hold a good key) and is never retried on its route.
     assert [(x.status, x.events_sent, x.frames_received) for x in fake.journal] == [(401, 0, 0)]
+
+
+async def test_a_wrong_gemini_key_fails_over_to_the_next_route(fake: FakeProvider) -> None:
+    """Gemini refuses a wrong key with 400 API_KEY_INVALID: a credential, so the next route."""
+    provider = VertexProvider(PROJECT, LOCATION, base_url=fake.url)
+    router = (
+        Router.builder()
+        .add_provider("google", GoogleProvider(base_url=fake.url))
+        .add_api_key("google", "google-wrong-key")
+        .add_provider("vertex", provider, auth=OAuth(FAKE_KEYS["vertex"]))
+        .build()
+    )
+    async with router, router.realtime("gemini-2.0-flash-live-001", "gemini-live") as s:
+        assert (await s.receive()).json() == {"setupComplete": {}}
+    assert [(a.route, a.outcome) for a in s.attempts] == [
+        ("google/gemini-2.0-flash-live-001", "failed"),
+        ("vertex/gemini-2.0-flash-live-001", "committed"),
+    ]
+    assert [(e.provider, e.status) for e in fake.journal] == [
+        ("google", 400),
+        ("vertex-google", 101),
+    ]

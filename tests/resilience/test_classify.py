@@ -29,6 +29,7 @@ def verdict_of(exc: BaseException, **kw: bool) -> Disposition:
         (errors.UpstreamError("overloaded", status=529), RETRY),
         (errors.NotFoundError("model not found"), FAILOVER),
         (errors.AuthenticationError("bad key"), FAILOVER),
+        (errors.AuthenticationError("Gemini API_KEY_INVALID", status=400), FAILOVER),
         (errors.PermissionError("forbidden"), FAILOVER),
         (errors.UpstreamError("payment required", status=402), FAILOVER),
         (errors.UpstreamError("bad request", status=400), FATAL),

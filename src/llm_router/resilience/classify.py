@@ -7,7 +7,7 @@ failure                                     disposition  why
 ==========================================  ===========  ============================
 connection error, timeout                   RETRY        transient, nothing was answered
 408, 409, 429, 5xx (Anthropic 529 too)      RETRY        transient or overloaded
-401, 402, 403                               FAILOVER     this route's credential or account
+401, 402, 403 (or a wrong key by its type)  FAILOVER     this route's credential or account
 404 (model not found on this provider)      FAILOVER     another provider may serve it
 answer over a read limit                    FAILOVER     not transient; another route may do
 not what was asked (3xx, HTML, bad JSON)    RETRY        a misbehaving upstream (as 502)
@@ -33,6 +33,8 @@ __all__ = ["Disposition", "Verdict", "classify"]
 
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _ROUTE_STATUSES = frozenset({401, 402, 403, 404})
+#: This route's credential, account or model, whatever status a provider module gave them.
+_ROUTE_TYPES = (errors.AuthenticationError, errors.PermissionError, errors.NotFoundError)
 #: Retryable whatever status a provider module gave them.
 _TRANSIENT_TYPES = (errors.ConnectError, errors.TimeoutError, errors.RateLimitError)
 
@@ -80,7 +82,9 @@ def _classify_provider_error(exc: errors.ProviderError, wall_now: float) -> Verd
         disposition = Disposition.FAILOVER
     elif transient or status in _RETRYABLE_STATUSES or status >= 500:
         disposition = Disposition.RETRY
-    elif status in _ROUTE_STATUSES:
+    elif status in _ROUTE_STATUSES or isinstance(exc, _ROUTE_TYPES):
+        # By type too: Gemini answers a wrong API key 400 INVALID_ARGUMENT (API_KEY_INVALID),
+        # which its provider maps to `AuthenticationError`; another route's key may work.
         disposition = Disposition.FAILOVER
     else:
         disposition = Disposition.FATAL
