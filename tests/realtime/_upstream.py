@@ -86,10 +86,11 @@ class Upstream:
                     yield ws
                 finally:
                     self.open_sockets -= 1
+                    # As `open_websocket_url` does: close, then let the reader finish the
+                    # closing handshake (never cancel it, a close in progress would hang).
                     with trio.move_on_after(options.close_timeout) as closing:
                         closing.shield = True
                         await ws.aclose()
-                    nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # trio-websocket's reader task raises the refusal: hand it on as itself, as
             # `open_websocket_url` does.
@@ -99,6 +100,13 @@ class Upstream:
             raise refused.exceptions[0] from None
 
     async def _serve(self, stream: trio.abc.Stream, reply: Upgrade) -> None:
+        try:
+            await self._answer(stream, reply)
+        finally:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()  # the client sees the end of the stream, as over TCP
+
+    async def _answer(self, stream: trio.abc.Stream, reply: Upgrade) -> None:
         async with trio.open_nursery() as nursery:
             try:
                 request = await wrap_server_stream(nursery, stream)

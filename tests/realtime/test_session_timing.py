@@ -18,7 +18,7 @@ import trio
 import trio.testing
 from _upstream import Upgrade, Upstream, open_upstream
 
-from llm_router import OpenAIProvider, Router, errors
+from llm_router import OpenAIProvider, RateLimitPolicy, Router, errors
 from llm_router.realtime.session import RealtimeOptions, RealtimeSessionClosed
 from llm_router.resilience import AttemptKind, AttemptOutcome, BreakerPolicy, RetryPolicy
 
@@ -278,3 +278,39 @@ async def test_cancelling_an_opening_session_leaves_nothing_behind(
     assert len(upstream.seen) == 1  # the retry never started
     if during == "commit":
         assert [code for _, code in upstream.closes] == [1000]  # the socket was closed
+
+
+async def test_a_session_holds_its_concurrency_slot_until_it_ends(
+    autojump_clock: trio.testing.MockClock, upstream: Upstream
+) -> None:
+    builder = Router.builder().add_provider(
+        "primary", OpenAIProvider(base_url="https://primary.test/v1")
+    )
+    router = (
+        builder.add_api_key("primary", "sk-primary")
+        .add_model_route("gpt-realtime", "primary")
+        .with_rate_limits(RateLimitPolicy(max_concurrency=1))
+        .build()
+    )
+    opened_at: list[float] = []
+
+    async def second() -> None:
+        async with router.realtime(
+            "gpt-realtime", "openai-realtime", connector=upstream.connect
+        ) as s:
+            await s.receive()
+            opened_at.append(trio.current_time())
+
+    async with router:
+        before = _tasks()
+        async with (
+            trio.open_nursery() as nursery,
+            router.realtime("gpt-realtime", "openai-realtime", connector=upstream.connect) as first,
+        ):
+            await first.receive()
+            nursery.start_soon(second)
+            await trio.sleep(10.0)
+            assert opened_at == [] and len(upstream.seen) == 1  # waiting for the slot
+            ended = trio.current_time()
+        assert opened_at == [pytest.approx(ended)]  # opened once the first one ended
+        await _settled(upstream, before)
