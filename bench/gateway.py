@@ -230,17 +230,23 @@ async def load(url: str, request: bytes, concurrency: int, seconds: float) -> Ru
 
     async def worker() -> None:
         nonlocal failed
-        stream = await trio.open_tcp_stream(host, int(port))
-        buffer = bytearray()
-        async with stream:
-            while trio.current_time() < deadline:
-                started = time.perf_counter()
-                await stream.send_all(request)
-                response = await _read_response(stream, buffer)
-                if not response.startswith(b"HTTP/1.1 200"):
-                    failed += 1
-                    continue
-                latencies.append(time.perf_counter() - started)
+        while trio.current_time() < deadline:
+            # A server may close a keep-alive connection (hypercorn after 1,000 requests, by
+            # default): like any client, open another and go on.
+            stream = await trio.open_tcp_stream(host, int(port))
+            buffer = bytearray()
+            async with stream:
+                while trio.current_time() < deadline:
+                    started = time.perf_counter()
+                    try:
+                        await stream.send_all(request)
+                        response = await _read_response(stream, buffer)
+                    except (ConnectionError, trio.BrokenResourceError):
+                        break
+                    if not response.startswith(b"HTTP/1.1 200"):
+                        failed += 1
+                        continue
+                    latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
     async with trio.open_nursery() as nursery:

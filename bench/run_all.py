@@ -12,11 +12,15 @@ BENCHMARKS = [
     "translate.py",
     "fake_server.py",
     "stream_floor.py",
+    "stream_floor.py --levels 1,8,32,64 --rounds 2",
     "sync.py",
     "memory.py",
     "hedging.py",
+    "hedging_cpu.py",
+    "gateway.py",
     "import_time.py",
     "scale_out.py",
+    "plot.py",  # last: the PNGs from the results above
 ]
 
 
@@ -38,9 +42,10 @@ def main() -> int:
     litellm = _litellm_python()
     if litellm is None:
         print("LiteLLM is not installed in bench/.litellm-venv: measuring without it")
-    for name in BENCHMARKS:
-        print(f"\n=== bench/{name} ===", flush=True)
-        command = [sys.executable, str(HERE / name)]
+    for entry in BENCHMARKS:
+        name, *options = entry.split()
+        print(f"\n=== bench/{entry} ===", flush=True)
+        command = [sys.executable, str(HERE / name), *options]
         if litellm is not None and name in WITH_LITELLM:
             command += ["--litellm-python", litellm]
         failed += subprocess.call(command) != 0

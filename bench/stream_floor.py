@@ -386,9 +386,45 @@ async def profile(args: argparse.Namespace) -> str:
     )
 
 
+async def by_level(args: argparse.Namespace) -> str:
+    """Whole-stream writes at each of `--levels`: events/s per client, for bench/plot.py."""
+    summary: dict[str, dict[int, float]] = {}
+    for level in (int(x) for x in args.levels.split(",")):
+        level_args = argparse.Namespace(**vars(args))
+        level_args.concurrency = level
+        level_args.streams = max(100, 10 * level)
+        level_args.alone = 0  # no one-at-a-time streams: throughput only
+        shape = await measure(0, "whole stream", level_args)
+        for client, runs in (
+            ("raw httpx floor", shape.floor),
+            ("llm-router", shape.router),
+            ("LiteLLM", shape.litellm),
+        ):
+            if runs:
+                rate = _median(runs, lambda r: r.events_per_second)
+                summary.setdefault(client, {})[level] = rate
+        print(f"  concurrency {level} done", file=sys.stderr, flush=True)
+    (RESULTS / "stream_levels.json").write_text(
+        orjson.dumps(summary, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2).decode() + "\n"
+    )
+    headers = ["concurrency", *summary]
+    levels = sorted({level for rates in summary.values() for level in rates})
+    rows = [
+        [str(level), *(f"{summary[c].get(level, float('nan')):,.0f}" for c in summary)]
+        for level in levels
+    ]
+    title = (
+        f"translated stream events/s by concurrency (whole-stream writes, {args.rounds} rounds, "
+        "medians; streams per round: 10 x concurrency, at least 100)"
+    )
+    return title + "\n" + text_table(headers, rows)
+
+
 async def main_async(args: argparse.Namespace) -> str:
     if args.profile:
         return await profile(args)
+    if args.levels:
+        return await by_level(args)
     shapes = [await measure(0, "whole stream", args)]
     if not args.whole_only:
         shapes.append(await measure(1, "one event each", args))
@@ -403,6 +439,11 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=320, help="streams per client per round")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--alone", type=int, default=40, help="one-at-a-time streams per round")
+    parser.add_argument(
+        "--levels",
+        help="comma-separated concurrency levels: events/s by level (whole-stream writes) into "
+        "results/stream_levels.json and stream_levels.txt, instead of the full table",
+    )
     parser.add_argument(
         "--whole-only", action="store_true", help="skip the one-event-per-write upstream"
     )
@@ -420,7 +461,8 @@ def main() -> None:
         trio.run(serve_upstream, args.serve_upstream)
         return
     text = trio.run(main_async, args)
-    path = Path(args.profile) if args.profile else RESULTS / "stream_floor.txt"
+    name = "stream_levels.txt" if args.levels else "stream_floor.txt"
+    path = Path(args.profile) if args.profile else RESULTS / name
     path.parent.mkdir(exist_ok=True)
     path.write_text(text + "\n")
     print(text if not args.profile else text.split("\n\n", 1)[0] + f"\nprofile written to {path}")

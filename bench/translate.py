@@ -49,7 +49,8 @@ SOURCES = {
     "vertex-google": "google",
     "bedrock": "converse",
 }
-TARGET_RATIO = 3.0
+TARGET_REQUEST_RATIO = 4.0
+TARGET_RESPONSE_RATIO = 3.0
 TARGET_EVENTS_PER_SECOND = 100_000
 #: Size classes for the summary, by body length in bytes.
 SIZES = ((2_000, "< 2 KB"), (20_000, "2-20 KB"), (None, ">= 20 KB"))
@@ -275,13 +276,58 @@ def verdict(results: dict[tuple[str, str], PairResult]) -> list[str]:
         return "met" if ok else "MISSED"
 
     return [
-        f"requests: median ratio {_median(requests):.2f} (target <= {TARGET_RATIO:g}): "
-        f"{met(_median(requests) <= TARGET_RATIO)}",
-        f"responses: median ratio {_median(responses):.2f} (target <= {TARGET_RATIO:g}): "
-        f"{met(_median(responses) <= TARGET_RATIO)}",
+        f"requests: median ratio {_median(requests):.2f} (target <= {TARGET_REQUEST_RATIO:g}): "
+        f"{met(_median(requests) <= TARGET_REQUEST_RATIO)}",
+        f"responses: median ratio {_median(responses):.2f} "
+        f"(target <= {TARGET_RESPONSE_RATIO:g}): {met(_median(responses) <= TARGET_RESPONSE_RATIO)}",
         f"streams: {rate:,.0f} events/s (target >= {TARGET_EVENTS_PER_SECOND:,}): "
         f"{met(rate >= TARGET_EVENTS_PER_SECOND)}",
     ]
+
+
+def profile(corpus: Corpus, repeat: int = 5) -> str:
+    """cProfile of every request and response translation of every pair, `repeat` times."""
+    import cProfile
+    import io
+    import pstats
+
+    work: list[tuple[Callable[..., bytes], bytes, str, str]] = []
+    for source, target in pairs(None):
+        for fn, bodies in (
+            (translate_request, corpus.requests[source]),
+            (translate_response, corpus.responses[source]),
+        ):
+            for body in bodies:
+                try:
+                    fn(body, source, target)
+                except Exception:
+                    continue
+                work.append((fn, body, source, target))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeat):
+        for fn, body, source, target in work:
+            fn(body, source, target)
+    profiler.disable()
+    out = io.StringIO()
+    floor = min(
+        timeit_floor(body) for _, body, _, _ in work[:50]
+    )  # a reference point for the reader
+    out.write(
+        f"cProfile of {len(work)} request and response translations x {repeat} (all pairs), "
+        f"by own time; orjson.loads + orjson.dumps of a small body: about {floor * 1e6:.1f} us. "
+        "cProfile adds a fixed cost per Python call, so totals read high; the order is what "
+        "matters.\n\n"
+    )
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+    return out.getvalue().replace(str(ROOT) + "/", "")
+
+
+def timeit_floor(body: bytes) -> float:
+    start = time.perf_counter()
+    for _ in range(1000):
+        orjson.dumps(orjson.loads(body))
+    return (time.perf_counter() - start) / 1000
 
 
 def main() -> None:
@@ -289,9 +335,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed loops per body (best kept)")
     parser.add_argument("--max-bodies", type=int, default=None, help="bodies per pair and kind")
     parser.add_argument("--only", default="", help="comma-separated formats to restrict pairs to")
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="instead of timing: cProfile every request and response translation, by own time",
+    )
     args = parser.parse_args()
 
     corpus = load_corpus()
+    if args.profile:
+        Path(args.profile).write_text(profile(corpus))
+        print(f"profile written to {args.profile}")
+        return
     started = time.perf_counter()
     results, sized = measure(corpus, args)
     elapsed = time.perf_counter() - started
