@@ -25,6 +25,14 @@ def test_models_filters_the_catalog() -> None:
     assert all(r["format"] == "converse" and "bedrock" in r["available_providers"] for r in names)
 
 
+def test_models_lists_embedding_models_with_their_prices() -> None:
+    code, text = run("models", "--flavor", "embedding", "--json")
+    records = {r["name"]: r for r in orjson.loads(text)}
+    assert code == 0 and "text-embedding-3-small" in records and "gpt-4o" not in records
+    assert records["amazon.titan-embed-text-v2:0"]["input_cost_per_mil_tokens"] == 0.02
+    assert all(r["flavor"] == "embedding" for r in records.values())
+
+
 def test_show_resolves_a_dated_id_to_its_entry() -> None:
     code, text = run("show", "claude-sonnet-4-5-20250929")
     entry = orjson.loads(text)

@@ -54,6 +54,7 @@ def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
         format=ProviderFormat(args.format) if args.format else None,
         reasoning=True if args.reasoning else None,
         multimodal=True if args.multimodal else None,
+        flavor=args.flavor,
     )
     if args.json:
         out.write(_dumps([_spec_record(spec) for spec in specs]))
@@ -177,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=_FORMATS)
     p.add_argument("--reasoning", action="store_true")
     p.add_argument("--multimodal", action="store_true")
+    p.add_argument(
+        "--flavor", choices=("chat", "embedding"), help="chat models, or embedding models"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_models)
 
