@@ -225,3 +225,22 @@ def test_with_tracing_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch
     builder = RouterBuilder().add_provider("o", OpenAIProvider()).add_api_key("o", "k")
     with pytest.raises(errors.ConfigurationError, match=r"llm-router\[otel\]"):
         builder.with_tracing().build()
+
+
+async def test_an_embedding_call_is_an_embeddings_operation(
+    exporter: InMemorySpanExporter,
+) -> None:
+    async with open_fake_provider() as fake:
+        router = traced_router(fake.url, exporter)
+        async with router:
+            body = {"model": "text-embedding-3-small", "input": ["a", "b"]}
+            result = await router.embed(body, "openai")
+            assert router.tracing.open_spans == 0
+    spans = exporter.get_finished_spans()
+    call = next(s for s in spans if s.kind is SpanKind.INTERNAL)
+    (attempt,) = [s for s in spans if s.kind is SpanKind.CLIENT]
+    assert call.name == "embeddings text-embedding-3-small"
+    assert attempt.name == "embeddings text-embedding-3-small"
+    assert attrs(call)["gen_ai.operation.name"] == "embeddings"
+    assert attrs(attempt)["gen_ai.operation.name"] == "embeddings"
+    assert attrs(call)["gen_ai.usage.input_tokens"] == result.usage.input_tokens == 2

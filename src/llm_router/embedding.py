@@ -287,7 +287,12 @@ async def run_embed(
         return _Embedded(body, merged, usage, pricer.cost(usage))
 
     answer, route, attempts = await config.executor.run_complete(
-        call.routes, attempt, label=call.request.model, demand=call.demand, measure=_measure
+        call.routes,
+        attempt,
+        label=call.request.model,
+        demand=call.demand,
+        measure=_measure,
+        operation="embeddings",
     )
     return EmbeddingResult(
         answer,

@@ -96,9 +96,13 @@ class Executor:
         label: str = "",
         demand: Demand | None = None,
         measure: Measure[T] | None = None,
+        operation: str = "chat",
     ) -> tuple[T, Route, tuple[AttemptRecord, ...]]:
-        """Run a plain call; `measure(answer)` gives (usage, cost) for hooks that listen."""
-        result = await self._run(routes, attempt, label, demand, stream=False, measure=measure)
+        """Run a plain call; `measure(answer)` gives (usage, cost) for hooks that listen;
+        `operation` names the kind of call in hook records (`chat`, `embeddings`)."""
+        result = await self._run(
+            routes, attempt, label, demand, stream=False, measure=measure, operation=operation
+        )
         return result.value, result.route, result.attempts
 
     async def run_stream(
@@ -157,6 +161,7 @@ class Executor:
         stream: bool,
         measure: Measure[Any] | None = None,
         policies: tuple[RetryPolicy, HedgePolicy | None, TimeoutPolicy] | None = None,
+        operation: str = "chat",
     ) -> ResilientResult[Route, Any]:
         demand = demand or Demand(label)
         routes = self._order(routes, demand)
@@ -231,6 +236,7 @@ class Executor:
                 label=label,
                 measure=measure,
                 defer_finish=stream,
+                operation=operation,
             )
         finally:
             if pending and pending[0] is not None and limiter is not None:

@@ -63,6 +63,7 @@ GENAI_PROVIDER_NAMES: Mapping[str, str] = {
 @dataclass(slots=True)
 class _Call:
     span: Span
+    operation: str
     attempts: dict[int, Span] = field(default_factory=dict)  # attempt number -> open span
     winner: int | None = None
 
@@ -129,16 +130,18 @@ class RouterTracing:
 
     # -- hooks ------------------------------------------------------------------------------
     def on_request_start(self, record: RequestStarted) -> None:
+        # The router's own kind of call wins over the default (an embedding call says so).
+        operation = record.operation if record.operation != "chat" else self.operation
         span = self.tracer.start_span(
-            f"{self.operation} {record.label}",
+            f"{operation} {record.label}",
             kind=SpanKind.INTERNAL,
             attributes={
-                "gen_ai.operation.name": self.operation,
+                "gen_ai.operation.name": operation,
                 "gen_ai.request.model": record.label,
                 "llm_router.routes": list(record.routes),
             },
         )
-        self._calls[record.request_id] = _Call(span)
+        self._calls[record.request_id] = _Call(span, operation)
 
     def on_attempt_start(self, record: AttemptStarted) -> None:
         call = self._calls.get(record.request_id)
@@ -147,7 +150,7 @@ class RouterTracing:
         alias, _, model = record.route.partition("/")
         upstream = self._upstreams.get(alias, _Upstream(alias, None, None))
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": self.operation,
+            "gen_ai.operation.name": call.operation,
             "gen_ai.provider.name": upstream.provider_name,
             "gen_ai.system": upstream.provider_name,
             "gen_ai.request.model": model,
@@ -160,7 +163,7 @@ class RouterTracing:
         if upstream.port is not None:
             attributes["server.port"] = upstream.port
         call.attempts[record.number] = self.tracer.start_span(
-            f"{self.operation} {model}",
+            f"{call.operation} {model}",
             context=trace.set_span_in_context(call.span),
             kind=SpanKind.CLIENT,
             attributes=attributes,
@@ -261,6 +264,8 @@ def end_server_span(span: Span, exchange: Any) -> None:
     attributes: dict[str, Any] = {"llm_router.operation": exchange.operation}
     if exchange.operation == "generate":
         attributes["gen_ai.operation.name"] = "chat"
+    elif exchange.operation == "embed":
+        attributes["gen_ai.operation.name"] = "embeddings"
     for key, value in (
         ("http.response.status_code", status),
         ("llm_router.format", exchange.format),

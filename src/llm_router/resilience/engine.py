@@ -132,13 +132,15 @@ async def run_with_resilience(
     label: str = "",
     measure: Measure[T] | None = None,
     defer_finish: bool = False,
+    operation: str = "chat",
 ) -> ResilientResult[R, T]:
     """Run `attempt` over `routes` (in preference order) until one answers.
 
     `attempt(route, ctx)` returns the answer or raises: `llm_router.errors` provider errors
     (with `.status` and `.headers`), `ConnectError` or `TimeoutError` for network failures.
     `release(value)` closes an answer that lost the race (see the module docstring).
-    `hedge=None` disables hedging. `label` tags the hook records (e.g. the model name).
+    `hedge=None` disables hedging. `label` tags the hook records (e.g. the model name), and
+    `operation` says what kind of call they are (`chat`, `embeddings`).
     `measure(value)` gives the winner's (usage, cost) for the hooks; it is called only when
     a hook listens. `defer_finish` leaves the request open after the winner is returned (a
     stream being read): the caller ends it with `result.finish(usage, cost, error)`.
@@ -162,6 +164,7 @@ async def run_with_resilience(
         label=label,
         measure=measure,
         defer_finish=defer_finish,
+        operation=operation,
     )
     return await call.run()
 
@@ -202,6 +205,7 @@ class _Call(Generic[R, T]):
         label: str,
         measure: Measure[T] | None = None,
         defer_finish: bool = False,
+        operation: str = "chat",
     ) -> None:
         self.routes = list(routes)
         self.attempt = attempt
@@ -211,6 +215,7 @@ class _Call(Generic[R, T]):
         self.timeouts = timeouts
         self.release = release
         self.label = label
+        self.operation = operation
         wants_usage = self.hooks.on_attempt_end is not None or self.hooks.on_request_end is not None
         self.measure = measure if wants_usage else None
         self.defer_finish = defer_finish
@@ -240,7 +245,9 @@ class _Call(Generic[R, T]):
         self.state.requests_in_flight += 1
         emit(
             self.hooks.on_request_start,
-            RequestStarted(self.request_id, self.label, tuple(r.key for r in self.routes)),
+            RequestStarted(
+                self.request_id, self.label, tuple(r.key for r in self.routes), self.operation
+            ),
         )
         if self.hedge is not None and self.hedge_budget is not None:
             self.hedge_budget.deposit(self.hedge.max_extra_load)

@@ -70,6 +70,7 @@ class RequestStarted:
     request_id: int
     label: str
     routes: tuple[str, ...]
+    operation: str = "chat"  # what kind of call: chat, embeddings
 
 
 @dataclass(frozen=True, slots=True)
