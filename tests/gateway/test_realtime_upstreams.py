@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -18,6 +19,7 @@ from trio_websocket import ConnectionRejected, open_websocket_url
 
 from llm_router import AzureProvider, OpenAIProvider, Router, VertexProvider
 from llm_router.auth import OAuth
+from llm_router.gateway.config import build_router, load_config
 from llm_router.gateway.keys import GatewayKeys
 from llm_router.serve import open_gateway
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
@@ -210,4 +212,61 @@ async def test_a_vertex_live_client_dials_the_gateway_as_it_dials_vertex(
     assert entry.provider == "vertex-google" and "client-key" not in str(entry.headers)
     assert json.loads(entry.body)["setup"]["model"].startswith(
         "projects/proj-1/locations/europe-west4/"
+    )
+
+
+async def test_azure_and_vertex_realtime_upstreams_from_a_config_file(tmp_path: Path) -> None:
+    """`llm-router serve --config`: the realtime upstreams as router.toml declares them."""
+    async with open_fake_provider(seed=1) as fake:
+        path = tmp_path / "router.toml"
+        path.write_text(
+            f"""
+[gateway]
+api_keys_env = "GW_KEYS"
+
+[providers.azure]
+kind = "azure"
+endpoint = "{fake.url}"
+api_version = "2025-04-01-preview"
+ad_token_env = "GW_AZURE_TOKEN"
+deployments = {{ gpt-realtime = "rt-prod" }}
+
+[providers.vertex]
+kind = "vertex"
+project = "proj-9"
+location = "us-central1"
+base_url = "{fake.url}"
+access_token_env = "GW_VERTEX_TOKEN"
+"""
+        )
+        env = {
+            "GW_KEYS": "client-key",
+            "GW_AZURE_TOKEN": "azure-fake-entra-token",
+            "GW_VERTEX_TOKEN": FAKE_KEYS["vertex"],
+        }
+        config = load_config(path)
+        keys = GatewayKeys.from_env(config.gateway.api_keys_env, env)
+        router = build_router(config, env)
+        async with open_gateway(router, settings=config.gateway, keys=keys) as url:
+            ws_root = url.replace("http://", "ws://")
+            async with open_websocket_url(
+                ws_root + "/v1/realtime?model=gpt-realtime", extra_headers=GOOD
+            ) as ws:
+                assert json.loads(await ws.get_message())["type"] == "session.created"
+            live = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+            async with open_websocket_url(ws_root + live, extra_headers=GOOD) as ws:
+                setup = {"setup": {"model": "models/gemini-2.0-flash-live-001"}}
+                await ws.send_message(json.dumps(setup))
+                assert json.loads(await ws.get_message()) == {"setupComplete": {}}
+            await fake.journal.wait_for(lambda _: len(fake.journal) == 2 and fake.journal[1].done)
+    azure, vertex = fake.journal
+    assert (azure.provider, azure.path, azure.status) == ("azure", "/openai/realtime", 101)
+    assert sorted(azure.query.split("&")) == [
+        "api-version=2025-04-01-preview",
+        "deployment=rt-prod",
+    ]
+    assert azure.headers["authorization"].startswith("Bearer ")  # the Entra token
+    assert (vertex.provider, vertex.status) == ("vertex-google", 101)
+    assert json.loads(vertex.body)["setup"]["model"].startswith(
+        "projects/proj-9/locations/us-central1/"
     )
