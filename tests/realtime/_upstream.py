@@ -39,6 +39,7 @@ class Upgrade:
     headers: tuple[tuple[str, str], ...] = ()
     close: int | None = None
     first: str | None = SESSION_CREATED  # None: accept, then say nothing
+    then: tuple[str, ...] = ()  # sent right after `first`, without waiting for the client
 
 
 @dataclass
@@ -123,6 +124,8 @@ class Upstream:
                     return
                 if reply.first is not None:
                     await ws.send_message(reply.first)
+                for frame in reply.then:
+                    await ws.send_message(frame)
                 try:
                     while True:
                         await ws.get_message()

@@ -314,3 +314,22 @@ async def test_a_session_holds_its_concurrency_slot_until_it_ends(
             ended = trio.current_time()
         assert opened_at == [pytest.approx(ended)]  # opened once the first one ended
         await _settled(upstream, before)
+
+
+async def test_several_frames_over_the_size_limit_end_the_session_with_1009(
+    autojump_clock: trio.testing.MockClock, upstream: Upstream
+) -> None:
+    big = '{"type": "response.output_text.delta", "delta": "' + "x" * 1500 + '"}'
+    upstream.script("primary", Upgrade(then=(big, big, big)))
+    options = RealtimeOptions(max_message_size=1000)
+    async with _router(hosts=("primary",)) as router:
+        before = _tasks()
+        async with router.realtime(
+            "gpt-realtime", "openai-realtime", options=options, connector=upstream.connect
+        ) as s:
+            await s.receive()
+            with pytest.raises(RealtimeSessionClosed, match="max_message_size") as caught:
+                await s.receive()
+        await _settled(upstream, before)
+    assert caught.value.code == 1009
+    assert [code for _, code in upstream.closes] == [1009]
