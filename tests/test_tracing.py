@@ -199,6 +199,19 @@ async def test_the_gateway_span_holds_the_call_from_a_config_file(
     assert any(x.name == "GET /v1/models" for x in spans)
 
 
+def test_server_span_names_leave_the_model_out() -> None:
+    from llm_router.tracing import http_route
+
+    assert http_route("/v1beta/models/gemini-2.5-flash:generateContent") == (
+        "/v1beta/models/{model}:generateContent"
+    )
+    assert http_route("/v1/models/gpt-4o") == "/v1/models/{model}"
+    assert http_route("/model/us.anthropic.claude-x:0/converse-stream") == (
+        "/model/{modelId}/converse-stream"
+    )
+    assert http_route("/v1/chat/completions") == "/v1/chat/completions"
+
+
 def test_telemetry_table_errors_name_the_key() -> None:
     with pytest.raises(errors.ConfigurationError) as caught:
         parse_config({"telemetry": {"otel": "yes", "exporter": "jaeger", "colour": 1}}, "r.toml")

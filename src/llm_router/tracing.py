@@ -14,6 +14,7 @@ for, so the library costs nothing without the extra.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ __all__ = [
     "RouterTracing",
     "chain_hooks",
     "end_server_span",
+    "http_route",
     "tracer_provider_for",
 ]
 
@@ -121,11 +123,12 @@ class RouterTracing:
         it sends one; make it current around the call so the call's span nests under it."""
         from opentelemetry import propagate
 
+        route = http_route(path)
         return self.tracer.start_span(
-            f"{method} {path}",
+            f"{method} {route}",
             context=propagate.extract(dict(headers)),
             kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": path},
+            attributes={"http.request.method": method, "http.route": route, "url.path": path},
         )
 
     # -- hooks ------------------------------------------------------------------------------
@@ -219,6 +222,21 @@ class RouterTracing:
             span.set_attribute("error.type", error)
             span.set_status(Status(StatusCode.ERROR, record.message))
         span.end()
+
+
+_MODEL_IN_PATH = (
+    (re.compile(r"^/(v1|v1beta)/models/[^/:]+(:[A-Za-z]+)?$"), r"/\1/models/{model}\2"),
+    (re.compile(r"^/model/[^/]+/([a-z-]+)$"), r"/model/{modelId}/\1"),
+)
+
+
+def http_route(path: str) -> str:
+    """`path` with the model it names replaced by a placeholder (`/v1beta/models/{model}:
+    generateContent`), so that span names stay few."""
+    for pattern, template in _MODEL_IN_PATH:
+        if pattern.match(path):
+            return pattern.sub(template, path)
+    return path
 
 
 def tracer_provider_for(exporter: str, service_name: str) -> TracerProvider | None:
