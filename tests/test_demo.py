@@ -51,16 +51,21 @@ async def test_the_tour_shows_each_thing_it_claims() -> None:
     slow = [e for e in journal if e.rule == "tour-slow-anthropic"]
     assert len(slow) == 1 and slow[0].disconnected  # the loser was cancelled, not awaited
 
-    failover = section(text, 5)
-    assert failover[0].startswith("attempt 1  openai/") and failover[0].endswith("503")
-    assert failover[1].startswith("attempt 2  azure/") and " failover " in failover[1]
-    assert [e.status for e in journal if "failover" in str(e.body)] == [503, 200]
+    # OpenAI may get its retry first (its backoff is jittered), then the failover.
+    *failing, answered = section(text, 5)
+    assert failing and all(line.split()[2].startswith("openai/") for line in failing)
+    assert all(line.endswith("503") for line in failing)
+    assert failing[-1].endswith("failed_over 503")
+    assert answered.split()[2].startswith("azure/") and " failover " in answered
+    assert answered.endswith("→ won")
+    statuses = [e.status for e in journal if "failover" in str(e.body)]
+    assert statuses == [503] * len(failing) + [200]
 
     table = text.split("\n6. ", 1)[1].splitlines()[1:]
     assert table[0].split() == ["section", "caller", "route", "attempts", "latency", "cost"]
     rows = {line.split()[0]: line for line in table[1:-1]}
     assert "2: 429 retried, retry won" in rows["429"]
     assert "2: cancelled (slow), hedge won" in rows["hedge"]
-    assert "2: 503 failed over, failover won" in rows["failover"]
+    assert "503 failed over, failover won" in rows["failover"]
     assert sum(1 for line in table[1:-1] if line.split()[0] == "formats") == 6
     assert table[-1].strip().startswith("10 calls, $") and "$-" not in text

@@ -204,7 +204,7 @@ async def run_tour(url: str, out: TextIO = sys.stdout) -> list[TourStep]:
         _attempt_lines(say, result.attempts)
 
         say()
-        say("5. Failover: OpenAI fails with 503, Azure OpenAI answers at once")
+        say("5. Failover: OpenAI keeps failing with 503, Azure OpenAI answers")
         body = _question(ProviderFormat.OPENAI, "gpt-4o-mini", "Show me a failover")
         result = await router.complete(body, ProviderFormat.OPENAI)
         steps.append(_step("failover", ProviderFormat.OPENAI, result, result.text))
