@@ -35,6 +35,7 @@ __all__ = [
     "RealtimeOnlyModelError",
     "ResponseTooLargeError",
     "StreamError",
+    "StreamTruncatedError",
     "TimeoutError",
     "TranslationError",
     "UpstreamError",
@@ -286,6 +287,20 @@ class ResponseTooLargeError(UpstreamError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.limit = limit
         self.limit_bytes = limit_bytes
+
+
+class StreamTruncatedError(UpstreamError):
+    """An upstream stream ended cleanly but early: the body closed before the format's
+    end-of-answer event (Anthropic `message_stop`, an OpenAI `finish_reason` or `[DONE]`,
+    Responses `response.completed`, a Gemini `finishReason`, Bedrock `messageStop`).
+
+    `missing` names the event that never came. Retried like any upstream error before the
+    stream is committed; after commit it is the `upstream_error` of the `StreamError` raised.
+    """
+
+    def __init__(self, message: str, *, missing: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.missing = missing
 
 
 class StreamError(ProviderError):

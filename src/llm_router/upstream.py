@@ -28,6 +28,7 @@ from llm_router.formats import get_format
 from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.providers.base import EventDecoder, UpstreamRequest
 from llm_router.scrub import Scrubber, request_secrets
+from llm_router.stream_progress import StreamProgress
 from llm_router.translate import StreamTranslator, translate_response_parsed
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, ErrorType, Response, StreamErrorDelta
@@ -309,14 +310,17 @@ _ERROR_CLASSES: dict[ErrorType, type[errors.ProviderError]] = {
 class UpstreamStream:
     """An open upstream stream, decoded and translated event by event into the caller's format.
 
-    The commit rule: until an event is handed to the caller, every failure (an error event
-    in any provider's format, an exception frame, a dropped connection, a corrupt or
-    oversized event, an answer that is not a stream at all, a stream that ends empty) raises
-    a typed error the resilience engine may retry; events decoded but not yet handed out are
-    dropped with it. Once an event went to the caller, every failure raises `StreamError`
-    (with `upstream_error` set to the typed error behind it, when there is one) after the
-    events before it were handed out: an upstream's own error event is never passed on as
-    an ordinary event.
+    The commit rule: the attempt answers (`wait_first_event` returns) at the first content
+    event (`llm_router.stream_progress`); preamble events before it are held, not handed out.
+    Until then every failure (an error event in any provider's format, an exception frame, a
+    dropped connection, a corrupt or oversized event, an answer that is not a stream at all,
+    a stream that ends empty or before its end-of-answer event) raises a typed error the
+    resilience engine may retry; events decoded but not yet handed out are dropped with it.
+    Once an event went to the caller, every failure raises `StreamError` (with
+    `upstream_error` set to the typed error behind it, when there is one) after the events
+    before it were handed out: an upstream's own error event is never passed on as an
+    ordinary event, and a stream cut short cleanly raises `StreamError` with a
+    `StreamTruncatedError` behind it instead of ending.
     """
 
     def __init__(
@@ -344,6 +348,9 @@ class UpstreamStream:
         )
         self._caller = caller
         self._pending: collections.deque[StreamEvent] = collections.deque()
+        self._progress = StreamProgress(route.format)
+        self._held_bytes = 0  # preamble held before the first content event
+        self._end_error: errors.LLMRouterError | None = None  # raised once pending drains
         self._started = False  # the response was checked to be a stream
         self._upstream_done = False
         self._closed = False
@@ -357,6 +364,8 @@ class UpstreamStream:
         """The next event in the caller's format, or None at the end of the stream."""
         while not self._pending:
             if self._upstream_done:
+                if self._end_error is not None:
+                    raise self._end_error
                 return None
             await self._pump()
             self._served_in_a_row = 0
@@ -379,9 +388,10 @@ class UpstreamStream:
         return self._pending.popleft()
 
     async def wait_first_event(self) -> None:
-        """Read until at least one caller-format event is buffered (the attempt has answered)
-        or the stream ended. Raises the typed error of an attempt that failed instead."""
-        while not self._pending and not self._upstream_done:
+        """Read until the first content event is decoded (the attempt has answered: the
+        preamble before it and the caller-format events it gave are buffered) or the stream
+        ended complete. Raises the typed error of an attempt that failed instead."""
+        while not self._progress.has_content and not self._upstream_done:
             await self._pump()
 
     async def _pump(self) -> None:
@@ -460,7 +470,9 @@ class UpstreamStream:
     def _take(self, event: StreamEvent) -> None:
         """Queue one provider event in the caller's format; raise if it reports an error."""
         self.meter.observe(event)
+        progress = self._progress
         if event.data == b"[DONE]":
+            progress.observe(event, None)
             if self._translator is None:
                 self._pending.append(event)
             return
@@ -468,20 +480,25 @@ class UpstreamStream:
         if _may_be_error(event):
             payload = self._payload(event)
             self._raise_error_event(event, payload)
+        converse = self.route.format is ProviderFormat.CONVERSE
+        if payload is None and (
+            not converse or self._translator is not None or not progress.has_content
+        ):
+            # Parsed whatever the route: passed on untouched, but never as garbage (Bedrock
+            # frames are decoded already; theirs is read only until the commit point).
+            payload = self._payload(event)
+        was_held = not progress.has_content
+        progress.observe(event, payload)
         translator = self._translator
         if translator is None:
-            if payload is None and self.route.format is not ProviderFormat.CONVERSE:
-                self._payload(event)  # passed on untouched, but never as garbage
             self._pending.append(event)
         else:
-            if payload is None:
-                payload = (
-                    self._payload(event)
-                    if self.route.format is ProviderFormat.CONVERSE
-                    else event.data
-                )
-            self._pending.extend(translator.feed(payload))
+            self._pending.extend(translator.feed(payload if payload is not None else event.data))
         self.events_received += 1
+        if was_held and not progress.has_content:
+            self._held_bytes += len(event.data)
+            if self._held_bytes > self._limits.max_event_bytes:
+                progress.content_by_size()  # hold no more: commit at this event
 
     def _payload(self, event: StreamEvent) -> Any:
         try:
@@ -520,13 +537,27 @@ class UpstreamStream:
         )
 
     def _end(self) -> None:
-        if self._translator is not None:
-            self._pending.extend(self._translator.finish())
         if self.events_received == 0:
             raise errors.UpstreamError(
                 f"{self.route.alias}: the stream ended without a single event",
                 provider=self.route.alias,
             )
+        progress = self._progress
+        if not progress.complete:
+            missing = progress.missing
+            truncated = errors.StreamTruncatedError(
+                f"{self.route.alias}: the stream ended after {self.events_received} events"
+                f" without {missing}: the upstream cut the answer short",
+                provider=self.route.alias,
+                missing=missing,
+            )
+            if not self._committed:
+                raise truncated  # retryable: nothing reached the caller
+            # Raised once the events decoded before the end were handed out.
+            self._end_error = self._failure(truncated, f"the stream ended without {missing}")
+            return
+        if self._translator is not None:
+            self._pending.extend(self._translator.finish())
 
     def _failure(
         self, before_commit: errors.ProviderError | errors.InvalidRequestError, what: str

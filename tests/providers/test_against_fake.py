@@ -19,7 +19,7 @@ import orjson
 import pytest
 import trio
 
-from llm_router import errors
+from llm_router import RetryPolicy, errors
 from llm_router.auth import AuthConfig, AwsSigV4, AzureEntra, GoogleServiceAccount
 from llm_router.builder import RouterBuilder
 from llm_router.catalog import Catalog
@@ -35,6 +35,7 @@ from llm_router.providers import (
     VertexProvider,
 )
 from llm_router.router import Router
+from llm_router.stream_progress import END_SIGNALS
 from llm_router.types import ProviderFormat as F
 from llm_router_testing.fake import (
     FAKE_AWS_CREDENTIALS,
@@ -282,3 +283,73 @@ def test_matrix_covers_every_provider_class() -> None:
         OpenAIProvider, AnthropicProvider, GoogleProvider, VertexProvider, BedrockProvider,
         AzureProvider, MistralProvider, OpenAICompatibleProvider,
     }  # fmt: skip
+
+
+# ------------------------------------------------- the stream commit point, for every provider
+
+_FAST_RETRY = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.001)
+
+
+def _faulty_router(setup: Setup, fake: FakeProvider) -> Router:
+    auth = setup.auth() if setup.auth is not None else None
+    builder = _builder().add_provider(setup.alias, setup.make(fake.url), auth=auth)
+    if setup.key is not None:
+        builder.add_api_key(setup.alias, setup.key)
+    builder.forward_headers("x-fake-").with_retry_policy(_FAST_RETRY)
+    return builder.add_model_route(setup.model, setup.alias).build()
+
+
+async def _stream_with(
+    setup: Setup, fake: FakeProvider, headers: dict[str, str]
+) -> tuple[list[Any], BaseException | None]:
+    caller = setup.wire(F.OPENAI)  # the provider's own format: passed through
+    received: list[Any] = []
+    failure: BaseException | None = None
+    async with _faulty_router(setup, fake) as router:
+        try:
+            async with router.stream(
+                BODIES[caller], caller, model=setup.model, headers=headers
+            ) as events:
+                async for event in events:
+                    received.append(event)
+        except errors.LLMRouterError as exc:
+            failure = exc
+        assert router.statistics()["pool"]["in_use"] == 0
+    return received, failure
+
+
+_PREAMBLE_FIRST = [s for s in SETUPS if s.wire(F.OPENAI) is not F.GOOGLE]  # Gemini starts with text
+
+
+@pytest.mark.parametrize("setup", _PREAMBLE_FIRST, ids=[s.name for s in _PREAMBLE_FIRST])
+async def test_an_error_after_the_first_preamble_event_is_retried(
+    fake: FakeProvider, setup: Setup
+) -> None:
+    # The first attempt sends its preamble event, then (a moment later) the provider's own
+    # in-stream error; the retry answers in full.
+    headers = {
+        "x-fake-stream-error": "1",
+        "x-fake-inter-event-delay": "5ms",
+        "x-fake-fail-times": "1",
+    }
+    received, failure = await _stream_with(setup, fake, headers)
+    assert failure is None
+    caller = setup.wire(F.OPENAI)
+    assert LAST_EVENT[caller](received[-1]), received[-1]
+    assert len([e for e in fake.journal if e.method == "POST"]) == 2
+
+
+@pytest.mark.parametrize("setup", SETUPS, ids=[s.name for s in SETUPS])
+async def test_a_stream_ended_cleanly_but_early_is_a_typed_error(
+    fake: FakeProvider, setup: Setup
+) -> None:
+    headers = {"x-fake-end-after-events": "3", "x-fake-answer": "one two three four five six"}
+    received, failure = await _stream_with(setup, fake, headers)
+    attempts = len([e for e in fake.journal if e.method == "POST"])
+    truncated = getattr(failure, "upstream_error", failure)
+    assert isinstance(truncated, errors.StreamTruncatedError), failure
+    assert truncated.missing == END_SIGNALS[setup.wire(F.OPENAI)]
+    if received:  # committed: the events before the cut, then StreamError; never retried
+        assert isinstance(failure, errors.StreamError) and attempts == 1
+    else:  # three events of preamble (Responses): retried, then the truncation itself
+        assert not isinstance(failure, errors.StreamError) and attempts == 3

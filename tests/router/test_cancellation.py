@@ -235,11 +235,13 @@ async def test_cancel_after_headers_before_the_first_byte(
 
 
 async def test_cancel_mid_stream(fake: FakeProvider) -> None:
-    slow = {"x-fake-inter-event-delay": "10s"}
+    # The role-only chunk and the first word at once (the first word is the commit point),
+    # then a long pause before the second.
+    fake.script().always().reply("one two").stream(delays=[0, "10s"])
     first_event = trio.Event()
 
     async def read() -> None:
-        async with router.stream(STREAM_CHAT, "openai", headers=slow) as events:
+        async with router.stream(STREAM_CHAT, "openai") as events:
             async for _ in events:
                 first_event.set()
 
@@ -249,7 +251,7 @@ async def test_cancel_mid_stream(fake: FakeProvider) -> None:
         assert_released(router, tasks)
         with trio.fail_after(STAGE_TIMEOUT):
             entry = await fake.journal.wait_for_disconnect()
-    assert entry.events_sent == 1
+    assert entry.events_sent == 2
 
 
 async def test_cancel_during_the_backoff_sleep(fake: FakeProvider) -> None:
@@ -295,6 +297,8 @@ async def test_router_shutdown_ends_calls_at_every_stage(fake: FakeProvider) -> 
     router = build([fake.url + "/v1"])
     closed: list[str] = []
     streaming = trio.Event()
+    # A stream that pauses after its first word (the commit point).
+    fake.script().always().reply("one two").stream(delays=[0, "10s"])
 
     async def complete() -> None:
         try:
@@ -303,9 +307,8 @@ async def test_router_shutdown_ends_calls_at_every_stage(fake: FakeProvider) -> 
             closed.append("complete")
 
     async def stream() -> None:
-        slow = {"x-fake-inter-event-delay": "10s"}
         try:
-            async with router.stream(STREAM_CHAT, "openai", headers=slow) as events:
+            async with router.stream(STREAM_CHAT, "openai") as events:
                 async for _ in events:
                     streaming.set()
         except RouterClosedError:

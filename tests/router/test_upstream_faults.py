@@ -305,6 +305,11 @@ async def test_a_stream_that_ends_without_an_event_is_a_retried_error() -> None:
 # -------------------------------------------------------- §4 one behaviour for mid-stream faults
 
 
+#: Frames of `stream_bytes(fmt)` up to and including the first content event: OpenAI's
+#: role-only chunk and Anthropic's `message_start` / empty `content_block_start` are preamble.
+COMMIT_FRAMES = {ProviderFormat.OPENAI: 2, ProviderFormat.ANTHROPIC: 3}
+
+
 @pytest.mark.parametrize("fault", ["error-event", "dropped-connection", "malformed-event"])
 @pytest.mark.parametrize(
     "fmt", [ProviderFormat.OPENAI, ProviderFormat.ANTHROPIC], ids=lambda f: f.value
@@ -314,13 +319,14 @@ async def test_a_failure_after_commit_raises_stream_error_after_the_events_befor
 ) -> None:
     gate = trio.Event()
     frames = stream_bytes(fmt)
+    head = COMMIT_FRAMES[fmt]  # through the first content event: the commit point
     tail = {
         "error-event": [ERROR_EVENTS[fmt]],
-        "dropped-connection": [frames[2]],
+        "dropped-connection": [frames[head]],
         "malformed-event": [b'data: {"choices": [\n\n'],
     }[fault]
     reply = Reply(
-        200, SSE, [frames[0] + frames[1], *tail], cut=fault == "dropped-connection", gate=gate
+        200, SSE, [b"".join(frames[:head]), *tail], cut=fault == "dropped-connection", gate=gate
     )
     received: list[bytes] = []
     async with open_raw_upstream(sequence(reply)) as upstream, build(upstream, fmt) as router:
@@ -330,7 +336,7 @@ async def test_a_failure_after_commit_raises_stream_error_after_the_events_befor
                     received.append(event.data)
                     gate.set()  # the caller has seen output: the stream is committed
         await assert_stream_released(router)
-    delivered = frames[:3] if fault == "dropped-connection" else frames[:2]
+    delivered = frames[: head + 1] if fault == "dropped-connection" else frames[:head]
     assert received == _decode(b"".join(delivered))
     assert len(upstream.seen) == 1  # never retried after commit
     if fault == "error-event":
@@ -468,7 +474,9 @@ def test_read_limits_are_validated_on_the_builder() -> None:
 async def test_one_stream_of_many_buffered_events_lets_other_tasks_run() -> None:
     head = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
     chunk = {**head, "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
-    blob = encode_sse(orjson.dumps(chunk)) * 2000  # arrives in few reads, decodes to 2000 events
+    end = {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    # Arrives in few reads, decodes to 2000 events (and the end of the answer).
+    blob = encode_sse(orjson.dumps(chunk)) * 1999 + encode_sse(orjson.dumps(end))
     ticks = 0
     seen_ticks: list[int] = []
 
@@ -503,7 +511,7 @@ async def test_the_gateway_reports_a_mid_stream_error_event_with_the_upstreams_k
     gate = trio.Event()
     frames = stream_bytes(ProviderFormat.ANTHROPIC)
     reply = Reply(
-        200, SSE, [frames[0] + frames[1], ERROR_EVENTS[ProviderFormat.ANTHROPIC]], gate=gate
+        200, SSE, [b"".join(frames[:3]), ERROR_EVENTS[ProviderFormat.ANTHROPIC]], gate=gate
     )
     body = {**body_for(ProviderFormat.ANTHROPIC), "stream": True}
     received = b""
@@ -518,7 +526,12 @@ async def test_the_gateway_reports_a_mid_stream_error_event_with_the_upstreams_k
                 received += chunk
                 gate.set()  # the client has the first events: the stream is committed
     events = [(name, orjson.loads(data)) for name, data in _named(received)]
-    assert [name for name, _ in events] == ["message_start", "content_block_start", "error"]
+    assert [name for name, _ in events] == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "error",
+    ]
     assert events[-1][1]["error"]["type"] == "overloaded_error"
     assert len(upstream.seen) == 1
 

@@ -400,6 +400,8 @@ class ProviderExchange:
                 else:
                     error_frame = dialect_for(route).stream_error(STREAM_ERROR_MESSAGE, at).to_sse()
                 frames = [*frames[:at], error_frame]
+            if fault.end_after_events is not None:
+                frames = frames[: fault.end_after_events]  # a clean end, cut short
             if fault.drop_after_events is not None and fault.drop_after_events < len(frames):
                 frames = frames[: fault.drop_after_events]
                 abort = True
@@ -541,6 +543,7 @@ def _fault_names(fault: Fault) -> tuple[str, ...]:
         "ttfb",
         "inter_event_delay",
         "drop_after_events",
+        "end_after_events",
         "malformed_event",
         "bad_crc",
         "stream_error",

@@ -13,6 +13,7 @@ scenario key (`"drop_after_events": 3`, dashes also accepted) and as a `Fault` f
 | ttfb                    | further delay between the response headers and the first body byte  |
 | inter-event-delay       | delay between stream events (`tokens-per-second: N` sets 1/N s)      |
 | drop-after-events       | send N stream events (or no body, when N = 0) then cut the connection |
+| end-after-events        | send N stream events then end the body cleanly, closing events left out |
 | malformed-event         | the event after the first N is replaced by one with broken JSON      |
 | bad-crc                 | (Bedrock) the frame after the first N has a wrong message CRC        |
 | stream-error            | after N events, send the provider's in-stream error and end          |
@@ -118,6 +119,7 @@ DEFAULT_STALL = 60.0  # seconds a `stall_after_events` stall lasts unless `stall
 _FAILING = (
     "status",
     "drop_after_events",
+    "end_after_events",
     "malformed_event",
     "bad_crc",
     "stream_error",
@@ -137,6 +139,7 @@ class Fault:
     ttfb: float | None = None
     inter_event_delay: float | None = None
     drop_after_events: int | None = None
+    end_after_events: int | None = None
     malformed_event: int | None = None
     bad_crc: int | None = None
     stream_error: int | None = None
@@ -312,6 +315,7 @@ _PARSERS: dict[str, Any] = {
     "inter_event_delay": _duration("inter_event_delay"),
     "tokens_per_second": _tokens_per_second,
     "drop_after_events": _int("drop_after_events"),
+    "end_after_events": _int("end_after_events"),
     "malformed_event": _int("malformed_event"),
     "bad_crc": _bad_crc,
     "stream_error": _int("stream_error"),
