@@ -20,6 +20,7 @@ import trio
 
 from llm_router import errors
 from llm_router._concurrency import open_nursery, require_trio
+from llm_router._log_scrub import install_log_scrubber
 from llm_router.answer import Answer, Pricer
 from llm_router.counting import TokenCount, count_with_routes, countable_body
 from llm_router.formats import get_format
@@ -33,7 +34,7 @@ from llm_router.translate import translate_request
 from llm_router.transport import PoolTransport, pool_statistics
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, TextDelta, Usage
-from llm_router.upstream import UpstreamStream, open_upstream, read_completion
+from llm_router.upstream import UpstreamStream, live_scrubbers, open_upstream, read_completion
 
 if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
@@ -324,6 +325,7 @@ class Router:
                 "this router is already open; a router is entered once at a time"
             )
         self._closing = False
+        install_log_scrubber(live_scrubbers)
         client = httpx.AsyncClient(
             transport=self._config.transport
             or PoolTransport(limits=self._config.limits, pool_timeout=self._config.pool_timeout),

@@ -76,6 +76,11 @@ _SCRUBBERS: weakref.WeakKeyDictionary[httpx.Request, Scrubber] = weakref.WeakKey
 _NO_SECRETS = Scrubber(())
 
 
+def live_scrubbers() -> list[Scrubber]:
+    """The scrubbers of every request in flight (for the log filter, `llm_router._log_scrub`)."""
+    return list(_SCRUBBERS.values())
+
+
 def scrubber_for(response: httpx.Response) -> Scrubber:
     """The scrubber of the request `response` answers (one that knows no secret if none)."""
     try:
