@@ -5,6 +5,7 @@ upstream echoes back in its headers or body never reaches the log."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -18,7 +19,7 @@ CANARY = "sk-canary-7f3a9d2e41b84c6a"
 CHAT = {"model": "house-model", "messages": [{"role": "user", "content": "ping"}]}
 
 
-def echo(status: int) -> object:
+def echo(status: int) -> Callable[[Seen], Reply]:
     """An upstream echoing every header it received, in its headers and in its body."""
 
     def handle(seen: Seen) -> Reply:
@@ -66,13 +67,15 @@ async def test_debug_logs_of_the_http_stack_carry_no_credential(
     status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        async with open_raw_upstream(echo(status)) as upstream:  # type: ignore[arg-type]
-            async with router_for(upstream.url) as router:
-                if status == 200:
+        async with (
+            open_raw_upstream(echo(status)) as upstream,
+            router_for(upstream.url) as router,
+        ):
+            if status == 200:
+                await router.complete(CHAT, ProviderFormat.OPENAI)
+            else:
+                with pytest.raises(errors.AuthenticationError):
                     await router.complete(CHAT, ProviderFormat.OPENAI)
-                else:
-                    with pytest.raises(errors.AuthenticationError):
-                        await router.complete(CHAT, ProviderFormat.OPENAI)
     assert upstream.seen[0].headers and CANARY in dict(upstream.seen[0].headers)["authorization"]
     traces = [r for r in caplog.records if r.name.startswith(("httpcore", "httpx"))]
     # The traces were written (headers included), only without the key.
