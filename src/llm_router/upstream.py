@@ -24,6 +24,7 @@ import orjson
 import trio
 
 from llm_router import errors
+from llm_router._content import decoded_chunks
 from llm_router.formats import get_format
 from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.providers.base import EventDecoder, UpstreamRequest
@@ -183,7 +184,7 @@ async def _read_error_body(response: httpx.Response, limit: int) -> tuple[bytes,
     size = 0
     truncated = False
     try:
-        async for chunk in response.aiter_bytes():
+        async for chunk in decoded_chunks(response):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
@@ -235,7 +236,7 @@ async def read_answer(response: httpx.Response, route: Route, limit: int) -> byt
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in response.aiter_bytes():
+        async for chunk in decoded_chunks(response):
             size += len(chunk)
             if size > limit:
                 raise _too_large(route, "is larger", limit)
@@ -342,7 +343,7 @@ class UpstreamStream:
         self.headers: Mapping[str, str] = response.headers
         self._limits = limits
         self._scrubber = scrubber_for(response)
-        self._chunks = response.aiter_bytes()
+        self._chunks = decoded_chunks(response)
         self._decoder: EventDecoder = route.provider.event_decoder(
             route.format, max_event_bytes=limits.max_event_bytes
         )

@@ -1,0 +1,92 @@
+"""A compression bomb cannot inflate past the read limits: bodies are decoded in bounded
+pieces (`llm_router._content`), so a 64 KiB gzip chunk that expands to 64 MiB costs at most
+about one piece more than the limit, for whole answers, error bodies and streams alike."""
+
+from __future__ import annotations
+
+import gzip
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from llm_router import ProviderFormat, RetryPolicy, errors
+from llm_router._content import PIECE, decoded_chunks
+
+from ._raw_upstream import Reply, open_raw_upstream
+from .test_upstream_faults import CHAT, JSON, SSE, assert_stream_released, build, drain, sequence
+
+LIMIT = 1024 * 1024
+#: 64 MiB of zeros, gzip-compressed to some 64 KiB, sent as one chunk.
+BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+#: Python allocations allowed at peak: the limit, one piece, the server's copy of the bomb
+#: and the machinery's own, far below the 64 MiB one chunk used to become.
+PEAK_ALLOWED = 2 * LIMIT + 4 * PIECE + 4 * len(BOMB) + 4 * 1024 * 1024
+#: An error body is kept (scrubbed, parsed, quoted in the message): a few copies of its limit.
+PEAK_ALLOWED_ERROR = 16 * LIMIT
+
+
+@pytest.mark.parametrize("case", ["complete", "error-body", "stream"])
+async def test_a_gzip_bomb_is_stopped_near_the_limit(case: str) -> None:
+    assert len(BOMB) < 100 * 1024
+    status = 500 if case == "error-body" else 200
+    headers = [*(SSE if case == "stream" else JSON), ("content-encoding", "gzip")]
+    reply = Reply(status, headers, [BOMB])
+    limits = {"max_response_body": LIMIT, "max_event_bytes": LIMIT, "max_error_body": LIMIT}
+    async with open_raw_upstream(sequence(reply)) as upstream:
+        router = build(upstream, limits=limits, retry=RetryPolicy(max_attempts=1))
+        async with router:
+            tracemalloc.start()
+            try:
+                if case == "stream":
+                    with pytest.raises(errors.ResponseTooLargeError) as caught:
+                        await drain(router, ProviderFormat.OPENAI)
+                    assert caught.value.limit == "max_event_bytes"
+                elif case == "complete":
+                    with pytest.raises(errors.ResponseTooLargeError) as caught:
+                        await router.complete(CHAT, ProviderFormat.OPENAI)
+                    assert caught.value.limit == "max_response_body"
+                else:
+                    with pytest.raises(errors.UpstreamError) as failed:
+                        await router.complete(CHAT, ProviderFormat.OPENAI)
+                    assert "cut at" in str(failed.value)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            await assert_stream_released(router)
+    allowed = PEAK_ALLOWED_ERROR if case == "error-body" else PEAK_ALLOWED
+    assert peak < allowed, f"peak {peak} bytes"
+
+
+async def _body(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "gzip, deflate"])
+async def test_decoded_pieces_are_bounded_and_exact(encoding: str) -> None:
+    payload = bytes(range(256)) * 4096 + b"\0" * (3 * 1024 * 1024)
+    if encoding == "gzip":
+        body = gzip.compress(payload)
+    elif encoding == "deflate":
+        body = zlib.compress(payload)
+    elif encoding == "raw-deflate":
+        squeeze = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        body = squeeze.compress(payload) + squeeze.flush()
+        encoding = "deflate"
+    else:  # gzip applied first, then deflate: decoded in the reverse order
+        body = zlib.compress(gzip.compress(payload))
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    response = httpx.Response(200, headers={"content-encoding": encoding}, content=_body(chunks))
+    pieces = [piece async for piece in decoded_chunks(response)]
+    assert b"".join(pieces) == payload
+    assert max(map(len, pieces)) <= PIECE
+
+
+async def test_a_broken_gzip_body_is_a_decoding_error() -> None:
+    body = _body([b"not gzip" * 9])
+    response = httpx.Response(200, headers={"content-encoding": "gzip"}, content=body)
+    with pytest.raises(httpx.DecodingError):
+        _ = [piece async for piece in decoded_chunks(response)]
