@@ -32,6 +32,7 @@ from llm_router_testing.cassette_format import (
     headers_record,
     is_websocket_url,
     parse_cassette,
+    remove_leftovers,
     replace_file,
     request_record,
 )
@@ -170,6 +171,7 @@ class Cassette:
         """
         record_mode = RecordMode.parse(mode)
         file_path = Path(path)
+        remove_leftovers(file_path)  # what a save killed mid-way (SIGKILL) left beside it
         data = _read_if_exists(file_path)
         interactions: list[Interaction] = []
         if data is not None and record_mode is not RecordMode.ALL:

@@ -82,6 +82,7 @@ __all__ = [
     "load_cassette",
     "now_iso",
     "parse_cassette",
+    "remove_leftovers",
     "replace_file",
     "request_record",
     "set_body",
@@ -365,10 +366,10 @@ def replace_file(path: Path, data: bytes) -> None:
 
     The file keeps its permission bits (a new one gets the umask's). The temporary file is
     named ``.<name>.<pid>.tmp``: one left by a writer killed mid-save is removed by the next
-    save, since under the lock no other save can be in progress.
+    save (or `Cassette.open`, see `remove_leftovers`), since under the lock no other save can
+    be in progress.
     """
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)
+    _unlink_leftovers(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -382,6 +383,29 @@ def replace_file(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _leftovers(path: Path) -> list[Path]:
+    return list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+
+
+def _unlink_leftovers(path: Path) -> None:
+    for stale in _leftovers(path):
+        stale.unlink(missing_ok=True)
+
+
+def remove_leftovers(path: Path) -> None:
+    """Remove the temporary files that writers killed mid-save left beside cassette `path`.
+
+    Taken under `cassette_lock`, so no save in progress (in any process) loses its file; a
+    directory where they cannot be removed (read-only) keeps them, harmlessly."""
+    if not path.parent.is_dir() or not _leftovers(path):
+        return
+    try:
+        with cassette_lock(path):
+            _unlink_leftovers(path)
+    except OSError:
+        pass
 
 
 def load_cassette(path: Path) -> list[Interaction]:
