@@ -114,6 +114,14 @@ def _finish(decoders: Sequence[_Decoder]) -> Iterator[bytes]:
 async def decoded_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body of `response`, decoded, in pieces of at most `PIECE` bytes for compressed
     bodies (raw network chunks otherwise). Raises `httpx.DecodingError` like httpx."""
+    try:
+        content = response.content  # read already (a response built from bytes): decoded
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        for start in range(0, len(content), PIECE):
+            yield content[start : start + PIECE]
+        return
     decoders = _decoders(response.headers.get("content-encoding", ""))
     async for raw in response.aiter_raw():
         for piece in _through(decoders, raw):

@@ -90,3 +90,13 @@ async def test_a_broken_gzip_body_is_a_decoding_error() -> None:
     response = httpx.Response(200, headers={"content-encoding": "gzip"}, content=body)
     with pytest.raises(httpx.DecodingError):
         _ = [piece async for piece in decoded_chunks(response)]
+
+
+async def test_a_response_read_already_is_served_from_its_content() -> None:
+    # MockTransport answers built from bytes arrive read (and decoded) already.
+    payload = b"y" * (3 * PIECE + 5)
+    response = httpx.Response(
+        200, headers={"content-encoding": "gzip"}, content=gzip.compress(payload)
+    )
+    pieces = [piece async for piece in decoded_chunks(response)]
+    assert b"".join(pieces) == payload and max(map(len, pieces)) <= PIECE
