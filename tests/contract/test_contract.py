@@ -260,7 +260,7 @@ async def test_a_gateway_without_timeouts_is_reported_hung_not_waited_for(
     assert "plain: hung: no answer within 1.3 s although the upstream sent nothing" in first_byte
     assert "stream: hung: no answer within 1.3 s although the upstream sent headers" in first_byte
     assert details["anthropic/idle_timeout"] == (
-        "hung: no answer within 1.3 s although the upstream stalled after 2 events for 30 s"
+        "hung: no answer within 1.3 s although the upstream stalled after 5 events for 30 s"
         " (the gateway's bound: 0.2 s)"
     )
     assert fake.state.scenario.rules == ()

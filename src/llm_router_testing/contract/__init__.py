@@ -52,7 +52,7 @@ request_id         answers and errors carry the format's request id header (requ
                    OpenAI, Responses, Anthropic, Converse; advisory for Gemini, Mistral)
 first_byte_timeout an upstream silent before its first byte: a retry's answer or a timeout
                    error within ``--timeout-bound``; "hung" fails (see `timeouts`)
-idle_timeout       a stream stalled after two events ends with the format's error event
+idle_timeout       a stream stalled after five events ends with the format's error event
                    within the bound
 upstream_valid     (needs --fake-url) what reached the upstream is valid: one attempt, a
                    model id the provider accepts, a body of its shape

@@ -11,8 +11,9 @@ reports "hung" when nothing came by then.
   the journal, the stalled attempt must also have been abandoned (the fake saw it disconnect).
   Without `--fake-url` the stall comes through `x-fake-*` headers on every attempt, so only an
   error can pass.
-- `idle_timeout`: the stream stalls after two events. After its first event a stream is
-  committed, so the gateway must end it with the format's own error event (a stream that
+- `idle_timeout`: the stream stalls after five events, past every format's preamble
+  (Responses sends four events before its first text; a gateway may hold a preamble until
+  the first content event, its commit point). Once content went out a stream is committed, so the gateway must end it with the format's own error event (a stream that
   simply stops, or ends as if complete, fails: clients could not tell); a gateway that had
   not sent anything yet may answer an error status instead.
 """
@@ -33,7 +34,7 @@ from .streams import StreamErrorEvent, stream_reader
 __all__ = ["check_first_byte_timeout", "check_idle_timeout"]
 
 TIMEOUT_STATUSES = frozenset({408, 500, 502, 503, 504, 529})
-IDLE_AFTER_EVENTS = 2
+IDLE_AFTER_EVENTS = 5
 
 
 def _stall(ctx: CheckContext) -> float:
