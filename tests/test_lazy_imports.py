@@ -10,11 +10,14 @@ import orjson
 import pytest
 
 import llm_router
+import llm_router.auth
 import llm_router.providers
+import llm_router.resilience
+import llm_router.state
 
 
 def modules_after(statement: str) -> set[str]:
-    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return set(orjson.loads(done.stdout))
 
@@ -35,7 +38,66 @@ def test_a_router_for_one_provider_leaves_the_others_unloaded() -> None:
     assert not any(name.split(".")[0] == "botocore" for name in loaded)
 
 
-@pytest.mark.parametrize("package", [llm_router, llm_router.providers], ids=lambda p: p.__name__)
+#: What a router for one OpenAI-format provider does not need until it is used: the other
+#: formats' wire modules, embeddings, the resilience engine and its policies' state, limits
+#: and their state backends (Redis above all), token counting, Google service accounts, and
+#: the connection pool with httpcore, h11 and h2 (loaded when a router is opened).
+NOT_YET_NEEDED = {
+    "llm_router.formats._anthropic_wire",
+    "llm_router.formats._converse_wire",
+    "llm_router.formats._google_wire",
+    "llm_router.formats._responses_items",
+    "llm_router.formats.embeddings",
+    "llm_router.resilience.engine",
+    "llm_router.resilience.state",
+    "llm_router.resilience.breaker",
+    "llm_router.limiting",
+    "llm_router.state.memory",
+    "llm_router.state.redis",
+    "llm_router.counting",
+    "llm_router._google_auth",
+    "llm_router.transport",
+    "llm_router._pool",
+    "llm_router.builder",
+    "llm_router.gateway",
+    "llm_router.realtime",
+    "llm_router.tracing",
+    "httpcore",
+    "h11",
+    "h2",
+    "difflib",
+}
+
+
+def test_the_basic_import_line_leaves_the_unneeded_parts_unloaded() -> None:
+    floor = modules_after("import httpx, trio, orjson")
+    loaded = modules_after("from llm_router import Router, OpenAIProvider")
+    assert NOT_YET_NEEDED - floor, "the floor already holds every module this test watches"
+    assert NOT_YET_NEEDED & (loaded - floor) == set()
+    assert not any(name.startswith(("llm_router.realtime", "llm_router.gateway")) for name in loaded)
+
+
+def test_opening_a_router_loads_its_pool_and_a_call_loads_the_format_it_needs() -> None:
+    loaded = modules_after(
+        "import trio\n"
+        "from llm_router import Router, OpenAIProvider\n"
+        "from llm_router.usage import parse_usage\n"
+        "parse_usage({'input_tokens': 3, 'output_tokens': 1, 'cache_read_input_tokens': 2})\n"
+        "router = (Router.builder().add_provider('openai', OpenAIProvider())\n"
+        "          .add_keys_from_env({'OPENAI_API_KEY': 'sk-test'}).build())\n"
+        "async def opened():\n"
+        "    async with router:\n"
+        "        pass\n"
+        "trio.run(opened)"
+    )
+    assert {"llm_router.transport", "httpcore", "llm_router.formats._anthropic_wire"} <= loaded
+
+
+@pytest.mark.parametrize(
+    "package",
+    [llm_router, llm_router.providers, llm_router.auth, llm_router.resilience, llm_router.state],
+    ids=lambda p: p.__name__,
+)
 def test_every_public_name_resolves_and_unknown_names_fail_plainly(package: object) -> None:
     names = package.__all__  # type: ignore[attr-defined]
     assert all(getattr(package, name) is not None for name in names)

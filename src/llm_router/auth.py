@@ -13,12 +13,13 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httpx
 import trio
 
 from llm_router import errors
+from llm_router._lazy import lazy_exports
 
 __all__ = [
     "AZURE_COGNITIVE_SERVICES_SCOPE",
@@ -405,10 +406,25 @@ class AwsSigV4(AuthConfig):
         return out
 
 
-# At the bottom on purpose: the service-account module builds on the classes above.
-from llm_router._google_auth import (  # noqa: E402
-    GOOGLE_CLOUD_PLATFORM_SCOPE,
-    GOOGLE_TOKEN_URI,
-    GoogleServiceAccount,
-    ServiceAccount,
+# The service-account module builds on the classes above; it loads on first use, so a program
+# that authenticates with API keys never imports it.
+if TYPE_CHECKING:
+    from llm_router._google_auth import (
+        GOOGLE_CLOUD_PLATFORM_SCOPE,
+        GOOGLE_TOKEN_URI,
+        GoogleServiceAccount,
+        ServiceAccount,
+    )
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    dict.fromkeys(
+        (
+            "GOOGLE_CLOUD_PLATFORM_SCOPE",
+            "GOOGLE_TOKEN_URI",
+            "GoogleServiceAccount",
+            "ServiceAccount",
+        ),
+        "llm_router._google_auth",
+    ),
 )

@@ -10,9 +10,7 @@ speak their own format, which the provider layer decides.
 from __future__ import annotations
 
 import datetime
-import difflib
 import functools
-import importlib.resources
 import math
 import os
 import re
@@ -229,6 +227,8 @@ class Catalog:
         """Like `find`, but raise `ModelNotFoundError` with up to three close names."""
         spec = self.find(name)
         if spec is None:
+            import difflib  # only for the error message, so loaded only then
+
             suggestions = difflib.get_close_matches(name, self._models, n=3, cutoff=0.6)
             raise ModelNotFoundError(name, suggestions)
         return spec
@@ -370,6 +370,8 @@ def _bedrock_candidates(name: str) -> Iterator[str]:
 
 @functools.cache
 def _default_catalog() -> Catalog:
+    import importlib.resources
+
     data = importlib.resources.files("llm_router").joinpath("model_list.json").read_bytes()
     return Catalog.from_bytes(data, source=_DEFAULT_SOURCE)
 

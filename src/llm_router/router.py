@@ -22,16 +22,12 @@ from llm_router import errors
 from llm_router._concurrency import open_nursery, require_trio
 from llm_router._log_scrub import install_log_scrubber
 from llm_router.answer import Answer, Pricer
-from llm_router.counting import TokenCount, count_with_routes, countable_body
 from llm_router.formats import get_format
-from llm_router.limiting import Demand
 from llm_router.providers.base import edit_json_body
 from llm_router.ratelimit import estimate_tokens
-from llm_router.resilience import AttemptRecord
-from llm_router.resilience.log import with_usage
+from llm_router.resilience.log import AttemptRecord, with_usage
 from llm_router.routing import Resolver, Route, forwardable_headers
 from llm_router.translate import translate_request
-from llm_router.transport import PoolTransport, pool_statistics
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, TextDelta, Usage
 from llm_router.upstream import UpstreamStream, live_scrubbers, open_upstream, read_completion
@@ -40,8 +36,10 @@ if TYPE_CHECKING:
     from llm_router.auth import AuthConfig
     from llm_router.builder import RouterBuilder, RouterConfig
     from llm_router.catalog import Catalog
+    from llm_router.counting import TokenCount
     from llm_router.embedding import EmbeddingResult
     from llm_router.formats.embeddings import EmbeddingFormat
+    from llm_router.limiting import Demand
     from llm_router.realtime.session import RealtimeSession
 
 __all__ = ["CompletionResult", "Router", "RouterClosedError", "RouterStream"]
@@ -326,6 +324,10 @@ class Router:
             )
         self._closing = False
         install_log_scrubber(live_scrubbers)
+        # Loaded here, not at import: the pool pulls in httpcore (and h11, h2), which a program
+        # pays for only once it opens a router.
+        from llm_router.transport import PoolTransport
+
         client = httpx.AsyncClient(
             transport=self._config.transport
             or PoolTransport(limits=self._config.limits, pool_timeout=self._config.pool_timeout),
@@ -555,6 +557,8 @@ class Router:
         """Count the input tokens of a request (a generate body, or Gemini's countTokens body)
         with the first route whose provider counts (Anthropic, Gemini, Vertex), translated to
         its format; else the local estimate (`TokenCount.estimated`). See `llm_router.counting`."""
+        from llm_router.counting import count_with_routes, countable_body
+
         client = self._require_open()
         fmt = _parse_format(format)
         raw, obj = _parse_body(body)
@@ -636,6 +640,8 @@ class Router:
         stats = dict(self._config.executor.statistics())
         stats["open_streams"] = len(self._streams)
         stats["calls_in_flight"] = len(self._scopes)
+        from llm_router.transport import pool_statistics
+
         stats["pool"] = pool_statistics(getattr(self._client, "_transport", None))
         return stats
 
@@ -701,6 +707,8 @@ class Router:
     ) -> Demand | None:
         if self._config.executor.limiter is None and self._config.executor.catalog is None:
             return None
+        from llm_router.limiting import Demand  # with its state backends, only when limits apply
+
         input_tokens, output_tokens = estimate_tokens(raw, obj, default_output=max_tokens or 0)
         return Demand(model, caller, input_tokens, output_tokens)
 

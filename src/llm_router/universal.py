@@ -81,7 +81,7 @@ def _value(cls: type[_T]) -> type[_T]:
     reject any assignment, and changes are made with `dataclasses.replace`. Equality, hashing,
     `repr` and `replace` are those of ``@dataclass(frozen=True, slots=True)``.
     """
-    cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    cls = dataclasses.dataclass(frozen=True, slots=True, init=False)(cls)
     del cls.__setattr__, cls.__delattr__
     namespace: dict[str, Any] = {}
     params: list[str] = []
@@ -115,6 +115,8 @@ class Role(enum.StrEnum):
 
 @_value
 class TextPart:
+    """Plain text."""
+
     text: str
     cache_control: JSONObject | None = None
     """Anthropic-style prompt-cache marker, e.g. ``{"type": "ephemeral"}``."""
@@ -141,6 +143,8 @@ class ImagePart:
 
 @_value
 class AudioPart:
+    """Audio input, base64 text in a named format."""
+
     data: str
     """Base64 text."""
     format: str | None = None
@@ -187,6 +191,8 @@ class ToolCallPart:
 
 @_value
 class ToolResultPart:
+    """The result of the tool call `call_id`, sent back to the model."""
+
     call_id: str
     content: tuple[ContentPart, ...] = ()
     """Text, image or document parts; a plain string result is one `TextPart`."""
@@ -219,6 +225,8 @@ class ReasoningPart:
 
 @_value
 class RefusalPart:
+    """The model's refusal to answer, as text."""
+
     text: str
 
 
@@ -300,6 +308,8 @@ class ToolChoiceMode(enum.StrEnum):
 
 @_value
 class ToolChoice:
+    """Which tools the model may or must call."""
+
     mode: ToolChoiceMode
     name: str | None = None
     allowed: tuple[str, ...] = ()
@@ -314,6 +324,8 @@ class ResponseFormatType(enum.StrEnum):
 
 @_value
 class ResponseFormat:
+    """The shape the answer must take: plain text, any JSON object, or a JSON schema."""
+
     type: ResponseFormatType
     name: str | None = None
     schema: JSONObject | None = None
@@ -577,6 +589,8 @@ class ErrorInfo:
 
 @_value
 class MessageStart:
+    """The stream's first event: the answer's id, model and creation time where known."""
+
     id: str | None = None
     model: str | None = None
     created: int | None = None
@@ -584,6 +598,8 @@ class MessageStart:
 
 @_value
 class TextDelta:
+    """A fragment of the text of block `index`."""
+
     index: int
     text: str
     signature: str | None = None
@@ -592,12 +608,16 @@ class TextDelta:
 
 @_value
 class RefusalDelta:
+    """A fragment of the refusal text of block `index`."""
+
     index: int
     text: str
 
 
 @_value
 class ReasoningDelta:
+    """A fragment of the reasoning text of block `index` (or of one of its summaries)."""
+
     index: int
     text: str
     summary: bool = False
@@ -620,6 +640,8 @@ class ReasoningSignatureDelta:
 
 @_value
 class ToolCallStart:
+    """A tool call begins in block `index`: its id and the tool's name."""
+
     index: int
     id: str
     name: str
@@ -629,6 +651,8 @@ class ToolCallStart:
 
 @_value
 class ToolCallDelta:
+    """A fragment of the arguments of the tool call in block `index`."""
+
     index: int
     arguments: str
     """A fragment of the arguments' JSON text; fragments concatenate."""
@@ -636,11 +660,15 @@ class ToolCallDelta:
 
 @_value
 class BlockStop:
+    """The content block at `index` is complete."""
+
     index: int
 
 
 @_value
 class Finish:
+    """The answer ended, for `reason` (and the stop sequence that ended it, if one did)."""
+
     reason: FinishReason
     stop_sequence: str | None = None
 

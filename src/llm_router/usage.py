@@ -14,8 +14,7 @@ from typing import Any, Final
 import orjson
 
 from llm_router.errors import InvalidUsageError, LLMRouterError
-from llm_router.formats import _anthropic_wire, _chat_response, _converse_wire, _google_wire
-from llm_router.formats import _responses_items as _responses_wire
+from llm_router.formats import _chat_response
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import Usage
 
@@ -24,16 +23,32 @@ __all__ = ["UsageMeter", "parse_usage", "usage_in_event"]
 _Reader = Callable[[Mapping[str, Any]], Usage | None]
 
 
+# The other formats' wire modules load when a usage of theirs is first read: an OpenAI-only
+# program never imports them.
+
+
 def _anthropic(u: Mapping[str, Any]) -> Usage:
+    from llm_router.formats import _anthropic_wire
+
     return _anthropic_wire.parse_usage(u, "usage")
 
 
 def _google(u: Mapping[str, Any]) -> Usage:
+    from llm_router.formats import _google_wire
+
     return _google_wire.parse_usage(u, "usageMetadata")
 
 
 def _converse(u: Mapping[str, Any]) -> Usage:
+    from llm_router.formats import _converse_wire
+
     return _converse_wire.parse_usage(u, "usage")
+
+
+def _responses(u: Mapping[str, Any]) -> Usage | None:
+    from llm_router.formats import _responses_items
+
+    return _responses_items.parse_usage(u)
 
 
 def _deepseek_chat(u: Mapping[str, Any]) -> Usage | None:
@@ -156,7 +171,7 @@ _NATIVE: Final[tuple[tuple[str, frozenset[str], frozenset[str], _Reader], ...]] 
                 "output_tokens_details",
             }
         ),
-        _responses_wire.parse_usage,
+        _responses,
     ),
 )
 
@@ -261,7 +276,7 @@ def _converse_event(event: StreamEvent, obj: Mapping[str, Any]) -> Mapping[str, 
 _EVENT_USAGE: Final = {
     ProviderFormat.OPENAI: (_chat_event, _chat_response.parse_usage),
     ProviderFormat.MISTRAL: (_chat_event, _chat_response.parse_usage),
-    ProviderFormat.RESPONSES: (_responses_event, _responses_wire.parse_usage),
+    ProviderFormat.RESPONSES: (_responses_event, _responses),
     ProviderFormat.ANTHROPIC: (_anthropic_event, _anthropic),
     ProviderFormat.GOOGLE: (_google_event, _google),
     ProviderFormat.CONVERSE: (_converse_event, _converse),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import httpx
 
-from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers.base import Provider, UpstreamRequest
 from llm_router.types import ProviderFormat
+
+if TYPE_CHECKING:
+    from llm_router.formats.embeddings import EmbeddingFormat
 
 __all__ = ["OpenAIProvider"]
 
@@ -56,6 +59,8 @@ class OpenAIProvider(Provider):
         )
 
     def embedding_format(self, model: str, caller: EmbeddingFormat) -> EmbeddingFormat | None:
+        from llm_router.formats.embeddings import EmbeddingFormat  # loaded by embedding calls only
+
         return EmbeddingFormat.OPENAI
 
     def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:

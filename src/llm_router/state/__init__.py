@@ -16,9 +16,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import trio
 
+from llm_router._lazy import lazy_exports
 from llm_router.ratelimit import Quota, ScopeLimits
 
 __all__ = [
@@ -173,5 +175,13 @@ class SharedState(abc.ABC):
     def statistics(self) -> StateStatistics: ...
 
 
-from llm_router.state.memory import MemoryState  # noqa: E402
-from llm_router.state.redis import RedisState  # noqa: E402  (needs the `redis` extra at use)
+if TYPE_CHECKING:
+    from llm_router.state.memory import MemoryState
+    from llm_router.state.redis import RedisState  # needs the `redis` extra at use
+
+# The backends load on first use: a router that keeps its state in memory never imports the
+# Redis one (nor its scripts).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {"MemoryState": "llm_router.state.memory", "RedisState": "llm_router.state.redis"},
+)
