@@ -74,7 +74,9 @@ def test_the_basic_import_line_leaves_the_unneeded_parts_unloaded() -> None:
     loaded = modules_after("from llm_router import Router, OpenAIProvider")
     assert NOT_YET_NEEDED - floor, "the floor already holds every module this test watches"
     assert NOT_YET_NEEDED & (loaded - floor) == set()
-    assert not any(name.startswith(("llm_router.realtime", "llm_router.gateway")) for name in loaded)
+    assert not any(
+        name.startswith(("llm_router.realtime", "llm_router.gateway")) for name in loaded
+    )
 
 
 def test_opening_a_router_loads_its_pool_and_a_call_loads_the_format_it_needs() -> None:
