@@ -204,7 +204,7 @@ class Executor:
                 answered = True
                 self._count_outcome(grant, route, None)
             except errors.ProviderError as exc:
-                limiter.observe(route, exc.headers, getattr(exc, "retry_after", None))
+                limiter.observe_error(route, exc)
                 self._count_outcome(grant, route, exc)
                 raise
             except Exception as exc:

@@ -29,6 +29,7 @@ import trio
 
 from llm_router import errors
 from llm_router.ratelimit import Quota, RateLimitPolicy, Scope, ScopeLimits, parse_quota_headers
+from llm_router.resilience.backoff import parse_retry_after
 from llm_router.routing import Route
 from llm_router.state import (
     Admission,
@@ -40,6 +41,9 @@ from llm_router.state import (
 )
 
 __all__ = ["Demand", "Grant", "LimitRule", "Limiter"]
+
+#: Statuses that mean "overloaded, come back later" (Anthropic's 529 included).
+_COME_BACK_STATUSES = frozenset({429, 503, 529})
 
 #: How often a call waiting for a concurrency slot held by another process looks again.
 CONCURRENCY_POLL = 0.25
@@ -298,6 +302,17 @@ class Limiter:
             else:
                 known.merge(quota)
 
+    def observe_error(self, route: Route, error: errors.ProviderError) -> None:
+        """Note a refusal's quota headers and the wait it asked for.
+
+        A 503 or 529 (overloaded, Bedrock's ServiceUnavailableException) asking to come back
+        later holds the route exactly as a 429's ``retry-after`` / ``retry-after-ms`` does.
+        """
+        wait = error.retry_after if isinstance(error, errors.RateLimitError) else None
+        if wait is None and _asks_to_come_back(error):
+            wait = parse_retry_after(error.headers, wall_now=self._wall_clock())
+        self.observe(route, error.headers, wait)
+
     async def settle(
         self,
         grant: Grant,
@@ -333,3 +348,8 @@ class Limiter:
 
 
 _NO_POLICY = RateLimitPolicy(max_concurrency=1 << 30)
+
+
+def _asks_to_come_back(error: errors.ProviderError) -> bool:
+    overloaded = isinstance(error, errors.RateLimitError | errors.OverloadedError)
+    return overloaded or error.status in _COME_BACK_STATUSES
