@@ -15,7 +15,10 @@ from collections.abc import Mapping
 
 from llm_router.types import ProviderFormat
 
-__all__ = ["REQUEST_ID_HEADERS", "passthrough_headers"]
+__all__ = ["REQUEST_ID_HEADERS", "ROUTER_REQUEST_ID", "passthrough_headers", "request_id_headers"]
+
+#: Sent with every answer, whatever the caller's format, with the same id.
+ROUTER_REQUEST_ID = "x-llm-router-request-id"
 
 REQUEST_ID_HEADERS: Mapping[ProviderFormat, str] = {
     ProviderFormat.OPENAI: "x-request-id",
@@ -25,6 +28,8 @@ REQUEST_ID_HEADERS: Mapping[ProviderFormat, str] = {
     ProviderFormat.ANTHROPIC: "request-id",
     ProviderFormat.CONVERSE: "x-amzn-requestid",
 }
+#: Answered when the caller's format is unknown (a path no format serves): every SDK's name.
+_ANY_FORMAT_IDS = ("x-request-id", "request-id")
 _UPSTREAM_IDS = ("x-request-id", "request-id", "x-amzn-requestid", "x-goog-request-id")
 _RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _MAX_VALUE = 200  # a header longer than this is not rate-limit state or an id: not handed on
@@ -44,7 +49,11 @@ def passthrough_headers(
             out[lowered] = value
         elif lowered in _UPSTREAM_IDS and request_id is None:
             request_id = value
-    request_id = request_id or f"req_{secrets.token_hex(12)}"
-    out[REQUEST_ID_HEADERS[caller]] = request_id
-    out["x-llm-router-request-id"] = request_id
+    out.update(request_id_headers(request_id or f"req_{secrets.token_hex(12)}", caller))
     return out
+
+
+def request_id_headers(request_id: str, caller: ProviderFormat | None) -> dict[str, str]:
+    """`request_id` under the name `caller`'s SDK reads, and under `x-llm-router-request-id`."""
+    names = _ANY_FORMAT_IDS if caller is None else (REQUEST_ID_HEADERS[caller],)
+    return {**dict.fromkeys(names, request_id), ROUTER_REQUEST_ID: request_id}
