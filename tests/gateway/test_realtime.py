@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 import trio
 from google import genai
@@ -137,7 +138,10 @@ async def test_unknown_model_is_refused_before_the_upgrade(fake: FakeProvider) -
         with pytest.raises(ConnectionRejected) as caught:
             async with open_websocket_url(ws_url, extra_headers=good):
                 pass  # pragma: no cover
-    assert caught.value.status_code >= 400 and b"nope" in (caught.value.body or b"")
+    assert caught.value.status_code == 404
+    error = orjson.loads(caught.value.body or b"{}")["error"]
+    assert "unknown model 'nope'" in error["message"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "model_not_found"
 
 
 @pytest.mark.parametrize("key", [None, "wrong-key"])
