@@ -1,16 +1,23 @@
-"""Helpers shared by the benchmarks: server processes, percentiles, tables (terminal and
-Markdown), CDF plots."""
+"""Helpers shared by the benchmarks: server processes, a raw-socket HTTP upstream,
+percentiles, tables (terminal and Markdown), CDF plots."""
 
 from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import trio
 
-__all__ = ["ServerProcess", "markdown_table", "percentile", "save_cdf_plot", "text_table"]
+__all__ = [
+    "ServerProcess",
+    "markdown_table",
+    "percentile",
+    "save_cdf_plot",
+    "serve_http_upstream",
+    "text_table",
+]
 
 
 class ServerProcess:
@@ -40,6 +47,45 @@ class ServerProcess:
         self._process.terminate()
         with trio.CancelScope(shield=True):
             await self._process.wait()
+
+
+async def serve_http_upstream(
+    respond: Callable[[trio.SocketStream, bytes], Awaitable[None]],
+) -> None:
+    """A minimal HTTP/1.1 upstream on a free loopback port: prints the line ending in its URL
+    (what `ServerProcess` waits for), then reads requests with `content-length` bodies off
+    each keep-alive connection and lets `respond(stream, body)` write each answer. Raw
+    sockets, so the upstream costs as little CPU as possible next to what is measured."""
+
+    async def handle(stream: trio.SocketStream) -> None:
+        buffer = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return
+                    buffer += data
+                header, _, rest = buffer.partition(b"\r\n\r\n")
+                length = 0
+                for line in header.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(rest) < length:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return
+                    rest += data
+                body, buffer = rest[:length], rest[length:]
+                await respond(stream, body)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1", backlog=4096)
+    port = listeners[0].socket.getsockname()[1]
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    await trio.serve_listeners(handle, listeners)
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:

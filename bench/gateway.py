@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 import orjson
 import trio
-from _util import ServerProcess, percentile, text_table
+from _util import ServerProcess, percentile, serve_http_upstream, text_table
 from fake_server import _read_response
 from stream_floor import anthropic_events
 
@@ -74,36 +74,11 @@ async def serve_upstream() -> None:
         b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
 
-    async def handle(stream: trio.SocketStream) -> None:
-        buffer = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    buffer += data
-                header, _, rest = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    rest += data
-                request, buffer = rest[:length], rest[length:]
-                wants_stream = orjson.loads(request).get("stream") is True
-                await stream.send_all(streamed if wants_stream else plain)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
+    async def respond(stream: trio.SocketStream, request: bytes) -> None:
+        wants_stream = orjson.loads(request).get("stream") is True
+        await stream.send_all(streamed if wants_stream else plain)
 
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1", backlog=4096)
-    port = listeners[0].socket.getsockname()[1]
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
-    await trio.serve_listeners(handle, listeners)
+    await serve_http_upstream(respond)
 
 
 # -- the two gateways ------------------------------------------------------------------------------

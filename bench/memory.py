@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import orjson
 import trio
-from _util import ServerProcess
+from _util import ServerProcess, serve_http_upstream
 from stream_floor import EVENTS, MODEL, anthropic_events
 
 RESULTS = Path(__file__).parent / "results"
@@ -62,46 +62,21 @@ async def serve_upstream(streams: int, hold: float) -> None:
         await trio.sleep(hold)
         released.set()
 
-    async def handle(stream: trio.SocketStream) -> None:
+    async def respond(stream: trio.SocketStream, _request: bytes) -> None:
         nonlocal waiting, released
-        buffer = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    buffer += data
-                header, _, rest = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    rest += data
-                buffer = rest[length:]
-                await stream.send_all(first)
-                waiting += 1
-                if waiting == streams:
-                    waiting = 0
-                    nursery.start_soon(release_later)
-                event = released
-                await event.wait()
-                if released is event:
-                    released = trio.Event()  # the next batch waits again
-                await stream.send_all(second)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
+        await stream.send_all(first)
+        waiting += 1
+        if waiting == streams:
+            waiting = 0
+            nursery.start_soon(release_later)
+        event = released
+        await event.wait()
+        if released is event:
+            released = trio.Event()  # the next batch waits again
+        await stream.send_all(second)
 
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1", backlog=4096)
-    port = listeners[0].socket.getsockname()[1]
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
     async with trio.open_nursery() as nursery:
-        await trio.serve_listeners(handle, listeners)
+        await serve_http_upstream(respond)
 
 
 async def main_async(args: argparse.Namespace) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import orjson
 import trio
-from _util import ServerProcess, text_table
+from _util import ServerProcess, serve_http_upstream, text_table
 
 EVENTS = 100  # upstream events per stream
 MODEL = "bench-model"
@@ -120,36 +120,11 @@ async def serve_upstream(events_per_write: int) -> None:
         ]
         writes = [head + groups[0], *groups[1:]]
 
-    async def handle(stream: trio.SocketStream) -> None:
-        buffer = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    buffer += data
-                header, _, rest = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    rest += data
-                buffer = rest[length:]
-                for write in writes:
-                    await stream.send_all(write)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
+    async def respond(stream: trio.SocketStream, _request: bytes) -> None:
+        for write in writes:
+            await stream.send_all(write)
 
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1", backlog=4096)
-    port = listeners[0].socket.getsockname()[1]
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
-    await trio.serve_listeners(handle, listeners)
+    await serve_http_upstream(respond)
 
 
 def upstream_process(events_per_write: int) -> ServerProcess:

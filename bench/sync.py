@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 import orjson
 import trio
-from _util import ServerProcess, percentile, text_table
+from _util import ServerProcess, percentile, serve_http_upstream, text_table
 
 MODEL = "bench-model"
 CHAT = orjson.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hello"}]})
@@ -66,35 +66,10 @@ async def serve_upstream() -> None:
         b"content-length: " + str(len(ANTHROPIC_ANSWER)).encode() + b"\r\n\r\n" + ANTHROPIC_ANSWER
     )
 
-    async def handle(stream: trio.SocketStream) -> None:
-        buffer = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    buffer += data
-                header, _, rest = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    rest += data
-                buffer = rest[length:]
-                await stream.send_all(answer)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
+    async def respond(stream: trio.SocketStream, _request: bytes) -> None:
+        await stream.send_all(answer)
 
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1", backlog=4096)
-    port = listeners[0].socket.getsockname()[1]
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
-    await trio.serve_listeners(handle, listeners)
+    await serve_http_upstream(respond)
 
 
 def upstream_process() -> ServerProcess:
