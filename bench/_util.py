@@ -1,10 +1,11 @@
-"""Helpers shared by the benchmarks: server processes, a raw-socket HTTP upstream,
-percentiles, tables (terminal and Markdown), CDF plots."""
+"""Helpers shared by the benchmarks: server processes, a raw-socket HTTP upstream, a
+closed-loop load, percentiles, tables (terminal and Markdown), CDF plots."""
 
 from __future__ import annotations
 
 import math
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import trio
 
 __all__ = [
     "ServerProcess",
+    "closed_loop",
     "markdown_table",
     "percentile",
     "save_cdf_plot",
@@ -86,6 +88,29 @@ async def serve_http_upstream(
     port = listeners[0].socket.getsockname()[1]
     print(f"listening on http://127.0.0.1:{port}", flush=True)
     await trio.serve_listeners(handle, listeners)
+
+
+async def closed_loop(
+    call: Callable[[], Awaitable[object]], requests: int, concurrency: int
+) -> list[float]:
+    """`requests` calls of `call`, `concurrency` of them in flight at all times (each worker
+    starts the next as soon as its last one returns); the latency of each, in seconds, in
+    the order they finished."""
+    latencies: list[float] = []
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - started)
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(concurrency):
+            nursery.start_soon(worker)
+    return latencies
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:

@@ -22,12 +22,13 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import trio
-from _util import ServerProcess, markdown_table, percentile, save_cdf_plot, text_table
+from _util import ServerProcess, closed_loop, markdown_table, percentile, save_cdf_plot, text_table
 
 from llm_router import OpenAIProvider, Router
 from llm_router.resilience import HedgePolicy
@@ -121,21 +122,7 @@ def build(url: str, hedge: HedgePolicy | None) -> Router:
 
 async def load(router: Router, requests: int, concurrency: int) -> list[float]:
     """`requests` calls, `concurrency` of them in flight at all times; their latencies."""
-    latencies: list[float] = []
-    remaining = requests
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            started = trio.current_time()
-            await router.complete(CHAT, "openai")
-            latencies.append(trio.current_time() - started)
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(concurrency):
-            nursery.start_soon(worker)
-    return latencies
+    return await closed_loop(partial(router.complete, CHAT, "openai"), requests, concurrency)
 
 
 def _counters(router: Router) -> tuple[int, int, int]:

@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 import orjson
 import trio
-from _util import ServerProcess, percentile, serve_http_upstream, text_table
+from _util import ServerProcess, closed_loop, percentile, serve_http_upstream, text_table
 
 MODEL = "bench-model"
 CHAT = orjson.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hello"}]})
@@ -120,21 +120,8 @@ class Run:
 
 
 async def load(once: Call, requests: int, concurrency: int) -> Run:
-    latencies: list[float] = []
-    remaining = requests
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            await once()
-            latencies.append(time.perf_counter() - started)
-
     started, cpu_started = time.perf_counter(), time.process_time()
-    async with trio.open_nursery() as nursery:
-        for _ in range(concurrency):
-            nursery.start_soon(worker)
+    latencies = await closed_loop(once, requests, concurrency)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return Run(requests, seconds, cpu, sorted(latencies))
 
