@@ -18,10 +18,16 @@ import orjson
 import trio
 
 from llm_router import errors
-from llm_router._concurrency import open_nursery
 from llm_router.framing.eventstream import encode_stream_event
 from llm_router.gateway.access_log import AccessLog, Exchange
-from llm_router.gateway.asgi import Receive, Scope, Send, lifespan, respond
+from llm_router.gateway.asgi import (
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    respond,
+    serve_watching_disconnect,
+)
 from llm_router.gateway.config import GatewaySettings
 from llm_router.gateway.embeddings import match_embedding, serve_embedding
 from llm_router.gateway.errors import error_info, render_error, render_info
@@ -217,17 +223,9 @@ class Gateway:
         body = await self._read_limited(receive, headers, send, extra.format, exchange)
         if body is None:
             return
-        async with open_nursery() as nursery:
-
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                exchange.disconnected = not exchange.complete
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(watch_disconnect)
-            await self._count(extra, body, headers, send, exchange)
-            nursery.cancel_scope.cancel()
+        await serve_watching_disconnect(
+            receive, exchange, lambda: self._count(extra, body, headers, send, exchange)
+        )
 
     async def _count(
         self,
@@ -313,15 +311,7 @@ class Gateway:
         exchange: Exchange,
         caller: str | None = None,
     ) -> None:
-        async with open_nursery() as nursery:
-
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                exchange.disconnected = not exchange.complete
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(watch_disconnect)
+        async def serve() -> None:
             try:
                 await self._serve(endpoint, body, headers, send, exchange, caller)
             except errors.LLMRouterError as exc:
@@ -336,7 +326,8 @@ class Gateway:
                     await self._refuse(
                         send, endpoint.format, ErrorType.SERVER, 500, "internal gateway error"
                     )
-            nursery.cancel_scope.cancel()
+
+        await serve_watching_disconnect(receive, exchange, serve)
 
     async def _serve(
         self,

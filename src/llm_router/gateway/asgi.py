@@ -1,11 +1,17 @@
-"""The ASGI message helpers the gateway's modules share: types, whole responses, lifespan."""
+"""The ASGI message helpers the gateway's modules share: types, whole responses, lifespan,
+serving while watching for the client's disconnect."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Receive", "Scope", "Send", "lifespan", "respond"]
+from llm_router._concurrency import open_nursery
+
+if TYPE_CHECKING:
+    from llm_router.gateway.access_log import Exchange
+
+__all__ = ["Receive", "Scope", "Send", "lifespan", "respond", "serve_watching_disconnect"]
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -22,6 +28,25 @@ async def respond(send: Send, status: int, body: bytes, headers: Mapping[str, st
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def serve_watching_disconnect(
+    receive: Receive, exchange: Exchange, serve: Callable[[], Awaitable[None]]
+) -> None:
+    """Run `serve` while reading `receive`: a client who hangs up cancels it (and the
+    upstream calls under it), and `exchange` records the disconnect unless the answer had
+    been sent whole."""
+    async with open_nursery() as nursery:
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            exchange.disconnected = not exchange.complete
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(watch_disconnect)
+        await serve()
+        nursery.cancel_scope.cancel()
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from llm_router import errors
-from llm_router._concurrency import open_nursery
 from llm_router.formats.embeddings import EmbeddingFormat
-from llm_router.gateway.asgi import Receive, Scope, Send, respond
+from llm_router.gateway.asgi import Receive, Scope, Send, respond, serve_watching_disconnect
 from llm_router.gateway.errors import render_error
 from llm_router.types import ProviderFormat
 from llm_router.universal import ErrorType
@@ -81,15 +80,8 @@ async def serve_embedding(
     if body is None:
         return
     _note_request(exchange, body)
-    async with open_nursery() as nursery:
 
-        async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            exchange.disconnected = not exchange.complete
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(watch_disconnect)
+    async def serve() -> None:
         try:
             result = await gateway.router.embed(
                 body, endpoint.format, endpoint.model, headers=headers
@@ -116,4 +108,5 @@ async def serve_embedding(
                 result.body,
                 {"content-type": "application/json", "x-llm-router-provider": result.provider},
             )
-        nursery.cancel_scope.cancel()
+
+    await serve_watching_disconnect(receive, exchange, serve)
