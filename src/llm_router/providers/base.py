@@ -33,6 +33,7 @@ __all__ = [
     "UpstreamRequest",
     "edit_json_body",
     "error_from_response",
+    "openai_style_embedding_request",
     "retry_after_seconds",
 ]
 
@@ -177,6 +178,17 @@ class Provider(abc.ABC):
     ) -> errors.LLMRouterError:
         """Map an error answer to a typed error."""
         return error_from_response(status, headers, body, alias)
+
+
+def openai_style_embedding_request(provider: Provider, request: UpstreamRequest) -> httpx.Request:
+    """`POST {base_url}/embeddings` with the body as built: the embedding call of the hosts
+    that follow OpenAI's layout (OpenAI itself, the compatible servers, Mistral)."""
+    return httpx.Request(
+        "POST",
+        provider.base_url + "/embeddings",
+        headers=provider.base_headers(request),
+        content=request.body,
+    )
 
 
 class SSEEventDecoder:

@@ -11,7 +11,11 @@ import httpx
 from llm_router import errors
 from llm_router.auth import AuthConfig
 from llm_router.formats.embeddings import EmbeddingFormat
-from llm_router.providers.base import Provider, UpstreamRequest
+from llm_router.providers.base import (
+    Provider,
+    UpstreamRequest,
+    openai_style_embedding_request,
+)
 from llm_router.types import ProviderFormat
 
 __all__ = ["PRESETS", "CompatPreset", "OpenAICompatibleProvider"]
@@ -145,9 +149,4 @@ class OpenAICompatibleProvider(Provider):
         return EmbeddingFormat.OPENAI
 
     def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            self.base_url + "/embeddings",
-            headers=self.base_headers(request),
-            content=request.body,
-        )
+        return openai_style_embedding_request(self, request)

@@ -9,7 +9,12 @@ import orjson
 
 from llm_router import errors
 from llm_router.formats.embeddings import EmbeddingFormat
-from llm_router.providers.base import Provider, UpstreamRequest, error_from_response
+from llm_router.providers.base import (
+    Provider,
+    UpstreamRequest,
+    error_from_response,
+    openai_style_embedding_request,
+)
 from llm_router.types import ProviderFormat
 
 __all__ = ["MistralProvider"]
@@ -35,12 +40,7 @@ class MistralProvider(Provider):
         return EmbeddingFormat.MISTRAL
 
     def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            self.base_url + "/embeddings",
-            headers=self.base_headers(request),
-            content=request.body,
-        )
+        return openai_style_embedding_request(self, request)
 
     def map_error(
         self, status: int, headers: httpx.Headers, body: bytes, alias: str

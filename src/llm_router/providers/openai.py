@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from llm_router.providers.base import Provider, UpstreamRequest
+from llm_router.providers.base import (
+    Provider,
+    UpstreamRequest,
+    openai_style_embedding_request,
+)
 from llm_router.types import ProviderFormat
 
 if TYPE_CHECKING:
@@ -64,9 +68,4 @@ class OpenAIProvider(Provider):
         return EmbeddingFormat.OPENAI
 
     def build_embedding_request(self, request: UpstreamRequest) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            self.base_url + "/embeddings",
-            headers=self.base_headers(request),
-            content=request.body,
-        )
+        return openai_style_embedding_request(self, request)
