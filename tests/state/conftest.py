@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import TypeVar
 
 import pytest
 
@@ -13,18 +15,25 @@ from llm_router_testing.redis_server import (
     running_valkey,
 )
 
+T = TypeVar("T")
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
+
+def _running_or_skip(running: AbstractContextManager[T]) -> Iterator[T]:
+    """Enter `running` (a server starting) for a fixture's lifetime; skip when the server
+    binary is not installed."""
     try:
-        server_cm = running_redis()
-        server = server_cm.__enter__()
+        server = running.__enter__()
     except RedisUnavailable as exc:
         pytest.skip(str(exc))
     try:
         yield server
     finally:
-        server_cm.__exit__(None, None, None)
+        running.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    yield from _running_or_skip(running_redis())
 
 
 @pytest.fixture
@@ -35,15 +44,7 @@ def redis_url(redis_server: RedisServer) -> str:
 
 @pytest.fixture(scope="session")
 def valkey_server() -> Iterator[RedisServer]:
-    try:
-        server_cm = running_valkey()
-        server = server_cm.__enter__()
-    except RedisUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server_cm.__exit__(None, None, None)
+    yield from _running_or_skip(running_valkey())
 
 
 @pytest.fixture
@@ -54,15 +55,7 @@ def valkey_url(valkey_server: RedisServer) -> str:
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisCluster]:
-    try:
-        cluster_cm = running_redis_cluster()
-        cluster = cluster_cm.__enter__()
-    except RedisUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield cluster
-    finally:
-        cluster_cm.__exit__(None, None, None)
+    yield from _running_or_skip(running_redis_cluster())
 
 
 @pytest.fixture
