@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
-import openai
 import orjson
 import pytest
 import trio
@@ -19,6 +16,8 @@ from llm_router import GoogleProvider, OpenAIProvider, Router
 from llm_router.gateway.keys import GatewayKeys
 from llm_router.serve import open_gateway
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
+
+from ._realtime_clients import on_asyncio, openai_turn
 
 KEYS = GatewayKeys(["client-key"])
 
@@ -44,35 +43,10 @@ def _router(fake: FakeProvider) -> Router:
     )
 
 
-async def on_asyncio(main: Callable[[], Awaitable[Any]]) -> Any:
-    return await trio.to_thread.run_sync(lambda: asyncio.run(main()))
-
-
-async def _openai_turn(url: str, model: str) -> str:
-    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="client-key")
-    async with client.realtime.connect(model=model) as conn:
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
-        await conn.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "hello"}],
-            }
-        )
-        await conn.response.create()
-        text = ""
-        async for event in conn:
-            if event.type == "response.output_text.delta":
-                text += event.delta
-            if event.type == "response.done":
-                return text
-    return text
-
-
 @pytest.mark.parametrize("model", ["gpt-realtime", "live"])
 async def test_openai_sdk_through_the_gateway(fake: FakeProvider, model: str) -> None:
     async with open_gateway(_router(fake), keys=KEYS) as url:
-        text = await on_asyncio(lambda: _openai_turn(url, model))
+        text = await on_asyncio(lambda: openai_turn(url, model))
         entry = await fake.journal.wait_for(lambda e: e.method == "WEBSOCKET" and e.done)
         async with httpx.AsyncClient() as client:
             with trio.fail_after(60):  # a guard against a hang, not a measure of speed

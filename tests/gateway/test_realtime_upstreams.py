@@ -4,15 +4,12 @@ before the upgrade) on the other."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
-import trio
 from google import genai
 from google.genai import types as genai_types
 from trio_websocket import ConnectionRejected, open_websocket_url
@@ -23,6 +20,8 @@ from llm_router.gateway.config import build_router, load_config
 from llm_router.gateway.keys import GatewayKeys
 from llm_router.serve import open_gateway
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
+
+from ._realtime_clients import on_asyncio, openai_turn
 
 KEYS = GatewayKeys(["client-key"])
 GOOD = [(b"authorization", b"Bearer client-key")]
@@ -53,31 +52,6 @@ def _router(fake: FakeProvider, *, azure_key: str = FAKE_KEYS["azure"]) -> Route
     )
 
 
-async def on_asyncio(main: Callable[[], Awaitable[Any]]) -> Any:
-    return await trio.to_thread.run_sync(lambda: asyncio.run(main()))
-
-
-async def _openai_turn(url: str, model: str) -> str:
-    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="client-key")
-    async with client.realtime.connect(model=model) as conn:
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
-        await conn.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "hello"}],
-            }
-        )
-        await conn.response.create()
-        text = ""
-        async for event in conn:
-            if event.type == "response.output_text.delta":
-                text += event.delta
-            if event.type == "response.done":
-                break
-    return text
-
-
 async def _genai_turn(url: str, model: str) -> str:
     client = genai.Client(api_key="client-key", http_options=genai_types.HttpOptions(base_url=url))
     ws_url = url.replace("http://", "ws://")
@@ -94,7 +68,7 @@ async def _genai_turn(url: str, model: str) -> str:
 
 async def test_openai_sdk_through_the_gateway_to_azure(fake: FakeProvider) -> None:
     async with open_gateway(_router(fake), keys=KEYS) as url:
-        text = await on_asyncio(lambda: _openai_turn(url, "gpt-realtime"))
+        text = await on_asyncio(lambda: openai_turn(url, "gpt-realtime"))
         entry = await fake.journal.wait_for(lambda e: e.method == "WEBSOCKET" and e.done)
     assert text == "You said: hello"
     assert (entry.provider, entry.path, entry.query) == (
@@ -134,7 +108,7 @@ async def test_genai_sdk_through_the_gateway_to_an_openai_route(fake: FakeProvid
 
 async def test_a_wrong_upstream_key_fails_over_to_the_next_upstream(fake: FakeProvider) -> None:
     async with open_gateway(_router(fake, azure_key="azure-wrong-key"), keys=KEYS) as url:
-        text = await on_asyncio(lambda: _openai_turn(url, "gpt-realtime"))
+        text = await on_asyncio(lambda: openai_turn(url, "gpt-realtime"))
         await fake.journal.wait_for(lambda _: all(e.done for e in fake.journal))
     assert text == "You said: hello"
     assert [(e.provider, e.status, e.events_sent > 0) for e in fake.journal] == [
