@@ -157,3 +157,75 @@ async def test_realtime_contract_checks_catch_a_gateway_that_lets_wrong_keys_in(
         results = await run_realtime_checks(url, fake_url=fake.url, bad_key="wrong-key")
     statuses = {r.name: r.status for r in results}
     assert statuses["keys_refused"] == "fail" and statuses["session_round_trip"] == "pass"
+
+
+GEMINI_LIVE_PATH = (
+    "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=client-key"
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "named"),
+    [("models/nope", "'nope'"), ("models/gpt-4o-mini", "gpt-4o-mini")],  # unknown; not live
+)
+async def test_a_live_setup_no_route_serves_is_closed_1008_naming_the_model(
+    fake: FakeProvider, model: str, named: str
+) -> None:
+    # What Gemini Live itself does with a model it does not serve live: a 1008 close whose
+    # reason names the model, not an internal-error close.
+    router = _router(fake)
+    async with open_gateway(router, keys=KEYS) as url:
+        ws_url = url.replace("http://", "ws://") + GEMINI_LIVE_PATH
+        async with open_websocket_url(ws_url) as ws:
+            await ws.send_message(orjson.dumps({"setup": {"model": model}}).decode())
+            with trio.fail_after(30), pytest.raises(ConnectionClosed) as caught:
+                await ws.get_message()
+    assert caught.value.reason.code == 1008
+    assert named in (caught.value.reason.reason or "")
+    assert not [e for e in fake.journal if e.method == "WEBSOCKET"]  # nothing dialled upstream
+
+
+async def test_a_close_reason_is_cut_to_what_a_close_frame_carries(fake: FakeProvider) -> None:
+    model = "models/" + "ü" * 200  # 400 bytes of UTF-8 in the error message alone
+    async with open_gateway(_router(fake), keys=KEYS) as url:
+        ws_url = url.replace("http://", "ws://") + GEMINI_LIVE_PATH
+        async with open_websocket_url(ws_url) as ws:
+            await ws.send_message(orjson.dumps({"setup": {"model": model}}).decode())
+            with trio.fail_after(30), pytest.raises(ConnectionClosed) as caught:
+                await ws.get_message()
+    reason = caught.value.reason.reason or ""
+    assert caught.value.reason.code == 1008
+    assert "üü" in reason and len(reason.encode()) <= 123
+
+
+async def test_a_refused_response_create_gets_an_error_event_and_the_socket_stays_open(
+    fake: FakeProvider,
+) -> None:
+    router = (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .add_model_route("gpt-4o-mini", "openai")
+        .build()
+    )
+    async with open_gateway(router, keys=KEYS) as url:
+        ws_url = url.replace("http://", "ws://") + "/v1/responses"
+        good = [(b"authorization", b"Bearer client-key")]
+        async with open_websocket_url(ws_url, extra_headers=good) as ws:
+            create = {"type": "response.create", "model": "nope", "input": "hi"}
+            await ws.send_message(orjson.dumps(create).decode())
+            with trio.fail_after(30):
+                error = orjson.loads(await ws.get_message())
+            assert error["type"] == "error" and error["status"] == 404
+            assert error["error"]["code"] == "model_not_found"
+            assert "'nope'" in error["error"]["message"]
+            # The same socket takes the next, valid, response.create.
+            await ws.send_message(orjson.dumps({**create, "model": "gpt-4o-mini"}).decode())
+            kinds = []
+            with trio.fail_after(30):
+                while not kinds or kinds[-1] != "response.completed":
+                    kinds.append(orjson.loads(await ws.get_message())["type"])
+        entry = await fake.journal.wait_for(lambda e: e.method == "WEBSOCKET" and e.done)
+    assert kinds[0] == "response.created" and "response.output_text.delta" in kinds
+    assert entry.closed_by == "client"  # closing the client socket closed the upstream one
+    assert len([e for e in fake.journal if e.method == "WEBSOCKET"]) == 1

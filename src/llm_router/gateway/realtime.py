@@ -9,8 +9,11 @@ and Vertex's `/ws/google.cloud.aiplatform.{v1,v1beta1}.LlmBidiService/BidiGenera
 provider credentials: the router injects its own, and caller credentials are never forwarded. An
 OpenAI Realtime session is opened before the upgrade is accepted, so a model no route can
 serve is refused with an HTTP error; Gemini Live and Responses-WS clients speak first (the
-setup, or the first `response.create`, names the model), so theirs are accepted, then closed
-with 1011 and the reason when no route opens. Either side closing closes the other: a
+setup, or the first `response.create`, names the model), so theirs are accepted first: a Gemini
+Live setup no route can serve is closed as the service closes it (1008 naming the model for
+what the client got wrong, 1013 when every route is limited or down, 1011 otherwise), and a
+refused `response.create` is answered with the protocol's `error` event, the socket staying
+open for the next one. Either side closing closes the other: a
 provider close reaches the client with the provider's code.
 """
 
@@ -68,6 +71,24 @@ async def _refuse(send: Send, status: int, body: bytes, headers: dict[str, str])
     pairs = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     await send({"type": "websocket.http.response.start", "status": status, "headers": pairs})
     await send({"type": "websocket.http.response.body", "body": body})
+
+
+def _live_close_code(status: int) -> int:
+    """The close code Gemini Live refuses a setup with: 1008 (policy violation) for what the
+    client got wrong (an unknown or non-live model, a bad setup, a refused key), as the
+    service closes for a model it does not serve; 1013 (try again later) when every route is
+    limited or unavailable; 1011 for any other failure."""
+    if status in (429, 503):
+        return 1013
+    return 1008 if 400 <= status < 500 else 1011
+
+
+def _reason(text: str) -> str:
+    """`text` cut to what a close frame carries: at most 123 bytes of UTF-8, whole characters."""
+    data = text.encode()
+    if len(data) <= 123:
+        return text
+    return data[:120].decode(errors="ignore") + "..."
 
 
 def _frame(message: dict[str, Any]) -> str | bytes | None:
@@ -146,30 +167,46 @@ async def _serve(
         await send({"type": "websocket.accept"})
     else:
         await send({"type": "websocket.accept"})
-        message = await receive()
-        first = _frame(message)
-        if first is None:
-            tally["outcome"] = "closed"
-            return
-        try:
-            value = orjson.loads(first)
-            if fmt == RealtimeFormat.GEMINI_LIVE:
-                session_config = dict(value["setup"])
-                model = str(session_config.pop("model")).rsplit("/", 1)[-1]
-                first = None  # the setup goes with the session's opening
-            else:
-                model = str(value["model"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            await send({"type": "websocket.close", "code": 1007, "reason": "bad first message"})
-            tally["outcome"] = "failed"
-            return
-        opened = router.realtime(model, fmt, session=session_config, headers=headers)
-        try:
-            session = await opened.__aenter__()
-        except errors.LLMRouterError as error:
-            await send({"type": "websocket.close", "code": 1011, "reason": str(error)[:120]})
-            tally["outcome"] = "failed"
-            return
+        while True:
+            message = await receive()
+            first = _frame(message)
+            if first is None:
+                tally["outcome"] = "closed"
+                return
+            try:
+                value = orjson.loads(first)
+                if fmt == RealtimeFormat.GEMINI_LIVE:
+                    session_config = dict(value["setup"])
+                    model = str(session_config.pop("model")).rsplit("/", 1)[-1]
+                    first = None  # the setup goes with the session's opening
+                else:
+                    model = str(value["model"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                await send({"type": "websocket.close", "code": 1007, "reason": "bad first message"})
+                tally["outcome"] = "failed"
+                return
+            opened = router.realtime(model, fmt, session=session_config, headers=headers)
+            try:
+                session = await opened.__aenter__()
+                break
+            except errors.LLMRouterError as error:
+                if fmt == RealtimeFormat.RESPONSES_WS:
+                    # As the Responses WebSocket server answers a refused `response.create`: an
+                    # `error` event, the socket left open for the client's next one.
+                    status, body, _ = render_error(error, ProviderFormat.RESPONSES)
+                    event = {"type": "error", "status": status, **orjson.loads(body)}
+                    await send({"type": "websocket.send", "text": orjson.dumps(event).decode()})
+                    continue
+                status, _, _ = render_error(error, ProviderFormat.GOOGLE)
+                await send(
+                    {
+                        "type": "websocket.close",
+                        "code": _live_close_code(status),
+                        "reason": _reason(str(error)),
+                    }
+                )
+                tally["outcome"] = "failed"
+                return
     tally["outcome"] = "closed"
     failure: BaseException | None = None
     try:
@@ -214,7 +251,9 @@ async def _relay(
             except RealtimeSessionClosed:
                 return
             except RealtimeProtocolError as refused:
-                await send({"type": "websocket.close", "code": 1007, "reason": str(refused)[:120]})
+                await send(
+                    {"type": "websocket.close", "code": 1007, "reason": _reason(str(refused))}
+                )
                 cancel.cancel()
                 return
 
@@ -227,7 +266,7 @@ async def _relay(
                 await send({"type": "websocket.send", key: event.data})
                 count("downstream")
         except RealtimeSessionClosed as closed:
-            code, reason = closed.code or 1011, closed.message[:120]
+            code, reason = closed.code or 1011, _reason(closed.message)
         if code in (1005, 1006, 1015):  # reserved: never sent in a close frame
             code = 1011
         await send({"type": "websocket.close", "code": code, "reason": reason})
