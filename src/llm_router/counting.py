@@ -1,5 +1,5 @@
 """Input-token counts: asked of a provider that counts (Anthropic `count_tokens`, Gemini and
-Vertex `:countTokens`, Claude on Vertex), translated from the caller's format to the route's,
+Vertex `:countTokens`, Claude on Vertex, Bedrock CountTokens for Claude models), translated from the caller's format to the route's,
 else the documented local estimate (`estimate_tokens`).
 
 Routes are tried in order; a provider that cannot count is skipped, one that fails (down,
@@ -9,6 +9,8 @@ the provider calls malformed (400, 422) is the caller's error and is raised.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -79,14 +81,37 @@ def estimate_tokens(body: Any) -> int:
     return math.ceil(chars / _CHARS_PER_TOKEN) + _PER_MESSAGE * entries
 
 
-def countable_body(obj: Mapping[str, Any], fmt: ProviderFormat) -> dict[str, Any]:
-    """A count request's body as a generate body of `fmt`: Gemini's `generateContentRequest`
-    is unwrapped (a bare `contents` is one already)."""
+def countable_body(
+    obj: Mapping[str, Any], fmt: ProviderFormat
+) -> tuple[dict[str, Any], ProviderFormat]:
+    """A count request's body as a generate body, and that body's format: Gemini's
+    `generateContentRequest` is unwrapped (a bare `contents` is one already), and so is a
+    Bedrock CountTokens body (`input.converse`, a Converse body; `input.invokeModel.body`, an
+    InvokeModel body base64-encoded, which for the Claude models Bedrock counts is Anthropic's)."""
     if fmt is ProviderFormat.GOOGLE and isinstance(obj.get("generateContentRequest"), dict):
         inner = dict(obj["generateContentRequest"])
         inner.pop("model", None)
-        return inner
-    return dict(obj)
+        return inner, fmt
+    wrapped = obj.get("input") if fmt is ProviderFormat.CONVERSE else None
+    if isinstance(wrapped, dict):
+        if isinstance(wrapped.get("converse"), dict):
+            return dict(wrapped["converse"]), fmt
+        invoke = wrapped.get("invokeModel")
+        if not isinstance(invoke, dict) or not isinstance(invoke.get("body"), str):
+            raise errors.InvalidRequestError(
+                "input: a CountTokens body holds `converse` (a Converse body) or "
+                "`invokeModel` with `body` (the InvokeModel body, base64-encoded)"
+            )
+        try:
+            decoded: object = orjson.loads(base64.b64decode(invoke["body"], validate=True))
+        except (ValueError, binascii.Error):
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise errors.InvalidRequestError(
+                "input.invokeModel.body: not a base64-encoded JSON object"
+            )
+        return decoded, ProviderFormat.ANTHROPIC
+    return dict(obj), fmt
 
 
 async def count_with_routes(
@@ -145,7 +170,12 @@ async def _ask(
         data = await read_answer(response, route, limits.max_response_body)
     finally:
         await response.aclose()
-    key = "input_tokens" if route.format is ProviderFormat.ANTHROPIC else "totalTokens"
+    if route.provider.kind == "bedrock":
+        key = "inputTokens"  # CountTokens answers so for Converse and InvokeModel bodies alike
+    elif route.format is ProviderFormat.ANTHROPIC:
+        key = "input_tokens"
+    else:
+        key = "totalTokens"
     try:
         count = orjson.loads(data).get(key)
     except (orjson.JSONDecodeError, AttributeError):

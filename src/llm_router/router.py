@@ -554,17 +554,18 @@ class Router:
         *,
         headers: Mapping[str, str] | None = None,
     ) -> TokenCount:
-        """Count the input tokens of a request (a generate body, or Gemini's countTokens body)
-        with the first route whose provider counts (Anthropic, Gemini, Vertex), translated to
+        """Count the input tokens of a request (a generate body, Gemini's countTokens body or
+        Bedrock's CountTokens body) with the first route whose provider counts (Anthropic,
+        Gemini, Vertex, Claude on Bedrock), translated to
         its format; else the local estimate (`TokenCount.estimated`). See `llm_router.counting`."""
         from llm_router.counting import count_with_routes, countable_body
 
         client = self._require_open()
         fmt = _parse_format(format)
         raw, obj = _parse_body(body)
-        obj = countable_body(obj, fmt)
-        if fmt is ProviderFormat.GOOGLE:
-            raw = orjson.dumps(obj)
+        unwrapped, fmt = countable_body(obj, fmt)
+        if unwrapped != obj:  # a count body's inner generate body is what is counted
+            obj, raw = unwrapped, orjson.dumps(unwrapped)
         name = model if model is not None else _body_model(obj, fmt)
         try:
             routes = self._resolver.resolve(name, fmt)

@@ -14,7 +14,7 @@ import botocore.session
 import openai
 import pytest
 import trio
-from botocore.exceptions import EventStreamError
+from botocore.exceptions import ClientError, EventStreamError
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
@@ -321,3 +321,36 @@ async def test_bedrock_retries_throttling_and_raises_stream_exceptions(fake: Fak
 
     with pytest.raises(EventStreamError, match="throttlingException"):
         await in_thread(stream)
+
+
+async def test_bedrock_count_tokens_for_converse_and_invoke_model_bodies(
+    fake: FakeProvider,
+) -> None:
+    client = _bedrock(fake)
+    messages = [{"role": "user", "content": [{"text": "count these four words"}]}]
+    converse = await in_thread(
+        client.count_tokens,
+        modelId=CLAUDE_ID,
+        input={"converse": {"messages": messages, "system": [{"text": "be brief"}]}},
+    )
+    body = json.dumps(
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": "count these four words"}],
+        }
+    )
+    invoke = await in_thread(
+        client.count_tokens, modelId=CLAUDE_ID, input={"invokeModel": {"body": body}}
+    )
+    assert (converse["inputTokens"], invoke["inputTokens"]) == (6, 4)
+    assert fake.journal[-1].path == f"/model/{CLAUDE_ID}/count-tokens"
+    # As on Bedrock: counting is offered for Claude models only.
+    with pytest.raises(ClientError) as caught:
+        await in_thread(
+            client.count_tokens,
+            modelId="meta.llama3-8b-instruct-v1:0",
+            input={"converse": {"messages": messages}},
+        )
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "doesn't support counting tokens" in caught.value.response["Error"]["Message"]

@@ -4,6 +4,7 @@ and without gateway keys; /healthz, /readyz and /metrics scraped and parsed."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import anthropic
 import httpx
 import openai
+import orjson
 import pytest
 import trio
 from google import genai
@@ -272,3 +274,34 @@ async def test_token_counts_pass_to_a_provider_that_counts_translated_else_estim
     assert raw.headers["x-llm-router-provider"] == "anthropic"
     assert local.headers["x-llm-router-token-count"] == "estimate"
     assert broken.status_code == 400 and broken.json()["type"] == "error"
+
+
+async def test_bedrock_count_tokens_bodies_are_counted_in_bedrocks_shape(tmp_path: Path) -> None:
+    messages = [{"role": "user", "content": [{"text": "count these four words"}]}]
+    invoke_body = orjson.dumps(
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 10,
+            "messages": [{"role": "user", "content": "count these four words"}],
+        }
+    )
+    headers = {"authorization": f"Bearer {GATEWAY_KEY}"}
+    async with gateway(tmp_path, with_keys=True) as url, httpx.AsyncClient() as client:
+        count_url = url + "/model/claude-haiku-4-5/count-tokens"
+        converse = await client.post(
+            count_url, json={"input": {"converse": {"messages": messages}}}, headers=headers
+        )
+        invoke = await client.post(
+            count_url,
+            json={"input": {"invokeModel": {"body": base64.b64encode(invoke_body).decode()}}},
+            headers=headers,
+        )
+        broken = await client.post(
+            count_url, json={"input": {"invokeModel": {"body": "%%%"}}}, headers=headers
+        )
+    # Both translated to Anthropic's count_tokens (the only route of the model counts).
+    assert converse.json() == invoke.json() == {"inputTokens": 4}
+    assert converse.headers["x-llm-router-provider"] == "anthropic"
+    assert broken.status_code == 400
+    assert "input.invokeModel.body" in broken.json()["message"]  # Bedrock's error shape
+    assert broken.headers["x-amzn-errortype"].startswith("ValidationException")

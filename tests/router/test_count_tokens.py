@@ -1,15 +1,19 @@
 """`router.count_tokens` against the fake server: every provider that counts (Anthropic,
-Gemini, Gemini and Claude on Vertex), translated from any caller format, the next route when
+Gemini, Gemini and Claude on Vertex, Claude on Bedrock), translated from any caller format, the next route when
 one fails, the caller's own errors raised, and the local estimate when no provider counts."""
 
 from __future__ import annotations
+
+import base64
 
 import orjson
 import pytest
 
 from llm_router import errors
+from llm_router.auth import AwsSigV4
 from llm_router.providers import (
     AnthropicProvider,
+    BedrockProvider,
     GoogleProvider,
     OpenAIProvider,
     VertexProvider,
@@ -17,7 +21,7 @@ from llm_router.providers import (
 from llm_router.router import Router
 from llm_router.translate import translate_request
 from llm_router.types import ProviderFormat
-from llm_router_testing.fake import FAKE_KEYS, open_fake_provider
+from llm_router_testing.fake import FAKE_AWS_CREDENTIALS, FAKE_KEYS, open_fake_provider
 
 QUESTION = "how many tokens are in here"  # six words: the fake counts one token per word
 
@@ -117,3 +121,44 @@ async def test_the_callers_own_error_is_raised_and_no_counter_means_the_estimate
         assert len(fake.journal) == 1  # the estimates asked nobody
     assert estimate.estimated and estimate.provider is None
     assert estimate.input_tokens == unknown.input_tokens == 8 + 3  # "user" and 27 characters
+
+
+def bedrock_router(url: str) -> Router:
+    aws = AwsSigV4(**FAKE_AWS_CREDENTIALS, region="us-east-1")
+    return (
+        Router.builder()
+        .add_provider("bedrock", BedrockProvider("us-east-1", url), auth=aws)
+        .add_model_route("claude", "bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0")
+        .add_model_route("llama", "bedrock", "meta.llama3-8b-instruct-v1:0")
+        .build()
+    )
+
+
+@pytest.mark.parametrize(
+    ("caller", "wrapped"),
+    [(ProviderFormat.OPENAI, "converse"), (ProviderFormat.ANTHROPIC, "invokeModel")],
+)
+async def test_bedrock_counts_claude_models_with_count_tokens(
+    caller: ProviderFormat, wrapped: str
+) -> None:
+    body = translate_request(openai_body("claude", max_tokens=100), ProviderFormat.OPENAI, caller)
+    async with open_fake_provider() as fake, bedrock_router(fake.url) as router:
+        count = await router.count_tokens(body, caller, "claude")
+        (entry,) = list(fake.journal)
+    assert (count.input_tokens, count.provider, count.estimated) == (6, "bedrock", False)
+    assert entry.path == "/model/anthropic.claude-3-5-haiku-20241022-v1:0/count-tokens"
+    assert entry.status == 200 and entry.headers["authorization"].startswith("AWS4-HMAC-SHA256")
+    sent = orjson.loads(entry.body)["input"]
+    assert list(sent) == [wrapped]
+    if wrapped == "converse":  # only the fields ConverseTokensRequest takes
+        assert set(sent["converse"]) <= {"messages", "system", "toolConfig"}
+    else:  # the InvokeModel body itself, base64-encoded
+        inner = orjson.loads(base64.b64decode(sent["invokeModel"]["body"]))
+        assert inner["anthropic_version"] == "bedrock-2023-05-31" and "model" not in inner
+
+
+async def test_bedrock_models_other_than_claude_get_the_estimate_without_a_request() -> None:
+    async with open_fake_provider() as fake, bedrock_router(fake.url) as router:
+        count = await router.count_tokens(openai_body("llama"), ProviderFormat.OPENAI, "llama")
+        assert not list(fake.journal)  # Bedrock counts Claude models only: nothing was asked
+    assert count.estimated and count.input_tokens == 8 + 3

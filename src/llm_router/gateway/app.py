@@ -47,6 +47,8 @@ __all__ = ["Gateway"]
 logger = logging.getLogger("llm_router.gateway")
 
 _JSON = {"content-type": "application/json"}
+#: The field each format's count answer carries the count in (Gemini's `totalTokens` otherwise).
+_COUNT_FIELDS = {ProviderFormat.ANTHROPIC: "input_tokens", ProviderFormat.CONVERSE: "inputTokens"}
 #: Sent with answers given before the request body was read: the connection cannot be reused.
 _CLOSE = {"connection": "close"}
 #: `Gateway._caller` for a caller who presented no gateway key.
@@ -246,11 +248,8 @@ class Gateway:
             return
         exchange.input_tokens = count.input_tokens
         exchange.provider, exchange.route_model = count.provider, count.model
-        answer = (
-            {"input_tokens": count.input_tokens}
-            if extra.format is ProviderFormat.ANTHROPIC
-            else {"totalTokens": count.input_tokens}
-        )
+        field = _COUNT_FIELDS.get(extra.format, "totalTokens")
+        answer = {field: count.input_tokens}
         reply_headers = {
             **_JSON,
             "x-llm-router-token-count": "estimate" if count.estimated else "provider",

@@ -71,6 +71,7 @@ class Extra:
 
 
 _GEMINI_COUNT = re.compile(r"^/v1(?:beta)?/models/(?P<model>[^/:]+):countTokens$")
+_BEDROCK_COUNT = re.compile(r"^/model/(?P<model>[^/]+)/count-tokens$")
 _ONE_MODEL = re.compile(r"^/(?P<version>v1|v1beta)/models/(?P<model>[^:]+)$")
 
 
@@ -86,7 +87,8 @@ def match_extra(method: str, path: str, headers: Mapping[str, str]) -> Extra | N
     """Listings: `GET /v1/models` (Anthropic's shape when `anthropic-version` is sent,
     Gemini's with `x-goog-api-key`, else OpenAI's) and `GET /v1beta/models`; one model:
     `GET /v1/models/{id}` (same rule) and `GET /v1beta/models/{name}`. Counts:
-    `POST /v1/messages/count_tokens` and Gemini `:countTokens`."""
+    `POST /v1/messages/count_tokens`, Gemini `:countTokens` and Bedrock
+    `POST /model/{id}/count-tokens`."""
     if method == "GET":
         if path == "/v1beta/models":
             return Extra("models", ProviderFormat.GOOGLE)
@@ -106,4 +108,7 @@ def match_extra(method: str, path: str, headers: Mapping[str, str]) -> Extra | N
     found = _GEMINI_COUNT.match(path)
     if found is not None:
         return Extra("count_tokens", ProviderFormat.GOOGLE, unquote(found["model"]))
+    found = _BEDROCK_COUNT.match(path)
+    if found is not None:
+        return Extra("count_tokens", ProviderFormat.CONVERSE, unquote(found["model"]))
     return None

@@ -7,6 +7,8 @@ Messages body without `model`/`stream`, plus `anthropic_version` (and betas as `
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import urllib.parse
 from collections.abc import Mapping
 
@@ -26,6 +28,8 @@ __all__ = ["BEDROCK_ANTHROPIC_VERSION", "BedrockProvider"]
 #: The `anthropic_version` body field InvokeModel requires for Claude models.
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 _EVENTSTREAM = "application/vnd.amazon.eventstream"
+#: The Converse fields CountTokens takes (`ConverseTokensRequest`); it refuses the others.
+_COUNTED_CONVERSE = frozenset({"messages", "system", "toolConfig", "additionalModelRequestFields"})
 
 
 class BedrockProvider(Provider):
@@ -138,6 +142,29 @@ class BedrockProvider(Provider):
         headers.pop("anthropic-beta", None)
         return httpx.Request(
             "POST", self.model_url(request.model, "invoke"), headers=headers, content=request.body
+        )
+
+    def count_tokens_request(self, request: UpstreamRequest) -> httpx.Request | None:
+        """CountTokens (`POST /model/{id}/count-tokens`), which Bedrock offers for Claude
+        models only: the Converse body's countable fields under `input.converse`, or the
+        InvokeModel body, base64-encoded, under `input.invokeModel.body`."""
+        if not _is_anthropic_model(None, request.model):
+            return None
+        body = self.prepare_body(request)
+        if request.format is ProviderFormat.ANTHROPIC:
+            wrapped: dict[str, object] = {
+                "invokeModel": {"body": base64.b64encode(body).decode("ascii")}
+            }
+        else:
+            obj = orjson.loads(body)
+            wrapped = {"converse": {k: v for k, v in obj.items() if k in _COUNTED_CONVERSE}}
+        headers = self.base_headers(dataclasses.replace(request, stream=False))
+        headers.pop("anthropic-beta", None)
+        return httpx.Request(
+            "POST",
+            self.model_url(request.model, "count-tokens"),
+            headers=headers,
+            content=orjson.dumps({"input": wrapped}),
         )
 
     def event_decoder(

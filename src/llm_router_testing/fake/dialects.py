@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -12,7 +14,7 @@ from llm_router.types import ProviderFormat, StreamEvent
 
 from . import anthropic, bedrock, gemini, mistral, openai_chat, responses
 from .routes import Route
-from .wire import Answer, ErrorReply, Prompt, RenderContext
+from .wire import Answer, ErrorReply, Prompt, RejectedRequest, RenderContext
 
 __all__ = ["Dialect", "count_tokens_body", "dialect_for", "error_reply", "models_body"]
 
@@ -33,6 +35,36 @@ def _anthropic_prompt(body: Mapping[str, Any], route: Route) -> Prompt:
         version = "vertex-2023-10-16"
     counting = route.operation == "count_tokens"
     return anthropic.read_prompt(body, model=route.model, version=version, counting=counting)
+
+
+def _converse_prompt(body: Mapping[str, Any], route: Route) -> Prompt:
+    if route.operation == "count_tokens":
+        return _bedrock_count_prompt(body, route)
+    return bedrock.read_prompt(body, model=route.model or "")
+
+
+def _bedrock_count_prompt(body: Mapping[str, Any], route: Route) -> Prompt:
+    """Bedrock CountTokens: `input` holds one of `converse` (messages, system, toolConfig) or
+    `invokeModel` (`body`, the InvokeModel body base64-encoded); Claude models only, as on
+    Bedrock, which refuses the others with a ValidationException."""
+    model = route.model or ""
+    if "anthropic." not in model and "claude" not in model:
+        raise RejectedRequest("The provided model doesn't support counting tokens.")
+    wrapped = body.get("input")
+    if not isinstance(wrapped, dict) or len(wrapped) != 1:
+        raise RejectedRequest("input: exactly one of converse or invokeModel is required")
+    if isinstance(wrapped.get("converse"), dict):
+        return bedrock.read_prompt(wrapped["converse"], model=model)
+    invoke = wrapped.get("invokeModel")
+    try:
+        inner = orjson.loads(base64.b64decode(invoke["body"], validate=True))  # type: ignore[index]
+    except (TypeError, KeyError, ValueError, binascii.Error) as error:
+        raise RejectedRequest(f"input.invokeModel.body: not a base64 JSON body ({error})") from None
+    if not isinstance(inner, dict):
+        raise RejectedRequest("input.invokeModel.body: must be a JSON object")
+    # The whole InvokeModel body, max_tokens and all: read as InvokeModel reads it.
+    invoked = replace(route, format=ProviderFormat.ANTHROPIC, operation="generate", invoke=True)
+    return _anthropic_prompt(inner, invoked)
 
 
 _DIALECTS = {
@@ -67,7 +99,7 @@ _DIALECTS = {
         gemini.stream_error,
     ),
     ProviderFormat.CONVERSE: Dialect(
-        lambda body, route: bedrock.read_prompt(body, model=route.model or ""),
+        _converse_prompt,
         bedrock.render_body,
         bedrock.render_events,
         anthropic.stream_error,  # unused: Bedrock streams fail with exception frames
@@ -106,6 +138,8 @@ def error_reply(
 def count_tokens_body(route: Route, prompt: Prompt) -> bytes:
     if route.format is ProviderFormat.GOOGLE:
         return gemini.count_tokens_body(prompt)
+    if route.provider == "bedrock":
+        return orjson.dumps({"inputTokens": max(1, prompt.input_words)})
     return orjson.dumps({"input_tokens": max(1, prompt.input_words)})
 
 

@@ -54,7 +54,8 @@ _VERTEX = re.compile(
     r"|predict|embedContent|batchEmbedContents)$"
 )
 _BEDROCK = re.compile(
-    r"^/model/(?P<model>.+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
+    r"^/model/(?P<model>.+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream"
+    r"|count-tokens)$"
 )
 _AZURE_DEPLOYMENT = re.compile(
     r"^/openai/deployments/(?P<deployment>[^/]+)/(?P<op>chat/completions|responses|embeddings)$"
@@ -102,6 +103,14 @@ def resolve(
         if found is None:
             return None
         op = found["op"]
+        if op == "count-tokens":  # CountTokens: a Converse or an InvokeModel body, wrapped
+            return Route(
+                "bedrock",
+                ProviderFormat.CONVERSE,
+                operation="count_tokens",
+                model=found["model"],
+                stream=False,
+            )
         if op == "invoke":
             lowered = found["model"].lower()
             for marker, wire in _BEDROCK_EMBEDDINGS:
