@@ -38,6 +38,8 @@ from llm_router.upstream import DEFAULT_READ_LIMITS, ReadLimits
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
+    from llm_router.realtime.session import Connector
+
 __all__ = ["RouterBuilder", "RouterConfig"]
 
 
@@ -60,6 +62,7 @@ class RouterConfig:
     connect_timeout: float | None = 10.0
     idle_timeout: float | None = 120.0
     tracing: Any = None  # llm_router.tracing.RouterTracing when tracing is on
+    websocket_connector: Connector | None = None  # realtime sockets; None: dial them
 
 
 class RouterBuilder:
@@ -80,6 +83,7 @@ class RouterBuilder:
         self._budget: BudgetPolicy = BudgetPolicy()
         self._forwarded: list[str] = list(DEFAULT_FORWARDED_HEADERS)
         self._transport: httpx.AsyncBaseTransport | None = None
+        self._websocket_connector: Connector | None = None
         self._limits: httpx.Limits | None = None
         self._pool_timeout = DEFAULT_POOL_TIMEOUT
         self._limit_rules: list[LimitRule] = []
@@ -260,6 +264,16 @@ class RouterBuilder:
         self._transport = transport
         return self
 
+    def with_websocket_connector(self, connector: Connector) -> RouterBuilder:
+        """Open realtime provider sockets with `connector` instead of dialling them (tests,
+        recording: `Cassette.websocket_connector()`); a session's own `connector=` wins."""
+        if not callable(connector):
+            self._problems.append(
+                f"with_websocket_connector takes a callable connector, got {connector!r}"
+            )
+        self._websocket_connector = connector
+        return self
+
     def with_limits(
         self, limits: httpx.Limits, *, pool_timeout: float = DEFAULT_POOL_TIMEOUT
     ) -> RouterBuilder:
@@ -367,6 +381,7 @@ class RouterBuilder:
             connect_timeout=executor.connect_timeout,
             idle_timeout=executor.idle_timeout,
             tracing=tracing,
+            websocket_connector=self._websocket_connector,
         )
         return Router(config)
 

@@ -599,6 +599,8 @@ class Router:
         kwargs["headers"] = forwardable_headers(
             kwargs.get("headers"), self._config.forwarded_headers
         )
+        if kwargs.get("connector") is None:
+            kwargs["connector"] = self._config.websocket_connector
         async with open_session(
             self._resolver,
             self._config.auth,

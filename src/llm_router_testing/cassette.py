@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import httpx
 
@@ -50,6 +50,10 @@ from llm_router_testing.recorder import (
 )
 from llm_router_testing.redact import REDACTED, Redaction, RedactRule, scrub_secrets
 from llm_router_testing.replayer import ReplayTransport, SyncReplayTransport
+
+if TYPE_CHECKING:
+    from llm_router.realtime.session import Connector
+    from llm_router_testing.ws_connector import CassetteConnector
 
 __all__ = [
     "REDACTED",
@@ -197,6 +201,11 @@ class Cassette:
         return self._effective_mode is not RecordMode.NONE
 
     @property
+    def replaying(self) -> bool:
+        """Whether recorded interactions are replayed (every mode but ``all``)."""
+        return self._effective_mode is not RecordMode.ALL
+
+    @property
     def interactions(self) -> list[Interaction]:
         """Replayable interactions followed by those recorded in this session."""
         return [r.interaction for r in self._loaded] + self.new_interactions
@@ -247,6 +256,17 @@ class Cassette:
         if self._effective_mode is RecordMode.ALL:
             return recorder
         return SyncReplayTransport(self, on_miss=recorder)
+
+    def websocket_connector(
+        self, inner: Connector | None = None, *, realtime: bool | None = None
+    ) -> CassetteConnector:
+        """A realtime `Connector` replaying and/or recording WebSocket sessions per the mode
+        (`RouterBuilder.with_websocket_connector`, or `router.realtime(..., connector=)`).
+
+        `inner` dials what must be recorded (default: a real WebSocket connection)."""
+        from llm_router_testing.ws_connector import CassetteConnector
+
+        return CassetteConnector(self, inner, realtime=realtime)
 
     # -- persistence -----------------------------------------------------------------------
 

@@ -10,6 +10,8 @@
   (``match_on``, ``ignore_body_keys``, ``allow_playback_repeats``, ``realtime``, ``redact``).
 - fixture ``llm_cassette``: the test's `Cassette`, saved at teardown when it recorded. A
   request without a recording fails the test even if the code under test swallowed the error.
+  HTTP goes through ``.async_transport()`` / ``.transport()``, the router's realtime sessions
+  through ``.websocket_connector()`` (`RouterBuilder.with_websocket_connector`).
 - fixture ``llm_cassette_options``: override in a conftest.py for project-wide defaults.
 - fixtures ``fake_provider`` / ``fake_provider_url``: a fake provider server running in a
   background thread for the whole session, reset before each test; usable from sync and

@@ -270,3 +270,35 @@ def test_rec(llm_cassette, fake_provider_url):
     raw = cassette_file(pytester, "cassettes", "test_rec", "test_rec.json").read_bytes()
     assert b"sk-ant-fake" not in raw
     assert json.loads(raw)["interactions"][0]["response"]["body"]["type"] == "message"
+
+
+def test_realtime_sessions_record_and_replay_through_the_fixture(pytester: pytest.Pytester) -> None:
+    # The router's realtime sockets go through `llm_cassette.websocket_connector()`: recorded
+    # against the session fake, then replayed without a socket reaching it.
+    pytester.makeini("[pytest]\ntrio_mode = true\n")
+    pytester.makepyfile(
+        test_live="""
+from llm_router import OpenAIProvider, Router
+from llm_router_testing.fake import FAKE_KEYS
+
+async def test_live(llm_cassette, fake_provider, llm_record_mode):
+    router = (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=fake_provider.url + "/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .add_model_route("gpt-realtime", "openai")
+        .with_websocket_connector(llm_cassette.websocket_connector())
+        .build()
+    )
+    async with router, router.realtime("gpt-realtime", "openai-realtime") as session:
+        assert (await session.receive()).type == "session.created"
+    dialled = [e for e in fake_provider.journal if e.method == "WEBSOCKET"]
+    assert len(dialled) == (0 if llm_record_mode == "none" else 1)
+"""
+    )
+    pytester.runpytest("--llm-record-mode=once").assert_outcomes(passed=1)
+    stored = json.loads(
+        cassette_file(pytester, "cassettes", "test_live", "test_live.json").read_text()
+    )
+    assert "websocket" in stored["interactions"][0]
+    pytester.runpytest().assert_outcomes(passed=1)
