@@ -28,7 +28,7 @@ from llm_router_testing.fake import (
 from llm_router_testing.fake.crossformat import parse_serve_as
 from llm_router_testing.fake.fixtures import Fixtures
 from llm_router_testing.fake.server import DEFAULT_BACKLOG, FakeProvider
-from llm_router_testing.proxy import ProxyError, RecordingProxy, parse_upstreams
+from llm_router_testing.proxy import ProxyError, RecordingProxy, bedrock_signer, parse_upstreams
 
 __all__ = ["main"]
 
@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PROVIDER=URL",
         help="with --record-to: send this provider's requests to URL (its host root), repeatable",
     )
+    run.add_argument(
+        "--aws-region",
+        metavar="REGION",
+        help="with --upstream-for bedrock=URL: the region SigV4-signed Bedrock requests are signed"
+        " again for (default: the region in the URL's host, else the AWS configuration's);"
+        " the credentials come from the AWS environment, profile or role",
+    )
     convert = commands.add_parser(
         "import-vcr", help="convert a vcrpy / pytest-recording YAML cassette to this format"
     )
@@ -117,7 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.record_to or args.upstream_for:
             if not (args.record_to and args.upstream_for):
                 raise ProxyError("--record-to and --upstream-for go together")
-            proxy = RecordingProxy(parse_upstreams(args.upstream_for), args.record_to)
+            upstreams = parse_upstreams(args.upstream_for)
+            aws = (
+                bedrock_signer(upstreams["bedrock"], args.aws_region)
+                if "bedrock" in upstreams
+                else None
+            )
+            proxy = RecordingProxy(upstreams, args.record_to, aws=aws)
         if args.serve_as and not args.fixtures:
             raise FixtureError("--serve-as serves recordings: give them with --fixtures DIR")
         parse_serve_as(args.serve_as)

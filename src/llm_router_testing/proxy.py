@@ -17,8 +17,11 @@ its code; a refused upgrade is relayed (and recorded) as the upstream's HTTP ans
 
 The upstream is the provider's host root: the request path (``/v1/chat/completions``,
 ``/v1/messages``, ``/v1beta/models/...``) is appended as received. Providers are the fake's
-route names: openai, azure, mistral, anthropic, vertex-anthropic, google, vertex-google.
-Bedrock is not proxied: its SigV4 signature covers the host the client signed for.
+route names: openai, azure, mistral, anthropic, vertex-anthropic, google, vertex-google,
+bedrock. A Bedrock request signed with SigV4 was signed for the proxy's host, so it cannot go
+on as it is: the proxy drops that signature and signs again for the upstream with AWS
+credentials of its own (`aws=`; the command line takes them from the AWS environment,
+profile or role). A Bedrock API key (``Authorization: Bearer``) is forwarded as any key is.
 """
 
 from __future__ import annotations
@@ -39,12 +42,15 @@ from trio_websocket import (
     open_websocket_url,
 )
 
+from llm_router.auth import AwsSigV4
+
 from .cassette import Cassette, RecordMode
 from .recorder import WebSocketCapture
 from .redact import RedactRule
 
 __all__ = [
     "PROXIED_PROVIDERS",
+    "bedrock_signer",
     "ProxiedSession",
     "ProxyError",
     "RecordingProxy",
@@ -52,7 +58,20 @@ __all__ = [
 ]
 
 PROXIED_PROVIDERS = frozenset(
-    {"openai", "azure", "mistral", "anthropic", "vertex-anthropic", "google", "vertex-google"}
+    {
+        "openai",
+        "azure",
+        "mistral",
+        "anthropic",
+        "vertex-anthropic",
+        "google",
+        "vertex-google",
+        "bedrock",
+    }
+)
+#: A caller's SigV4 signature (for the proxy's host), dropped before signing for the upstream.
+_SIGV4_HEADERS = frozenset(
+    {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
 )
 _REQUEST_HOP = frozenset(
     {"host", "content-length", "connection", "transfer-encoding", "accept-encoding", "keep-alive"}
@@ -69,6 +88,13 @@ _UPGRADE_HOP = _REQUEST_HOP | {
 # Close codes that never travel in a close frame: a peer that left without one.
 _NO_CLOSE_FRAME = frozenset({1005, 1006, 1015})
 _MAX_MESSAGE = 16 * 1024 * 1024
+
+_NO_AWS_CREDENTIALS = (
+    "bedrock: this request is SigV4-signed for the proxy's own host, so it cannot be forwarded"
+    " as it is; give the proxy AWS credentials to sign it again for the upstream (the AWS"
+    " environment, a profile or a role; --aws-region names the signing region), or call it"
+    " with a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK)"
+)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -87,6 +113,38 @@ def parse_upstreams(specs: Iterable[str]) -> dict[str, str]:
             raise ProxyError(f"--upstream-for {spec!r}: expected PROVIDER=URL")
         upstreams[provider.strip()] = url.strip()
     return upstreams
+
+
+def bedrock_signer(upstream: str, region: str | None = None) -> AwsSigV4 | None:
+    """The proxy's own SigV4 signer for a Bedrock `upstream`, from botocore's credential chain
+    (environment, shared files, profile, role); None when no credentials are found (SigV4-signed
+    requests are then refused with 502 naming what to set; Bedrock API keys still pass).
+    `region` defaults to the one in a `bedrock-runtime.{region}.amazonaws.com` host, then to
+    the AWS configuration's; raises `ProxyError` when neither names one."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    if region is None:
+        host = httpx.URL(upstream).host
+        parts = host.split(".")
+        if (
+            len(parts) >= 4
+            and parts[0].startswith("bedrock")
+            and parts[-2:] == ["amazonaws", "com"]
+        ):
+            region = parts[1]
+        else:
+            configured = session.get_config_variable("region")
+            region = str(configured) if configured else None
+    if not region:
+        raise ProxyError(
+            f"--upstream-for bedrock={upstream}: name the signing region with --aws-region"
+        )
+    found = session.get_credentials()
+    if found is None:
+        return None
+    frozen = found.get_frozen_credentials()
+    return AwsSigV4(frozen.access_key, frozen.secret_key, frozen.token, region=region)
 
 
 @dataclass
@@ -112,6 +170,7 @@ class RecordingProxy:
         *,
         redact: Iterable[RedactRule] = (),
         timeout: float = 600.0,
+        aws: AwsSigV4 | None = None,
     ) -> None:
         for provider, url in upstreams.items():
             if provider not in PROXIED_PROVIDERS:
@@ -123,6 +182,7 @@ class RecordingProxy:
         self.record_to = Path(record_to)
         self._redact = tuple(redact)
         self._timeout = timeout
+        self.aws = aws
         self._cassettes: dict[str, Cassette] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._lock = threading.Lock()
@@ -179,11 +239,18 @@ class RecordingProxy:
         if query:
             url += "?" + query.decode("latin-1")
         outgoing = {k: v for k, v in headers.items() if k not in _REQUEST_HOP}
+        sign: AwsSigV4 | None = None
+        if provider == "bedrock" and outgoing.get("authorization", "").startswith("AWS4-"):
+            if self.aws is None:
+                await _reply(send, 502, _NO_AWS_CREDENTIALS.encode())
+                return 502
+            sign = self.aws
+            outgoing = {k: v for k, v in outgoing.items() if k not in _SIGV4_HEADERS}
         cassette = self.cassette(provider)
         status = 502
         try:
             status = await self._relay(
-                provider, scope["method"], url, outgoing, body, receive, send
+                provider, scope["method"], url, outgoing, body, receive, send, sign
             )
         finally:
             # Written even when the server is stopping: the exchange is complete by now.
@@ -199,6 +266,7 @@ class RecordingProxy:
         body: bytes,
         receive: Receive,
         send: Send,
+        sign: AwsSigV4 | None = None,
     ) -> int:
         status = 502
         async with trio.open_nursery() as nursery:
@@ -207,6 +275,8 @@ class RecordingProxy:
                 request = self._client(provider).build_request(
                     method, url, headers=outgoing, content=body
                 )
+                if sign is not None:  # signed for the upstream's host, as sent
+                    await sign.apply(request)
                 response = await self._client(provider).send(request, stream=True)
             except httpx.HTTPError as error:
                 message = f"upstream {url} failed: {type(error).__name__}: {error}".encode()

@@ -6,21 +6,31 @@ The upstream is a second fake server standing in for the real provider.
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
+import botocore.session
 import httpx
 import orjson
 import pytest
+import trio
 from botocore.eventstream import EventStreamBuffer
 
+from llm_router.auth import AwsSigV4
 from llm_router.formats import get_format
 from llm_router.types import ProviderFormat
 from llm_router.universal import TextDelta, TextPart
 from llm_router_testing.cli import main as fake_cli
 from llm_router_testing.contract.streams import stream_reader
-from llm_router_testing.fake import FAKE_KEYS, open_fake_provider
-from llm_router_testing.proxy import ProxyError, RecordingProxy
+from llm_router_testing.fake import (
+    FAKE_AWS_CREDENTIALS,
+    FAKE_BOTOCORE_CREDENTIALS,
+    FAKE_KEYS,
+    open_fake_provider,
+)
+from llm_router_testing.proxy import ProxyError, RecordingProxy, bedrock_signer
 
 PROMPT = "record this conversation once"
 OPENAI = {"authorization": f"Bearer {FAKE_KEYS['openai']}"}
@@ -111,8 +121,8 @@ def _text(fmt: ProviderFormat, content: bytes, streamed: bool) -> str:
 
 
 def test_proxy_settings_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(ProxyError, match="cannot proxy provider 'bedrock'"):
-        RecordingProxy({"bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com"}, tmp_path)
+    with pytest.raises(ProxyError, match="cannot proxy provider 'cohere'"):
+        RecordingProxy({"cohere": "https://api.cohere.com"}, tmp_path)
     with pytest.raises(ProxyError, match="not an http"):
         RecordingProxy({"openai": "api.openai.com"}, tmp_path)
     assert fake_cli(["serve", "--record-to", str(tmp_path)]) == 2
@@ -308,3 +318,83 @@ async def test_an_invoke_model_recording_replays_as_openai(tmp_path: Path, strea
 
     assert entry.rule == "recording (translated)"
     assert _text(ProviderFormat.OPENAI, response.content, streamed) == "You said: " + PROMPT
+
+
+CLAUDE = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+#: What the caller signs with: credentials the upstream has never heard of.
+CALLER_AWS = {"aws_access_key_id": "AKIDCALLEREXAMPLE", "aws_secret_access_key": "caller-secret-0"}
+
+
+def _converse(url: str, **credentials: str) -> Any:
+    client = botocore.session.get_session().create_client(
+        "bedrock-runtime", region_name="us-east-1", endpoint_url=url, **credentials
+    )
+    messages = [{"role": "user", "content": [{"text": PROMPT}]}]
+    return client.converse(modelId=CLAUDE, messages=messages)
+
+
+async def test_bedrock_records_through_signed_again_for_the_upstream(tmp_path: Path) -> None:
+    # The caller's SigV4 signature covers the proxy's host; the proxy signs again, with its own
+    # credentials, for the upstream's, which verifies it as Bedrock would.
+    aws = AwsSigV4(**FAKE_AWS_CREDENTIALS, region="us-east-1")
+    async with open_fake_provider() as upstream:
+        proxy = RecordingProxy({"bedrock": upstream.url}, tmp_path, aws=aws)
+        async with open_fake_provider(proxy=proxy) as recorder:
+            answer = await trio.to_thread.run_sync(lambda: _converse(recorder.url, **CALLER_AWS))
+        (entry,) = list(upstream.journal)
+    assert answer["output"]["message"]["content"] == [{"text": "You said: " + PROMPT}]
+    assert entry.status == 200 and entry.path == f"/model/{CLAUDE}/converse"
+    cassette = (tmp_path / "bedrock.json").read_text()
+    assert "AKIDCALLEREXAMPLE" not in cassette  # the caller's signature went nowhere
+    assert re.search(r"Signature=[0-9a-f]{16}", cassette) is None  # nor the proxy's
+    assert FAKE_AWS_CREDENTIALS["secret_key"] not in cassette
+    recorded = orjson.loads(cassette)["interactions"][0]
+    assert recorded["request"]["url"].startswith(upstream.url)
+
+    async with open_fake_provider(fixtures=tmp_path) as replayer:
+        replayed = await trio.to_thread.run_sync(
+            lambda: _converse(replayer.url, **FAKE_BOTOCORE_CREDENTIALS)
+        )
+    assert replayed["output"] == answer["output"]
+
+
+async def test_bedrock_without_proxy_credentials_refuses_sigv4_and_passes_api_keys(
+    tmp_path: Path,
+) -> None:
+    async with open_fake_provider() as upstream:
+        proxy = RecordingProxy({"bedrock": upstream.url}, tmp_path)
+        async with (
+            open_fake_provider(proxy=proxy) as recorder,
+            httpx.AsyncClient(base_url=recorder.url) as client,
+        ):
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                await trio.to_thread.run_sync(lambda: _converse(recorder.url, **CALLER_AWS))
+            body = {"messages": [{"role": "user", "content": [{"text": PROMPT}]}]}
+            keyed = await client.post(
+                f"/model/{CLAUDE}/converse",
+                json=body,
+                headers={"authorization": f"Bearer {FAKE_KEYS['bedrock']}"},
+            )
+        assert len(upstream.journal) == 1  # only the API-key request went upstream
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
+    assert keyed.status_code == 200
+
+
+def test_the_bedrock_signing_region_comes_from_the_host_or_must_be_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDPROXYEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "proxy-secret")
+    signer = bedrock_signer("https://bedrock-runtime.eu-west-3.amazonaws.com")
+    assert signer is not None and signer.region == "eu-west-3"
+    assert "proxy-secret" not in repr(signer)
+    with pytest.raises(ProxyError, match="--aws-region"):
+        bedrock_signer("http://127.0.0.1:9")
+    assert bedrock_signer("http://127.0.0.1:9", "us-west-2").region == "us-west-2"  # type: ignore[union-attr]
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert bedrock_signer("http://127.0.0.1:9", "us-west-2") is None
