@@ -76,6 +76,8 @@ class CheckContext:
     timeout_bound: float = 5.0
     """Seconds within which the gateway answers when its upstream stalls (its configured
     first-byte and idle timeouts, retries included)."""
+    embedding_model: str | None = None
+    """The embedding model the embedding checks ask for (None: the format's default)."""
 
     def prompt(self, label: str) -> str:
         """A fresh prompt, so that no cache between client and fake can answer it."""

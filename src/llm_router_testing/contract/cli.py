@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model to ask for (every format, or one format with FORMAT=MODEL); repeatable",
     )
     parser.add_argument(
+        "--embedding-model",
+        action="append",
+        default=[],
+        metavar="[FORMAT=]MODEL",
+        help="the embedding model the embedding checks ask for (default: text-embedding-3-small,"
+        " mistral-embed, gemini-embedding-001); repeatable",
+    )
+    parser.add_argument(
         "--api-key",
         action="append",
         default=[],
@@ -126,6 +134,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             timeout=args.timeout,
             bad_key=args.bad_key,
             timeout_bound=args.timeout_bound,
+            embedding_models=_per_format(args.embedding_model),
         )
     except ValueError as error:
         parser.error(str(error))

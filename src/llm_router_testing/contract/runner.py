@@ -98,6 +98,8 @@ class ContractConfig:
     restricts the checks by name. `bad_key`: a key the gateway must refuse (realtime
     `keys_refused`); without it a random key is used for the formats given a key, and the
     check is skipped for the others.
+    `embedding_models` overrides the embedding checks' models (text-embedding-3-small,
+    mistral-embed, gemini-embedding-001).
     `timeout_bound` is the seconds within which the gateway answers when its upstream stalls
     (its first-byte and idle timeouts, retries included): the timeout checks wait that long
     and half again, plus a second, before reporting it hung.
@@ -112,6 +114,7 @@ class ContractConfig:
     timeout: float = 30.0
     bad_key: str | None = None
     timeout_bound: float = 5.0
+    embedding_models: Mapping[ContractFormat, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in self.only:
@@ -180,6 +183,7 @@ def _context(
         api_key=config.api_keys.get(fmt),
         journal=journal,
         timeout_bound=config.timeout_bound,
+        embedding_model=config.embedding_models.get(fmt),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .checks import CORE_CHECKS, Check
+from .embeddings import EMBEDDING_CHECKS
 from .headers import check_ratelimit_headers, check_request_id
 from .timeouts import check_first_byte_timeout, check_idle_timeout
 from .upstream_checks import check_upstream_valid
@@ -35,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
         check_upstream_valid,
         True,
     ),
+    *EMBEDDING_CHECKS,
 )
 
 
