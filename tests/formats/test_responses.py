@@ -14,6 +14,7 @@ from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from llm_router.formats import responses
+from llm_router.translate import translate_response
 from llm_router.types import StreamEvent
 from llm_router.universal import (
     BlockStop,
@@ -316,3 +317,22 @@ def test_corpus_streams_parse_and_rerender(path: Path) -> None:
     assert any(isinstance(d, UsageDelta) for d in deltas)
     rendered = validated(render(deltas))
     assert rendered[-1].type == terminal
+
+
+def test_an_annotation_whose_type_is_not_a_string_is_dropped_not_a_crash() -> None:
+    # Found by the corpus property test: an Anthropic citation with `"type": [...]` made the
+    # Responses renderer look a list up in a set (TypeError, not a translation).
+    citation = {"type": ["url_citation"], "url": "https://example.com", "title": "t"}
+    answer = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "cited", "citations": [citation]}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+    out = orjson.loads(translate_response(orjson.dumps(answer), "anthropic", "responses"))
+    (message,) = out["output"]
+    assert message["content"][0]["text"] == "cited"
+    assert message["content"][0]["annotations"] == []

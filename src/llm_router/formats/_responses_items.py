@@ -335,7 +335,9 @@ def render_assistant_items(
 
     for p in parts:
         if isinstance(p, TextPart):
-            annotations = [a for a in p.annotations if a.get("type") in _ANNOTATIONS]
+            # Only the annotation kinds Responses defines (a `type` of any other value, or of
+            # another JSON type, is a kind it has not: dropped as the others are).
+            annotations = [a for a in p.annotations if str(a.get("type")) in _ANNOTATIONS]
             content.append({"type": "output_text", "text": p.text, "annotations": annotations})
             continue
         if isinstance(p, RefusalPart):
