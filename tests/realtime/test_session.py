@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import trio
 
-from llm_router import GoogleProvider, OpenAIProvider, RetryPolicy, Router, errors
+from llm_router import GoogleProvider, OpenAIProvider, RateLimitPolicy, RetryPolicy, Router, errors
 from llm_router.realtime import CrossProtocolAudioError, RealtimeProtocolError
 from llm_router.realtime.session import RealtimeOptions, RealtimeSessionClosed
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider
@@ -387,3 +387,41 @@ async def test_two_hundred_concurrent_sessions_with_bounded_memory(fake: FakePro
     # Client and fake server together: well under 200 KB per open session.
     assert current / count < 200_000
     assert sum(e.method == "WEBSOCKET" for e in fake.journal) == count
+
+
+async def test_a_responses_ws_reconnect_gives_up_the_lost_sockets_slot_first(
+    fake: FakeProvider,
+) -> None:
+    # With one concurrent call allowed, the replacement socket needs the slot the lost one
+    # held: released when the socket is replaced, not when the session ends (it waited on
+    # itself until the session's deadline before).
+    router = (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .add_model_route("gpt-4.1-mini", "openai")
+        .forward_headers("x-fake-")
+        .with_rate_limits(RateLimitPolicy(max_concurrency=1))
+        .build()
+    )
+    async with router:
+        before = _tasks()
+        async with router.realtime("gpt-4.1-mini", "responses-ws") as s:
+            await s.send({"type": "response.create", "input": "one"})
+            turn_events = len(await _until(s, "response.completed"))
+        fake.reset()
+        async with router.realtime(
+            "gpt-4.1-mini",
+            "responses-ws",
+            headers={"x-fake-drop-after-events": str(turn_events)},
+        ) as s:
+            await s.send({"type": "response.create", "input": "one"})
+            await _until(s, "response.completed")
+            await fake.journal.wait_for(lambda e: e.done)  # the socket is gone between turns
+            with trio.fail_after(_HANG_GUARD):
+                await s.send({"type": "response.create", "input": "two"})
+                second = await _until(s, "response.completed")
+        await _settled(fake, before)
+    text = "".join(e["delta"] for e in second if e["type"] == "response.output_text.delta")
+    assert text == "You said: two"
+    assert [a.outcome for a in s.attempts][:4] == ["committed", "lost", "committed", "reconnected"]

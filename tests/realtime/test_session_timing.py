@@ -333,3 +333,18 @@ async def test_several_frames_over_the_size_limit_end_the_session_with_1009(
         await _settled(upstream, before)
     assert caught.value.code == 1009
     assert [code for _, code in upstream.closes] == [1009]
+
+
+async def test_the_callers_own_timeout_in_the_block_is_not_called_a_session_timeout(
+    autojump_clock: trio.testing.MockClock, upstream: Upstream
+) -> None:
+    async with _router(hosts=("primary",)) as router:
+        before = _tasks()
+        with pytest.raises(trio.TooSlowError):
+            async with router.realtime(
+                "gpt-realtime", "openai-realtime", connector=upstream.connect
+            ) as s:
+                await s.receive()
+                with trio.fail_after(5):
+                    await trio.sleep_forever()  # the caller's deadline, not the session's
+        await _settled(upstream, before)

@@ -627,6 +627,16 @@ class _Opener:
         self._open.append((opened, finish))
         return opened
 
+    async def release(self, link: _Link) -> None:
+        """A socket is gone for good (a Responses-WS session replacing it): release its
+        rate-limit slot and end its request now, not when the whole session ends; a
+        concurrency limit of one would otherwise make the replacement wait for itself."""
+        for entry in [e for e in self._open if e[0].link is link]:
+            opened, finish = entry
+            self._open.remove(entry)
+            await self.executor.stream_closed(opened)
+            finish(None, None, None)
+
     async def close_all(self, failure: BaseException | None) -> None:
         """The session is over: release each opened socket's slot and end its request."""
         for opened, finish in self._open:
@@ -807,15 +817,16 @@ async def open_session(
         executor or Executor(),
         connector or dial,
     )
-    try:
-        with trio.fail_after(options.session_timeout or math.inf):
-            async with _run_session(opener, caller, options) as live:
-                yield live
-    except trio.TooSlowError:
+    # The session's own deadline only: a TooSlowError of the caller's (a `fail_after` in the
+    # block) is the caller's and passes through as it is.
+    with trio.move_on_after(options.session_timeout or math.inf) as limit:
+        async with _run_session(opener, caller, options) as live:
+            yield live
+    if limit.cancelled_caught:
         raise errors.TimeoutError(
             f"the realtime session of {model!r} ran past session_timeout "
             f"({options.session_timeout} s)"
-        ) from None
+        )
 
 
 @contextlib.asynccontextmanager
@@ -831,6 +842,7 @@ async def _run_session(
             opened = await opener.open(nursery)
 
             async def reconnect(live: RealtimeSession) -> None:
+                await opener.release(live._link)
                 fresh = await opener.open(nursery)
                 live._link = fresh.link
                 live._closed = None
