@@ -257,3 +257,23 @@ async def test_an_embedding_call_is_an_embeddings_operation(
     assert attrs(call)["gen_ai.operation.name"] == "embeddings"
     assert attrs(attempt)["gen_ai.operation.name"] == "embeddings"
     assert attrs(call)["gen_ai.usage.input_tokens"] == result.usage.input_tokens == 2
+
+
+async def test_a_realtime_session_is_a_realtime_span_ending_with_the_session(
+    exporter: InMemorySpanExporter,
+) -> None:
+    async with open_fake_provider() as fake, traced_router(fake.url, exporter) as router:
+        async with router.realtime("gpt-realtime", "openai-realtime") as session:
+            assert (await session.receive()).type == "session.created"
+            assert not by_name(exporter.get_finished_spans(), "realtime gpt-realtime")
+        assert router.tracing.open_spans == 0
+    spans = exporter.get_finished_spans()
+    named = by_name(spans, "realtime gpt-realtime")
+    (call,) = [s for s in named if s.kind is SpanKind.INTERNAL]
+    (attempt,) = [s for s in named if s.kind is SpanKind.CLIENT]
+    assert attempt.parent is not None and attempt.parent.span_id == call.context.span_id
+    assert attrs(call)["gen_ai.operation.name"] == "realtime"
+    assert attrs(call)["llm_router.outcome"] == "succeeded"
+    assert attrs(attempt)["gen_ai.provider.name"] == "openai"
+    assert attrs(attempt)["llm_router.attempt.outcome"] == "won"
+    assert call.end_time is not None and attempt.end_time is not None

@@ -129,18 +129,21 @@ class Executor:
         label: str = "",
         retry: RetryPolicy | None = None,
         timeouts: TimeoutPolicy | None = None,
+        demand: Demand | None = None,
     ) -> tuple[S, Route, tuple[AttemptRecord, ...], Finisher]:
         """Open a realtime session: `run_stream` without hedging (a second socket would be a
         second session) and with the session's own `retry` and `timeouts` when given. The
         attempts feed the same breakers, retry budgets and health as HTTP calls to the route;
-        the winner holds its slot until `stream_closed(value)`."""
+        the winner holds its slot until `stream_closed(value)`. `demand` names the caller for
+        per-key limits. Observers see it as a call of operation `realtime`."""
         result = await self._run(
             routes,
             attempt,
             label,
-            None,
+            demand,
             stream=True,
             policies=(retry or self.retry, None, timeouts or self.timeouts),
+            operation="realtime",
         )
         assert result.finish is not None
         return result.value, result.route, result.attempts, result.finish

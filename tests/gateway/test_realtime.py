@@ -12,7 +12,7 @@ from google import genai
 from google.genai import types as genai_types
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
-from llm_router import GoogleProvider, OpenAIProvider, Router
+from llm_router import GoogleProvider, OpenAIProvider, RateLimitPolicy, Router
 from llm_router.gateway.keys import GatewayKeys
 from llm_router.serve import open_gateway
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
@@ -229,3 +229,35 @@ async def test_a_refused_response_create_gets_an_error_event_and_the_socket_stay
     assert kinds[0] == "response.created" and "response.output_text.delta" in kinds
     assert entry.closed_by == "client"  # closing the client socket closed the upstream one
     assert len([e for e in fake.journal if e.method == "WEBSOCKET"]) == 1
+
+
+async def test_realtime_sessions_count_against_the_callers_own_key_limit(
+    fake: FakeProvider,
+) -> None:
+    # One session a minute per gateway key: the second session of key A is refused before the
+    # upgrade (429 with retry-after), key B still opens one; as HTTP calls are limited per key.
+    router = (
+        Router.builder()
+        .add_provider("openai", OpenAIProvider(base_url=fake.url + "/v1"))
+        .add_api_key("openai", FAKE_KEYS["openai"])
+        .add_model_route("gpt-realtime", "openai")
+        .with_rate_limits(RateLimitPolicy(rpm=1, on_limit="fail"), scope="key")
+        .build()
+    )
+    keys = GatewayKeys(["key-a-0123456789", "key-b-0123456789"])
+
+    async def session(url: str, key: str) -> None:
+        ws_url = url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
+        headers = [(b"authorization", f"Bearer {key}".encode())]
+        async with open_websocket_url(ws_url, extra_headers=headers) as ws:
+            assert b"session.created" in (await ws.get_message()).encode()
+
+    async with open_gateway(router, keys=keys) as url:
+        await session(url, "key-a-0123456789")
+        with pytest.raises(ConnectionRejected) as refused:
+            await session(url, "key-a-0123456789")
+        await session(url, "key-b-0123456789")
+    assert refused.value.status_code == 429
+    assert dict(refused.value.headers or [])[b"retry-after"]
+    opened = [e for e in fake.journal if e.method == "WEBSOCKET"]
+    assert len(opened) == 2  # the refused session never reached the provider

@@ -142,10 +142,13 @@ async def _serve(
         tally["outcome"] = "refused"
         return
     tally["format"] = fmt.value
-    if keys is not None and not keys.allows(presented_key(headers, query)):
-        await _deny(send, 401, "a valid gateway key is required")
-        tally["outcome"] = "refused"
-        return
+    caller: str | None = None  # the key's name or digest, for per-key limits
+    if keys is not None:
+        caller = keys.identify(presented_key(headers, query))
+        if caller is None:
+            await _deny(send, 401, "a valid gateway key is required")
+            tally["outcome"] = "refused"
+            return
     first: str | bytes | None = None
     session_config: dict[str, Any] | None = None
     if fmt == RealtimeFormat.OPENAI_REALTIME:
@@ -154,7 +157,7 @@ async def _serve(
             await _deny(send, 400, "the realtime URL needs ?model=")
             tally["outcome"] = "refused"
             return
-        opened = router.realtime(model, fmt, headers=headers)
+        opened = router.realtime(model, fmt, headers=headers, caller=caller)
         try:
             session = await opened.__aenter__()
         except errors.LLMRouterError as error:
@@ -185,7 +188,9 @@ async def _serve(
                 await send({"type": "websocket.close", "code": 1007, "reason": "bad first message"})
                 tally["outcome"] = "failed"
                 return
-            opened = router.realtime(model, fmt, session=session_config, headers=headers)
+            opened = router.realtime(
+                model, fmt, session=session_config, headers=headers, caller=caller
+            )
             try:
                 session = await opened.__aenter__()
                 break

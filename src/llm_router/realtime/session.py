@@ -33,6 +33,7 @@ from wsproto.utilities import LocalProtocolError
 from .. import errors
 from ..auth import AuthConfig
 from ..executor import Executor
+from ..limiting import Demand
 from ..providers.azure import AzureProvider
 from ..providers.google import GoogleProvider
 from ..providers.openai import OpenAIProvider
@@ -570,8 +571,10 @@ class _Opener:
         headers: Mapping[str, str],
         executor: Executor,
         connector: Connector,
+        caller_key: str | None = None,
     ) -> None:
         self.caller, self.options, self.setup, self.headers = caller, options, setup, headers
+        self.caller_key = caller_key  # who is asking, for per-key limits (a gateway key)
         self.auth, self.model, self.executor, self.connector = auth, model, executor, connector
         routes = resolver.resolve(model, _CALLER_FORMAT[caller])
         speaking = [r for r in routes if _protocol_of(r, caller) is not None]
@@ -616,6 +619,7 @@ class _Opener:
                 label=self.model,
                 retry=self.retry,
                 timeouts=self.timeouts,
+                demand=Demand(self.model, self.caller_key),
             )
         except errors.ProviderError as error:
             raise errors.NoRouteError(
@@ -793,13 +797,15 @@ async def open_session(
     headers: Mapping[str, str] | None = None,
     executor: Executor | None = None,
     connector: Connector | None = None,
+    caller: str | None = None,
 ) -> AsyncIterator[RealtimeSession]:
     """The shell behind `Router.realtime` (see the module docstring).
 
     `executor` is the router's resilience (retry policy, breakers, health); `connector`
-    opens the provider sockets (default `dial`)."""
+    opens the provider sockets (default `dial`); `caller` names who is asking (e.g. a
+    gateway key's name) for per-key rate limits, as `Router.handle(caller=)` does."""
     try:
-        caller = RealtimeFormat(format)
+        protocol = RealtimeFormat(format)
     except ValueError:
         choices = ", ".join(f.value for f in RealtimeFormat)
         raise errors.ConfigurationError(
@@ -810,17 +816,18 @@ async def open_session(
         resolver,
         auth,
         model,
-        caller,
+        protocol,
         options,
         session,
         headers or {},
         executor or Executor(),
         connector or dial,
+        caller,
     )
     # The session's own deadline only: a TooSlowError of the caller's (a `fail_after` in the
     # block) is the caller's and passes through as it is.
     with trio.move_on_after(options.session_timeout or math.inf) as limit:
-        async with _run_session(opener, caller, options) as live:
+        async with _run_session(opener, protocol, options) as live:
             yield live
     if limit.cancelled_caught:
         raise errors.TimeoutError(
