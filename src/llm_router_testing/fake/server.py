@@ -1,7 +1,7 @@
 """Running the fake server: in a Trio task (`open_fake_provider`), in a thread, or forever (`serve`).
 
-The server is hypercorn on Trio over the raw ASGI app, bound to loopback (a free port by
-default). Base URLs follow each SDK's convention: `fake.url` for Anthropic, Gemini, Vertex,
+The server is the raw ASGI app on Trio, bound to loopback (a free port by default): HTTP/1.1
+served by `http1_server`, WebSocket upgrades and HTTP/2 by hypercorn. Base URLs follow each SDK's convention: `fake.url` for Anthropic, Gemini, Vertex,
 Bedrock and Azure; `fake.url + "/v1"` for OpenAI and OpenAI-compatible clients;
 `fake.url + "/mistral/v1"` (or `/v1` with the Mistral key) for Mistral.
 """
@@ -16,19 +16,17 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
-import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
 from llm_router._concurrency import open_nursery, require_trio, sole_exception
 
 from .app import FakeApp
+from .http1_server import serve_http
 
 if TYPE_CHECKING:
-    from hypercorn.typing import ASGIFramework
-
     from ..proxy import RecordingProxy
     from ..script import Script
 from .auth import FakeCredentials
@@ -172,10 +170,9 @@ async def open_fake_provider(**options: Unpack[FakeOptions]) -> AsyncIterator[Fa
     )
     async with open_nursery() as nursery:
         try:
-            app = cast("ASGIFramework", FakeApp(state))
-            binds = await nursery.start(partial(hypercorn.trio.serve, app, config))
+            binds = await nursery.start(partial(serve_http, FakeApp(state), config))
         except BaseException as startup_error:
-            # A port already taken fails inside hypercorn's own nurseries: show the cause.
+            # A port already taken may fail inside a nursery: show the cause.
             error = sole_exception(startup_error)
             if error is startup_error:
                 raise
