@@ -16,6 +16,7 @@ import trio.testing
 from _fake_http import CHAT, OPENAI
 
 from llm_router_testing.fake import FakeProvider
+from llm_router_testing.fake.http1 import BODY_FOLLOWS
 from llm_router_testing.fake.http1_server import serve_http
 from llm_router_testing.fake.server import _config
 
@@ -285,3 +286,29 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
         assert b"Transfer-Encoding" not in answered  # a 204 has no body to frame
         assert trio.current_time() - idle_from >= config.keep_alive_timeout
         nursery.cancel_scope.cancel()
+
+
+async def test_a_head_goes_out_at_once_unless_the_body_is_said_to_follow() -> None:
+    head_seen = trio.Event()
+
+    async def slow_body(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+        if scope["path"] == "/promised":  # and the promise broken: the head still goes out
+            await send({**start, BODY_FOLLOWS: True})
+            return
+        await send(start)
+        await head_seen.wait()  # a time to first byte: the client has the head meanwhile
+        await send({"type": "http.response.body", "body": b"late"})
+
+    async with _serving(slow_body) as port:
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(b"GET /slow HTTP/1.1\r\nconnection: close\r\n\r\n")
+            with trio.fail_after(HANG_GUARD):
+                head = await stream.receive_some()
+            head_seen.set()
+            rest = await _read_until_closed(stream)
+        promised = await _exchange(port, b"GET /promised HTTP/1.1\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
+    assert rest == b"4\r\nlate\r\n0\r\n\r\n"
+    assert promised.startswith(b"HTTP/1.1 200 ") and promised.endswith(b"chunked\r\n\r\n")

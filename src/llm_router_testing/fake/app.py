@@ -25,6 +25,7 @@ from .auth import check
 from .dialects import error_reply
 from .exchange import ProviderExchange
 from .faults import FaultSpecError
+from .http1 import BODY_FOLLOWS
 from .realtime import serve_websocket
 from .state import FakeState
 
@@ -181,7 +182,8 @@ async def _raw(send: Send, status: int, body: bytes, content_type: str) -> None:
         (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    await send({**start, BODY_FOLLOWS: True})
     await send({"type": "http.response.body", "body": body})
 
 

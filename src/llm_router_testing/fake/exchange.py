@@ -29,6 +29,7 @@ from .dialects import count_tokens_body, dialect_for, error_reply, models_body
 from .embeddings import embedding_answer
 from .faults import Fault, FaultSpecError
 from .fixtures import FixtureResponse
+from .http1 import BODY_FOLLOWS
 from .journal import JournalEntry, redact_headers, redact_query
 from .routes import Route, resolve
 from .state import Decision, FakeState
@@ -457,13 +458,18 @@ class ProviderExchange:
         content_type: bytes,
         length: int | None,
         extra: tuple[tuple[str, str], ...] = (),
+        *,
+        body_follows: bool = False,
     ) -> None:
         headers = [(b"content-type", content_type), self._request_id()]
         if length is not None:
             headers.append((b"content-length", str(length).encode()))
         headers.extend((name.encode(), value.encode()) for name, value in extra)
         headers.extend(self._injected_headers())
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        message = {"type": "http.response.start", "status": status, "headers": headers}
+        if body_follows:
+            message[BODY_FOLLOWS] = True
+        await self.send(message)
         self._started(status)
 
     def _request_id(self) -> tuple[bytes, bytes]:
@@ -501,7 +507,8 @@ class ProviderExchange:
     ) -> None:
         if fault is not None and fault.malformed_event is not None:
             body = body[: len(body) // 2]
-        await self._start(status, content_type, len(body), extra)
+        at_once = fault is None or (not fault.ttfb and fault.drop_after_events is None)
+        await self._start(status, content_type, len(body), extra, body_follows=at_once)
         if fault is not None:
             if fault.ttfb:
                 await trio.sleep(fault.ttfb)
@@ -520,7 +527,7 @@ class ProviderExchange:
                 extra.append(("x-ms-retry-after-ms", str(fault.retry_after_ms)))
             if fault.should_retry is not None:
                 extra.append(("x-should-retry", "true" if fault.should_retry else "false"))
-        await self._start(reply.status, JSON, len(reply.body), tuple(extra))
+        await self._start(reply.status, JSON, len(reply.body), tuple(extra), body_follows=True)
         self.complete = True
         await self.send({"type": "http.response.body", "body": reply.body})
 

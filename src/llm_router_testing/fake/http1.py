@@ -15,6 +15,7 @@ from email.utils import formatdate
 from urllib.parse import unquote
 
 __all__ = [
+    "BODY_FOLLOWS",
     "MAX_HEAD",
     "BadRequest",
     "RequestHead",
@@ -25,6 +26,13 @@ __all__ = [
     "parse_head",
     "response_head",
 ]
+
+#: A key of an ASGI `http.response.start` message: true when the app sends the first body
+#: message straight after, with nothing awaited between, so the head may wait and go out in
+#: the same write as the body. Without it the head is written at once, as hypercorn does,
+#: which matters when a delay follows (a scripted time to first byte, a stream's first
+#: event). Other ASGI servers ignore the key.
+BODY_FOLLOWS = "llm_router_testing.body_follows"
 
 #: The longest request head accepted (h11's limit as hypercorn configures it: 16 KiB).
 MAX_HEAD = 16 * 1024

@@ -13,6 +13,7 @@ the client hangs up or the answer is complete; and what a client sees is the sam
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -25,6 +26,7 @@ from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.utils import parse_socket_addr, repr_socket_addr
 
 from .http1 import (
+    BODY_FOLLOWS,
     MAX_HEAD,
     BadRequest,
     RequestHead,
@@ -180,27 +182,30 @@ class _Connection:
         self.chunked = False
         self.no_body = False
         self.waiting: trio.CancelScope | None = None
+        self.pending = b""  # a head waiting for its body (see BODY_FOLLOWS)
 
     async def serve(self, keep_alive_timeout: float) -> bytes | None:
         """Answer requests until the connection ends; the bytes read so far when it turns
         out to be one for hypercorn (returned to be replayed), else None."""
-        while True:
-            head = None  # also when the connection stays idle past the keep-alive timeout
-            with trio.move_on_after(keep_alive_timeout):
+        # One scope for the connection's life, its deadline set only while waiting for the
+        # next request: cheaper than a scope entered and left per request.
+        with trio.CancelScope() as idle:
+            while True:
+                idle.deadline = trio.current_time() + keep_alive_timeout
                 head = await self._read_head()
-            if head is None:
-                return None
-            request = parse_head(head)
-            if request.hand_off:
-                return bytes(head) + b"\r\n\r\n" + bytes(self.buffer)
-            if request.chunked:
-                body = await self._read_chunked(request)
-            else:
-                body = await self._read_body(request)
-            if body is None:
-                return None
-            if not await self._exchange(request, body):
-                return None
+                idle.deadline = math.inf
+                if head is None:
+                    return None
+                request = parse_head(head)
+                if request.hand_off:
+                    return bytes(head) + b"\r\n\r\n" + bytes(self.buffer)
+                if request.chunked:
+                    body = await self._read_chunked(request)
+                else:
+                    body = await self._read_body(request)
+                if body is None or not await self._exchange(request, body):
+                    return None
+        return None  # idle past the keep-alive timeout
 
     async def _read_head(self) -> bytes | None:
         buffer = self.buffer
@@ -279,6 +284,7 @@ class _Connection:
         """Run the app on one request; whether the connection can carry another."""
         self.request, self.body, self.body_delivered = request, body, False
         self.started = self.complete = False
+        self.pending = b""
         scope: dict[str, Any] = {
             "type": "http",
             "http_version": request.http_version,
@@ -302,6 +308,8 @@ class _Connection:
         if not self.started:
             await self.write(error_head(500))
             return False
+        if self.pending:  # the body promised never came: the head still goes out
+            await self.write(self.pending)
         # An answer left unfinished ends its connection: that is how a client sees it cut.
         return self.complete and request.keep_alive and not self.gone
 
@@ -346,7 +354,10 @@ class _Connection:
             self.no_body = bodiless or request.method == "HEAD"
             self.chunked = chunked and not self.no_body
             self.started = True
-            await self.write(head)
+            if message.get(BODY_FOLLOWS):
+                self.pending = head
+            else:
+                await self.write(head)
         elif kind == "http.response.body" and self.started and not self.complete:
             body = message.get("body", b"")
             last = not message.get("more_body", False)
@@ -356,6 +367,8 @@ class _Connection:
                 data = chunk(body, last=last)
             else:
                 data = body
+            if self.pending:
+                data, self.pending = self.pending + data, b""
             if data:
                 await self.write(data)
             if last:
