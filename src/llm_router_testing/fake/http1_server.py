@@ -131,8 +131,8 @@ class _Replayed(trio.abc.HalfCloseableStream):
 async def _serve_connection(
     app: ASGIApp, hand_off: _HandOff, keep_alive_timeout: float, stream: trio.SocketStream
 ) -> None:
-    connection = _Connection(app, stream)
     try:
+        connection = _Connection(app, stream)  # reads the addresses: the client may be gone
         try:
             handed = await connection.serve(keep_alive_timeout)
         except BadRequest as error:
