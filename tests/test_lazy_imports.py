@@ -38,11 +38,28 @@ def test_a_router_for_one_provider_leaves_the_others_unloaded() -> None:
     assert not any(name.split(".")[0] == "botocore" for name in loaded)
 
 
-#: What a router for one OpenAI-format provider does not need until it is used: the other
-#: formats' wire modules, embeddings, the resilience engine and its policies' state, limits
-#: and their state backends (Redis above all), token counting, Google service accounts, and
-#: the connection pool with httpcore, h11 and h2 (loaded when a router is opened).
-NOT_YET_NEEDED = {
+#: The call path: reading answers and streams, translation, every wire format and the
+#: universal types. A router's calls import it (a same-format call never translates); the
+#: import line does not.
+CALL_PATH = {
+    "llm_router.upstream",
+    "llm_router.answer",
+    "llm_router.stream_progress",
+    "llm_router.usage",
+    "llm_router.translate",
+    "llm_router.universal",
+    "llm_router.formats",
+    "llm_router.formats.openai",
+    "llm_router.formats._chat_request",
+    "llm_router.formats._chat_response",
+    "llm_router.formats._chat_content",
+}
+
+#: What a router for one OpenAI-format provider does not need until it is used: the call
+#: path, the other formats' wire modules, embeddings, the resilience engine and its policies'
+#: state, limits and their state backends (Redis above all), token counting, Google service
+#: accounts, and the connection pool with httpcore, h11 and h2 (loaded when a router is opened).
+NOT_YET_NEEDED = CALL_PATH | {
     "llm_router.formats._anthropic_wire",
     "llm_router.formats._converse_wire",
     "llm_router.formats._google_wire",
@@ -93,6 +110,17 @@ def test_opening_a_router_loads_its_pool_and_a_call_loads_the_format_it_needs() 
         "trio.run(opened)"
     )
     assert {"llm_router.transport", "httpcore", "llm_router.formats._anthropic_wire"} <= loaded
+    assert CALL_PATH - {"llm_router.answer"} <= loaded  # answers are read by calls only
+
+
+def test_the_package_root_and_the_catalog_leave_the_call_path_unloaded() -> None:
+    floor = modules_after("import httpx, trio, orjson")
+    for statement in (
+        "import llm_router",
+        "from llm_router import Catalog, ProviderFormat, RetryPolicy, AuthConfig",
+        "from llm_router import Router, OpenAIProvider, AnthropicProvider, RouterStream",
+    ):
+        assert CALL_PATH & (modules_after(statement) - floor) == set(), statement
 
 
 @pytest.mark.parametrize(

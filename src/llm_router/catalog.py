@@ -17,14 +17,15 @@ import re
 import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from llm_router.errors import ConfigurationError, InvalidUsageError, ModelNotFoundError
 from llm_router.types import ProviderFormat
-from llm_router.universal import Usage
-from llm_router.usage import parse_usage
+
+if TYPE_CHECKING:
+    from llm_router.universal import Usage
 
 __all__ = ["Catalog", "ModelSpec", "strip_date_suffix"]
 
@@ -305,6 +306,9 @@ class Catalog:
         `InvalidUsageError` naming them; a price the usage needs but the catalog lacks raises
         `ConfigurationError`. A cost is never silently zero.
         """
+        # Usage parsing knows every format's usage shape: loaded when a cost is first asked for.
+        from llm_router.usage import parse_usage
+
         spec = model if isinstance(model, ModelSpec) else self.get(model)
         counted = parse_usage(usage)
         read = counted.cache_read_tokens or 0

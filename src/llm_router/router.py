@@ -21,18 +21,18 @@ import trio
 from llm_router import errors
 from llm_router._concurrency import open_nursery, require_trio
 from llm_router._log_scrub import install_log_scrubber
-from llm_router.answer import Answer, Pricer
-from llm_router.formats import get_format
 from llm_router.providers.base import edit_json_body
 from llm_router.ratelimit import estimate_tokens
 from llm_router.resilience.log import AttemptRecord, with_usage
 from llm_router.routing import Resolver, Route, forwardable_headers
-from llm_router.translate import translate_request
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import ErrorInfo, TextDelta, Usage
-from llm_router.upstream import UpstreamStream, live_scrubbers, open_upstream, read_completion
 
+# The call path (reading and translating answers and streams: `upstream`, `answer`,
+# `translate`, the formats and the universal types) is imported by the calls that use it, not
+# with this module: a program that imports or builds a router does not load it until its
+# first call. Once loaded, each of those imports is a dictionary lookup per call, not per event.
 if TYPE_CHECKING:
+    from llm_router.answer import Answer, Pricer
     from llm_router.auth import AuthConfig
     from llm_router.builder import RouterBuilder, RouterConfig
     from llm_router.catalog import Catalog
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from llm_router.formats.embeddings import EmbeddingFormat
     from llm_router.limiting import Demand
     from llm_router.realtime.session import RealtimeSession
+    from llm_router.universal import ErrorInfo, Usage
+    from llm_router.upstream import UpstreamStream
 
 __all__ = ["CompletionResult", "Router", "RouterClosedError", "RouterStream"]
 
@@ -157,6 +159,8 @@ class _Call:
             return self.raw
         body = self._bodies.get(route.format)
         if body is None:
+            from llm_router.translate import translate_request
+
             body = translate_request(
                 self.raw, self.format, route.format, default_max_tokens=self.default_max_tokens
             )
@@ -323,6 +327,8 @@ class Router:
                 "this router is already open; a router is entered once at a time"
             )
         self._closing = False
+        from llm_router.upstream import live_scrubbers
+
         install_log_scrubber(live_scrubbers)
         # Loaded here, not at import: the pool pulls in httpcore (and h11, h2), which a program
         # pays for only once it opens a router.
@@ -396,6 +402,9 @@ class Router:
         """Send a non-streaming request; the answer comes back in the caller's `format`.
 
         `caller` names who is asking (e.g. a gateway's API key) for per-key rate limits."""
+        from llm_router.answer import Answer
+        from llm_router.upstream import open_upstream, read_completion
+
         client = self._require_open()
         call = self._prepare(body, format, model, headers, stream=False, caller=caller)
         started = trio.current_time()
@@ -476,6 +485,8 @@ class Router:
 
         Leaving the block (normally, by error or by cancellation) closes the upstream response.
         """
+        from llm_router.upstream import UpstreamStream, open_upstream
+
         client = self._require_open()
         call = self._prepare(body, format, model, headers, stream=True, caller=caller)
 
@@ -656,6 +667,8 @@ class Router:
         return _TrackedScope(self._scopes)
 
     def _pricer(self, route: Route, call: _Call) -> Pricer:
+        from llm_router.answer import Pricer
+
         return Pricer(self._config.catalog, (route.model, call.model))
 
     def _check_closed(self, scope: trio.CancelScope) -> None:
@@ -724,9 +737,13 @@ class TextDeltas:
     """`RouterStream.text_deltas()`: the text pieces of a stream's events, in order."""
 
     def __init__(self, events: RouterStream, fmt: ProviderFormat) -> None:
+        from llm_router.formats import get_format
+        from llm_router.universal import TextDelta
+
         self._events = events
         self._format = fmt
         self._parser = get_format(fmt).StreamParser()
+        self._text = TextDelta
         self._pending: list[str] = []
 
     def __aiter__(self) -> TextDeltas:
@@ -744,7 +761,7 @@ class TextDeltas:
                 deltas = self._parser.feed(payload)
             except errors.LLMRouterError:
                 continue  # not an event the text could be in
-            self._pending = [d.text for d in deltas if isinstance(d, TextDelta) and d.text]
+            self._pending = [d.text for d in deltas if isinstance(d, self._text) and d.text]
         return self._pending.pop(0)
 
 

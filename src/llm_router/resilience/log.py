@@ -12,9 +12,10 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from llm_router.universal import Usage
+if TYPE_CHECKING:
+    from llm_router.universal import Usage
 
 __all__ = [
     "AttemptKind",
