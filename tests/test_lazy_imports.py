@@ -56,9 +56,10 @@ CALL_PATH = {
 }
 
 #: What a router for one OpenAI-format provider does not need until it is used: the call
-#: path, the other formats' wire modules, embeddings, the resilience engine and its policies'
-#: state, limits and their state backends (Redis above all), token counting, Google service
-#: accounts, and the connection pool with httpcore, h11 and h2 (loaded when a router is opened).
+#: path, the other formats' wire modules, embeddings, the resilience engine, its policies, log
+#: and state, limits and their state backends (Redis above all), token counting, Google
+#: service accounts, and the connection pool with httpcore, h11 and h2 (loaded when a router
+#: is opened).
 NOT_YET_NEEDED = CALL_PATH | {
     "llm_router.formats._anthropic_wire",
     "llm_router.formats._converse_wire",
@@ -66,6 +67,9 @@ NOT_YET_NEEDED = CALL_PATH | {
     "llm_router.formats._responses_items",
     "llm_router.formats.embeddings",
     "llm_router.resilience.engine",
+    "llm_router.resilience.policy",
+    "llm_router.resilience.log",
+    "llm_router.ratelimit",
     "llm_router.resilience.state",
     "llm_router.resilience.breaker",
     "llm_router.limiting",

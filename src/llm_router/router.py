@@ -22,8 +22,6 @@ from llm_router import errors
 from llm_router._concurrency import open_nursery, require_trio
 from llm_router._log_scrub import install_log_scrubber
 from llm_router.providers.base import edit_json_body
-from llm_router.ratelimit import estimate_tokens
-from llm_router.resilience.log import AttemptRecord, with_usage
 from llm_router.routing import Resolver, Route, forwardable_headers
 from llm_router.types import ProviderFormat, StreamEvent
 
@@ -41,6 +39,7 @@ if TYPE_CHECKING:
     from llm_router.formats.embeddings import EmbeddingFormat
     from llm_router.limiting import Demand
     from llm_router.realtime.session import RealtimeSession
+    from llm_router.resilience.log import AttemptRecord
     from llm_router.universal import ErrorInfo, Usage
     from llm_router.upstream import UpstreamStream
 
@@ -125,6 +124,8 @@ class CompletionResult:
     @property
     def attempts(self) -> tuple[AttemptRecord, ...]:
         if self._attempts is None:
+            from llm_router.resilience.log import with_usage
+
             self._attempts = with_usage(self._attempts_raw, self.usage, self.cost)
         return self._attempts
 
@@ -724,6 +725,7 @@ class Router:
         if self._config.executor.limiter is None and self._config.executor.catalog is None:
             return None
         from llm_router.limiting import Demand  # with its state backends, only when limits apply
+        from llm_router.ratelimit import estimate_tokens
 
         input_tokens, output_tokens = estimate_tokens(raw, obj, default_output=max_tokens or 0)
         return Demand(model, caller, input_tokens, output_tokens)

@@ -11,8 +11,10 @@ import email.utils
 import math
 import random
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from llm_router.resilience.policy import RetryPolicy
+if TYPE_CHECKING:  # the header parsers serve providers, which need no policy
+    from llm_router.resilience.policy import RetryPolicy
 
 __all__ = ["backoff_ceiling", "backoff_delay", "parse_retry_after", "parse_should_retry"]
 
