@@ -94,6 +94,7 @@ def test_instances_behave_as_the_dataclass_instances(cls: type) -> None:
         assert changed != ours
         assert changed == dataclasses.replace(changed)
         assert repr(changed) == repr(dataclasses.replace(theirs, **{name: "other"}))
+    assert hasattr(cls, "__replace__") == hasattr(ref, "__replace__")  # Python 3.13 on
     for clone in (pickle.loads(pickle.dumps(ours)), copy.copy(ours), copy.deepcopy(ours)):
         assert clone == ours and clone is not ours
     assert not hasattr(ours, "__dict__") and not hasattr(ours, "__weakref__")

@@ -12,6 +12,7 @@ import enum
 import inspect
 import operator
 import reprlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias, TypeVar, cast, dataclass_transform
 
@@ -154,12 +155,18 @@ def _value(cls: type[_T]) -> type[_T]:
         __init__=init_globals["__init__"],
         **_value_methods(names),
     )
+    if sys.version_info >= (3, 13):  # where dataclasses support `copy.replace`
+        namespace["__replace__"] = _replace
     made = type(cls.__name__, (object,), namespace)
     for method in _GENERATED:
         vars(made)[method].__qualname__ = f"{cls.__qualname__}.{method}"
     if not made.__doc__:  # as `dataclasses` does: the signature stands in for a docstring
         made.__doc__ = made.__name__ + str(inspect.signature(made)).replace(" -> None", "")
     return cast("type[_T]", made)
+
+
+def _replace(self: Any, /, **changes: Any) -> Any:
+    return dataclasses.replace(self, **changes)
 
 
 def _value_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
