@@ -33,7 +33,7 @@ class ProviderFormat(enum.StrEnum):
             raise ValueError(f"unknown format {value!r}; expected one of: {known}") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class StreamEvent:
     """One pre-serialised stream event in some wire format.
 
@@ -44,6 +44,13 @@ class StreamEvent:
 
     event: str | None
     data: bytes
+
+    def __init__(self, event: str | None, data: bytes) -> None:
+        # A stream builds two of these per event it relays. A frozen dataclass's own
+        # `__init__` stores each field through `object.__setattr__` (three times the cost of
+        # this); the slots' own setters skip the guard while it still refuses assignment.
+        _set_event(self, event)
+        _set_data(self, data)
 
     def json(self) -> Any:
         """The decoded payload; None for OpenAI's ``[DONE]`` end-of-stream sentinel."""
@@ -56,3 +63,7 @@ class StreamEvent:
         if self.event is None:
             return b"data: " + self.data + b"\n\n"
         return b"event: " + self.event.encode() + b"\ndata: " + self.data + b"\n\n"
+
+
+_set_event = StreamEvent.__dict__["event"].__set__
+_set_data = StreamEvent.__dict__["data"].__set__

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_router.framing.sse import SSEDecoder, SSEMessage, encode_comment, encode_sse
+from llm_router.errors import ResponseTooLargeError
+from llm_router.framing.sse import (
+    SSEDecoder,
+    SSEMessage,
+    StreamEventDecoder,
+    encode_comment,
+    encode_sse,
+)
+from llm_router.types import StreamEvent
 
 
 def decode_all(chunks: list[bytes]) -> list[SSEMessage]:
@@ -142,3 +152,124 @@ def test_decoder_throughput() -> None:
     assert count == 20_000
     # Generous floor for shared CI machines; locally this runs at several hundred thousand/s.
     assert count / elapsed > 50_000
+
+
+# -- the one-match path for plain events and the line-by-line path agree ---------------------------
+#: Pieces of SSE streams, well-formed or not: field spellings with and without the space,
+#: comments, ids, retries, unknown fields, every line ending, a BOM, the [DONE] sentinel.
+_PIECES = [
+    b"event: ",
+    b"event:",
+    b"data: ",
+    b"data:",
+    b"data",
+    b"id: ",
+    b"id:",
+    b"retry: ",
+    b"retry:12",
+    b": keep-alive",
+    b":",
+    b"x",
+    b'{"a":1}',
+    b" ",
+    b"\xef\xbb\xbf",
+    b"[DONE]",
+    b"\x00",
+    b"eventx: 1",
+    b"\n",
+    b"\n",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"event: a\ndata: 1\n\n",
+    b"data: [DONE]\n\n",
+]
+
+
+def _decoded(chunks: list[bytes], limit: int) -> tuple[list[object], bool]:
+    decoder = SSEDecoder(max_event_bytes=limit)
+    out: list[object] = []
+    try:
+        for chunk in chunks:
+            out += decoder.feed(chunk)
+        out += decoder.finish()
+    except ResponseTooLargeError as exc:
+        out.append(str(exc))
+    return out, decoder.done
+
+
+def _relayed(chunks: list[bytes], limit: int) -> tuple[list[object], bool]:
+    decoder = StreamEventDecoder(max_event_bytes=limit)
+    out: list[object] = []
+    try:
+        for chunk in chunks:
+            out += decoder.feed(chunk)
+        out += decoder.finish()
+    except ResponseTooLargeError as exc:
+        out.append(str(exc))
+    return out, decoder.done
+
+
+def _agree(whole: tuple[list[object], bool], split: tuple[list[object], bool]) -> None:
+    """Whole reads and byte-by-byte reads give the same messages; a limit is checked per read,
+    so past one, the whole read may stop before events a line-by-line read got out first."""
+    if any(isinstance(m, str) for m in split[0]):
+        *before, error = whole[0]
+        assert error == split[0][-1] and split[0][: len(before)] == before
+    else:
+        assert whole == split
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(_PIECES), max_size=40),
+    limit=st.sampled_from([2, 5, 10, 30, 1_000]),
+)
+def test_whole_reads_decode_as_byte_by_byte_reads_do(pieces: list[bytes], limit: int) -> None:
+    # Fed a byte at a time, every line is parsed on its own; fed whole, plain events take the
+    # one-match path. Both give the same messages, ids, [DONE] flag and limit errors.
+    stream = b"".join(pieces)
+    one_by_one = [stream[i : i + 1] for i in range(len(stream))]
+    messages, done = _decoded(one_by_one, limit)
+    _agree(_decoded([stream], limit), (messages, done))
+    expected: list[object] = [
+        StreamEvent(m.event, m.data) if isinstance(m, SSEMessage) else m
+        for m in messages
+        if not isinstance(m, SSEMessage) or m.data
+    ]
+    assert _relayed(one_by_one, limit) == (expected, done)
+    _agree(_relayed([stream], limit), (expected, done))
+
+
+def test_plain_events_keep_the_last_id_and_names() -> None:
+    stream = (
+        b"id: 4\ndata: a\n\nevent: e\ndata: b\n\nevent:f\ndata:c\n\nevent:  g\ndata: [DONE]\n\n"
+    )
+    decoder = SSEDecoder()
+    assert decoder.feed(stream) == [
+        SSEMessage(b"a", None, "4", None),
+        SSEMessage(b"b", "e", "4", None),
+        SSEMessage(b"c", "f", "4", None),
+        SSEMessage(b"[DONE]", " g", "4", None),
+    ]
+    assert decoder.done
+
+
+def test_an_event_begun_in_one_read_ends_in_the_next() -> None:
+    decoder = StreamEventDecoder()
+    assert decoder.feed(b"event: a\n") == []
+    assert decoder.feed(b"data: 1\n\ndata: 2\n\n") == [
+        StreamEvent("a", b"1"),
+        StreamEvent(None, b"2"),
+    ]
+
+
+def test_messages_and_events_stay_immutable() -> None:
+    message, event = SSEMessage(b"x", "e"), StreamEvent("e", b"x")
+    for value, name in ((message, "data"), (event, "data"), (event, "event")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, b"y")
+    assert message == SSEMessage(b"x", "e", None, None) and hash(event) == hash(
+        StreamEvent("e", b"x")
+    )
+    assert dataclasses.replace(event, data=b"z") == StreamEvent("e", b"z")

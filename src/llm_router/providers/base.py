@@ -19,7 +19,7 @@ from llm_router import errors
 from llm_router._json import dumps
 from llm_router.auth import ApiKey, AuthConfig
 from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
-from llm_router.framing.sse import SSEDecoder
+from llm_router.framing.sse import StreamEventDecoder
 from llm_router.resilience.backoff import parse_retry_after
 from llm_router.types import ProviderFormat, StreamEvent
 
@@ -191,20 +191,12 @@ def openai_style_embedding_request(provider: Provider, request: UpstreamRequest)
     )
 
 
-class SSEEventDecoder:
-    """SSE bytes -> `StreamEvent`s carrying each event's name and raw data (comments dropped)."""
+class SSEEventDecoder(StreamEventDecoder):
+    """SSE bytes -> `StreamEvent`s carrying each event's name and raw data (comments and
+    events without data dropped)."""
 
-    __slots__ = ("_sse",)
+    __slots__ = ()
     media_type: ClassVar[str] = "text/event-stream"
-
-    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
-        self._sse = SSEDecoder(max_event_bytes=max_event_bytes)
-
-    def feed(self, data: bytes) -> list[StreamEvent]:
-        return [StreamEvent(m.event, m.data) for m in self._sse.feed(data) if m.data]
-
-    def finish(self) -> list[StreamEvent]:
-        return [StreamEvent(m.event, m.data) for m in self._sse.finish() if m.data]
 
 
 _MISSING = object()
