@@ -1,5 +1,6 @@
 """The router's HTTP/1.1 connection pool: which connection serves which request, and when a
-request waits. Wire work (TCP, TLS, h11 framing) is httpcore's single-connection code.
+request waits. Wire work (TCP, TLS, h11 framing) is httpcore's single-connection code, over
+a socket stream that sends a request's head and small body in one write.
 
 Every connection has exactly one owner at any moment: the pool (while idle) or the one task
 that acquired it (while connecting or active). A task connects its own connection and gives
@@ -16,6 +17,7 @@ import math
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpcore
 import trio
@@ -130,7 +132,9 @@ class ConnectionPool:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
             raise
-        connection.http = httpcore.AsyncHTTP11Connection(origin, stream, self.keepalive_expiry)
+        connection.http = httpcore.AsyncHTTP11Connection(
+            origin, _CoalescingStream(stream), self.keepalive_expiry
+        )
         connection.state = ConnectionState.ACTIVE
         return connection.http
 
@@ -255,3 +259,63 @@ class ConnectionPool:
                 if connection.http is not None:
                     with contextlib.suppress(Exception):
                         await connection.http.aclose()
+
+
+#: Writes are held back (until the answer is read) while they add up to at most this much.
+COALESCE_BYTES = 64 * 1024
+
+
+class _CoalescingStream(httpcore.AsyncNetworkStream):
+    """A connection's socket stream, holding writes back until the first read after them.
+
+    httpcore writes a request's head and its body separately: two segments, and two wake-ups
+    of the server, for what is nearly always one small request. Held back and sent at the
+    first read (the answer's head) they go out in one write. A write that would hold more
+    than `COALESCE_BYTES` goes out at once, after what was held.
+    """
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._timeout: float | None = None
+
+    # The `timeout` parameters are httpcore's network-stream interface.
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if not buffer:
+            return
+        if self._held_bytes + len(buffer) <= COALESCE_BYTES:
+            self._held.append(buffer)
+            self._held_bytes += len(buffer)
+            self._timeout = timeout
+            return
+        await self._flush()
+        await self._stream.write(buffer, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        if self._held:
+            await self._flush()
+        return await self._stream.read(max_bytes, timeout)
+
+    async def _flush(self) -> None:
+        held, self._held, self._held_bytes = self._held, [], 0
+        if held:
+            await self._stream.write(held[0] if len(held) == 1 else b"".join(held), self._timeout)
+
+    async def aclose(self) -> None:
+        self._held, self._held_bytes = [], 0  # a request never sent: its connection is closing
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> httpcore.AsyncNetworkStream:
+        await self._flush()
+        return _CoalescingStream(
+            await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)

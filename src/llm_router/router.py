@@ -48,6 +48,9 @@ __all__ = ["CompletionResult", "Router", "RouterClosedError", "RouterStream"]
 #: Caller formats that say "stream" in the URL, not in the body.
 _STREAM_IN_URL = frozenset({ProviderFormat.GOOGLE, ProviderFormat.CONVERSE})
 
+#: A stream reader is let to run through at most this many events without a checkpoint.
+_EVENTS_PER_CHECKPOINT = 16
+
 #: Anthropic requires `max_tokens`; when a caller's format has none, use the model's catalog
 #: maximum capped here (large values make non-streaming Anthropic calls refuse to start).
 DEFAULT_MAX_TOKENS_CAP = 8192
@@ -184,9 +187,10 @@ class RouterStream:
     ended) and `cost` (dollars at the catalog's prices) need no parsing; `text_deltas()`
     iterates just the answer's text pieces, for callers who only want the words.
 
-    Not an async generator on purpose: an event already decoded is served at once (a
-    cancellation check, no scope); only a wait on the network opens a short cancel scope
-    (idle timeout, router shutdown), and no event is yielded while holding one.
+    Not an async generator on purpose: an event already read is served at once (a
+    cancellation check, no scope, and every few events a checkpoint so that a fast reader
+    of one large read lets other tasks run); only a wait on the network opens a short cancel
+    scope (idle timeout, router shutdown), and no event is yielded while holding one.
     """
 
     def __init__(
@@ -199,6 +203,7 @@ class RouterStream:
     ) -> None:
         self._upstream = upstream
         self._idle_timeout = idle_timeout
+        self._served_in_a_row = 0  # events served since the last checkpoint
         self._scope: trio.CancelScope | None = None
         self._aborted = False
         self._pricer = pricer
@@ -238,22 +243,26 @@ class RouterStream:
 
     async def __anext__(self) -> StreamEvent:
         try:
-            return await self._next()
+            if self._aborted:
+                raise RouterClosedError("the router was closed while this stream was open")
+            # Checked before an event is taken: a cancelled caller stops here, the event kept.
+            served = self._served_in_a_row + 1
+            if served < _EVENTS_PER_CHECKPOINT:
+                self._served_in_a_row = served
+                await trio.lowlevel.checkpoint_if_cancelled()
+            else:
+                self._served_in_a_row = 0
+                await trio.lowlevel.checkpoint()
+                if self._aborted:
+                    raise RouterClosedError("the router was closed while this stream was open")
+            event = self._upstream.next_buffered()
+            if event is None:
+                event = await self._read()
+                if event is None:
+                    raise StopAsyncIteration
         except errors.LLMRouterError as exc:
             self.failure = exc
             raise
-
-    async def _next(self) -> StreamEvent:
-        if self._aborted:
-            raise RouterClosedError("the router was closed while this stream was open")
-        # An event the decoder already holds costs no I/O: serve it without opening a scope,
-        # after a cancellation check (a cancelled caller still stops here, the event kept).
-        await trio.lowlevel.checkpoint_if_cancelled()
-        event = self._upstream.next_buffered()
-        if event is None:
-            event = await self._read()
-            if event is None:
-                raise StopAsyncIteration
         self.events_delivered += 1
         return event
 
@@ -333,13 +342,13 @@ class Router:
         install_log_scrubber(live_scrubbers)
         # Loaded here, not at import: the pool pulls in httpcore (and h11, h2), which a program
         # pays for only once it opens a router.
+        from llm_router._client import RouterClient
         from llm_router.transport import PoolTransport
 
-        client = httpx.AsyncClient(
+        client = RouterClient(
             transport=self._config.transport
             or PoolTransport(limits=self._config.limits, pool_timeout=self._config.pool_timeout),
             timeout=httpx.Timeout(None, connect=self._config.connect_timeout),
-            follow_redirects=False,
         )
         nursery_cm = open_nursery()
         try:

@@ -44,10 +44,11 @@ END_SIGNALS: dict[ProviderFormat, str] = {
 class StreamProgress:
     """Watches one provider stream in format `fmt`; call `observe` with every event."""
 
-    __slots__ = ("_fmt", "_parser", "complete", "has_content")
+    __slots__ = ("_ends", "_fmt", "_parser", "complete", "has_content")
 
     def __init__(self, fmt: ProviderFormat) -> None:
         self._fmt = fmt
+        self._ends = _ENDS_ANSWER.get(fmt, _ends_chat)
         self._parser: StreamParser | None = get_format(fmt).StreamParser()
         self.has_content = False  # the first content event has been observed
         self.complete = False  # the format's end-of-answer signal has been observed
@@ -61,7 +62,7 @@ class StreamProgress:
         """One provider event: `payload` is its parsed JSON (Bedrock: `{type: payload}`),
         None for OpenAI's `[DONE]`."""
         if not self.complete:
-            self.complete = _ends_answer(self._fmt, event, payload)
+            self.complete = self._ends(event, payload)
         if self._parser is not None:
             self._classify(payload)
 
@@ -89,23 +90,46 @@ class StreamProgress:
         self._content_seen()
 
 
-def _ends_answer(fmt: ProviderFormat, event: StreamEvent, payload: Any) -> bool:
-    if fmt is ProviderFormat.CONVERSE:
-        return event.event == "messageStop"
-    if payload is None:
-        return fmt in (ProviderFormat.OPENAI, ProviderFormat.MISTRAL)  # [DONE]
+def _ends_converse(event: StreamEvent, payload: Any) -> bool:
+    return event.event == "messageStop"
+
+
+def _ends_anthropic(event: StreamEvent, payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("type") == "message_stop"
+
+
+def _ends_responses(event: StreamEvent, payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("type") in (
+        "response.completed",
+        "response.incomplete",
+    )
+
+
+def _ends_google(event: StreamEvent, payload: Any) -> bool:
     if not isinstance(payload, dict):
         return False
-    if fmt is ProviderFormat.ANTHROPIC:
-        return payload.get("type") == "message_stop"
-    if fmt is ProviderFormat.RESPONSES:
-        return payload.get("type") in ("response.completed", "response.incomplete")
-    if fmt is ProviderFormat.GOOGLE:
-        feedback = payload.get("promptFeedback")
-        if isinstance(feedback, dict) and feedback.get("blockReason"):
-            return True
-        return _any_field(payload.get("candidates"), "finishReason")
-    return _any_field(payload.get("choices"), "finish_reason")  # OpenAI Chat, Mistral
+    feedback = payload.get("promptFeedback")
+    if isinstance(feedback, dict) and feedback.get("blockReason"):
+        return True
+    return _any_field(payload.get("candidates"), "finishReason")
+
+
+def _ends_chat(event: StreamEvent, payload: Any) -> bool:
+    """OpenAI Chat and Mistral: a finish reason, or the `[DONE]` sentinel (payload None)."""
+    if payload is None:
+        return True
+    return isinstance(payload, dict) and _any_field(payload.get("choices"), "finish_reason")
+
+
+#: Whether one event (and its parsed payload; None for `[DONE]`) ends a complete answer.
+_ENDS_ANSWER = {
+    ProviderFormat.CONVERSE: _ends_converse,
+    ProviderFormat.ANTHROPIC: _ends_anthropic,
+    ProviderFormat.RESPONSES: _ends_responses,
+    ProviderFormat.GOOGLE: _ends_google,
+    ProviderFormat.OPENAI: _ends_chat,
+    ProviderFormat.MISTRAL: _ends_chat,
+}
 
 
 def _any_field(items: Any, name: str) -> bool:

@@ -297,8 +297,8 @@ def _check_answer(data: bytes, fmt: ProviderFormat) -> dict[str, Any]:
 
 #: What a format parser raises on a shape it did not expect (see `llm_router.translate`).
 _SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
-#: Serve at most this many buffered events in a row before letting other tasks run.
-_EVENTS_PER_CHECKPOINT = 16
+#: Names of the events that report an error in some format (others may, in their data).
+_ERROR_EVENT_NAMES = frozenset({"error", "response.failed"})
 
 
 _ERROR_CLASSES: dict[ErrorType, type[errors.ProviderError]] = {
@@ -325,8 +325,14 @@ class UpstreamStream:
     Once an event went to the caller, every failure raises `StreamError` (with
     `upstream_error` set to the typed error behind it, when there is one) after the events
     before it were handed out: an upstream's own error event is never passed on as an
-    ordinary event, and a stream cut short cleanly raises `StreamError` with a
-    `StreamTruncatedError` behind it instead of ending.
+    ordinary event, and a stream cut short cleanly raises `StreamTruncatedError` behind a
+    `StreamError` instead of ending. A failure ends the stream: asked again, it raises again.
+
+    A network read is decoded into provider events at once (framing limits apply to the whole
+    read), but each event is translated only when the caller asks for the next one: the first
+    event of a read that holds the whole answer goes out without waiting for the others'
+    translation. Usage reports in events read but never asked for are still counted when the
+    stream is closed.
     """
 
     def __init__(
@@ -353,62 +359,106 @@ class UpstreamStream:
             else StreamTranslator(route.format, caller, include_usage=include_usage)
         )
         self._caller = caller
+        self._converse = route.format is ProviderFormat.CONVERSE
         self._pending: collections.deque[StreamEvent] = collections.deque()
+        self._decoded: list[StreamEvent] = []  # provider events of the last read
+        self._next_decoded = 0  # the first of them not translated yet
         self._progress = StreamProgress(route.format)
         self._held_bytes = 0  # preamble held before the first content event
         self._end_error: errors.LLMRouterError | None = None  # raised once pending drains
         self._started = False  # the response was checked to be a stream
-        self._upstream_done = False
+        self._body_done = False  # read to the end: `_decoded` holds the decoder's last events
+        self._over = False  # no event will be added to `_pending` any more
         self._closed = False
         self._committed = False  # an event went to the caller: no retry may happen any more
-        self._served_in_a_row = 0
         self.events_received = 0
         self.meter = UsageMeter(route.format)  # the provider's own usage reports
         self.ended = False  # the upstream stream ended (cleanly or not)
 
     async def next_event(self) -> StreamEvent | None:
-        """The next event in the caller's format, or None at the end of the stream."""
-        while not self._pending:
-            if self._upstream_done:
+        """The next event in the caller's format (read from the network when none of what was
+        read is left), or None at the end of the stream."""
+        while True:
+            event = self.next_buffered()
+            if event is not None:
+                return event
+            if self._over:
                 if self._end_error is not None:
                     raise self._end_error
                 return None
             await self._pump()
-            self._served_in_a_row = 0
-        self._served_in_a_row += 1
-        if self._served_in_a_row >= _EVENTS_PER_CHECKPOINT:
-            # Buffered events need no I/O: without this a fast consumer of one huge chunk
-            # would never let other tasks run.
-            self._served_in_a_row = 0
-            await trio.lowlevel.checkpoint()
-        self._committed = True
-        return self._pending.popleft()
 
     def next_buffered(self) -> StreamEvent | None:
-        """The next event if one is already decoded and no checkpoint is due, else None
-        (then `next_event` reads, or lets other tasks run, and serves it)."""
-        if not self._pending or self._served_in_a_row + 1 >= _EVENTS_PER_CHECKPOINT:
+        """The next event if what was read so far holds one (translated now), else None (then
+        `next_event` reads on)."""
+        pending = self._pending
+        if not pending and (self._over or not self._advance(pending)):
             return None
-        self._served_in_a_row += 1
         self._committed = True
-        return self._pending.popleft()
+        return pending.popleft()
 
     async def wait_first_event(self) -> None:
         """Read until the first content event is decoded (the attempt has answered: the
         preamble before it and the caller-format events it gave are buffered) or the stream
         ended complete. Raises the typed error of an attempt that failed instead."""
-        while not self._progress.has_content and not self._upstream_done:
+        while not self._advance(None):
+            if self._over:
+                return
             await self._pump()
+        # The events after it in the same read are translated when asked for, but an error
+        # event among them is found now, while the attempt may still be retried: nothing
+        # reached the caller yet. (Only events passing this test can report an error.)
+        decoded = self._decoded
+        for last in range(len(decoded) - 1, self._next_decoded - 1, -1):
+            event = decoded[last]
+            if event.event in _ERROR_EVENT_NAMES or event.data.find(b'"error"') >= 0:
+                self._advance(None, through=last)
+                return
+
+    def _advance(
+        self, pending: collections.deque[StreamEvent] | None, *, through: int = -1
+    ) -> bool:
+        """Translate what was read until `pending` holds an event (None: until the first
+        content event was seen, and on through the event at index `through` of the read);
+        False once everything read is translated. Past the last event of the body, ends the
+        stream (`_end`)."""
+        decoded = self._decoded
+        progress = self._progress
+        try:
+            while (
+                not (progress.has_content if pending is None else pending)
+                or self._next_decoded <= through
+            ):
+                at = self._next_decoded
+                if at < len(decoded):
+                    self._next_decoded = at + 1
+                    self._take(decoded[at])
+                elif self._body_done and not self._over:
+                    self._over = True
+                    self._end()
+                else:
+                    return False
+        except errors.StreamError:
+            raise
+        except (
+            errors.ProviderError,
+            errors.InvalidRequestError,
+            errors.FramingError,
+            errors.TranslationError,
+            *_SHAPE_ERRORS,
+        ) as exc:
+            raise self._malformed(exc) from None
+        return True
 
     async def _pump(self) -> None:
+        """Read and decode the next piece of the body (everything decoded was translated)."""
         if not self._started:
             await self._check_is_stream()
         try:
             chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
-            self._upstream_done = self.ended = True
-            self._feed(None)
-            return
+            self._body_done = self.ended = True
+            chunk = None
         except httpx.TransportError as exc:
             raise self._failure(
                 errors.ConnectError(
@@ -428,7 +478,26 @@ class UpstreamStream:
                 ),
                 "undecodable content-encoding",
             ) from None
-        self._feed(chunk)
+        try:
+            decoded = self._decoder.finish() if chunk is None else self._decoder.feed(chunk)
+        except (errors.ProviderError, errors.InvalidRequestError, errors.FramingError) as exc:
+            raise self._malformed(exc) from None
+        self._decoded = decoded
+        self._next_decoded = 0
+
+    def _malformed(self, exc: Exception) -> errors.LLMRouterError:
+        """The error to raise for what decoding or translating an event raised."""
+        if isinstance(exc, errors.ProviderError | errors.InvalidRequestError):
+            # Exception frames, error events, read limits: typed already.
+            if exc.provider is None:
+                exc.provider = self.route.alias
+            return self._failure(exc, str(exc))
+        return self._failure(
+            errors.UpstreamError(
+                f"{self.route.alias}: malformed stream: {exc}", provider=self.route.alias
+            ),
+            f"malformed stream: {exc}",
+        )
 
     async def _check_is_stream(self) -> None:
         self._started = True
@@ -450,68 +519,54 @@ class UpstreamStream:
             )
         )
 
-    def _feed(self, chunk: bytes | None) -> None:
-        """Decode `chunk` (None: end of body) and queue its events in the caller's format."""
-        try:
-            events = self._decoder.finish() if chunk is None else self._decoder.feed(chunk)
-            for event in events:
-                self._take(event)
-            if chunk is None:
-                self._end()
-        except errors.StreamError:
-            raise
-        except (errors.ProviderError, errors.InvalidRequestError) as exc:
-            # Exception frames, error events, read limits: typed already.
-            if exc.provider is None:
-                exc.provider = self.route.alias
-            raise self._failure(exc, str(exc)) from None
-        except (errors.FramingError, errors.TranslationError, *_SHAPE_ERRORS) as exc:
-            raise self._failure(
-                errors.UpstreamError(
-                    f"{self.route.alias}: malformed stream: {exc}", provider=self.route.alias
-                ),
-                f"malformed stream: {exc}",
-            ) from None
-
     def _take(self, event: StreamEvent) -> None:
         """Queue one provider event in the caller's format; raise if it reports an error."""
         self.meter.observe(event)
         progress = self._progress
-        if event.data == b"[DONE]":
+        translator = self._translator
+        data = event.data
+        if data == b"[DONE]":
             progress.observe(event, None)
-            if self._translator is None:
+            if translator is None:
                 self._pending.append(event)
             return
         payload: Any = None
-        if _may_be_error(event):
+        if event.event in _ERROR_EVENT_NAMES or data.find(b'"error"') >= 0:
+            # Only events that may report an error are parsed twice. (`find`, not `in`: a
+            # bytes `in` first tries its operand as an integer and swallows the TypeError,
+            # which costs twice the search.)
             payload = self._payload(event)
             self._raise_error_event(event, payload)
-        converse = self.route.format is ProviderFormat.CONVERSE
-        if payload is None and (
-            not converse or self._translator is not None or not progress.has_content
-        ):
-            # Parsed whatever the route: passed on untouched, but never as garbage (Bedrock
-            # frames are decoded already; theirs is read only until the commit point).
+        elif not self._converse:
+            # Parsed whatever the route: passed on untouched, but never as garbage.
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise errors.FramingError(f"a stream event is not JSON: {exc}") from None
+        elif translator is not None or not progress.has_content:
+            # Bedrock frames are decoded already: theirs is read only until the commit point.
             payload = self._payload(event)
-        was_held = not progress.has_content
-        progress.observe(event, payload)
-        translator = self._translator
+        if progress.has_content:
+            if not progress.complete:
+                progress.observe(event, payload)
+        else:
+            progress.observe(event, payload)
+            if not progress.has_content:
+                self._held_bytes += len(data)
+                if self._held_bytes > self._limits.max_event_bytes:
+                    progress.content_by_size()  # hold no more: commit at this event
         if translator is None:
             self._pending.append(event)
         else:
-            self._pending.extend(translator.feed(payload if payload is not None else event.data))
+            self._pending.extend(translator.feed(payload if payload is not None else data))
         self.events_received += 1
-        if was_held and not progress.has_content:
-            self._held_bytes += len(event.data)
-            if self._held_bytes > self._limits.max_event_bytes:
-                progress.content_by_size()  # hold no more: commit at this event
 
     def _payload(self, event: StreamEvent) -> Any:
         try:
             obj = orjson.loads(event.data)
         except orjson.JSONDecodeError as exc:
             raise errors.FramingError(f"a stream event is not JSON: {exc}") from None
-        if self.route.format is ProviderFormat.CONVERSE:
+        if self._converse:
             return {event.event: obj}
         return obj
 
@@ -560,7 +615,7 @@ class UpstreamStream:
             if not self._committed:
                 raise truncated  # retryable: nothing reached the caller
             # Raised once the events decoded before the end were handed out.
-            self._end_error = self._failure(truncated, f"the stream ended without {missing}")
+            self._failure(truncated, f"the stream ended without {missing}")
             return
         if self._translator is not None:
             self._pending.extend(self._translator.finish())
@@ -568,18 +623,26 @@ class UpstreamStream:
     def _failure(
         self, before_commit: errors.ProviderError | errors.InvalidRequestError, what: str
     ) -> errors.LLMRouterError:
-        """The error to raise for a failure: retryable as is before commit, else StreamError."""
+        """The error to raise for a failure: retryable as is before commit, else StreamError.
+        The stream is over: what was read and not handed out is dropped, and every later
+        ask raises the same error."""
+        self._over = True
+        self._decoded = []
         if not self._committed:
             self._pending.clear()
-            return self._scrubber.error(before_commit)
-        return self._scrubber.error(
-            errors.StreamError(
-                f"{self.route.alias}: stream interrupted after {self.events_received} events: {what}",
-                status=before_commit.status,
-                provider=self.route.alias,
-                upstream_error=before_commit,
+            error = self._scrubber.error(before_commit)
+        else:
+            error = self._scrubber.error(
+                errors.StreamError(
+                    f"{self.route.alias}: stream interrupted after {self.events_received}"
+                    f" events: {what}",
+                    status=before_commit.status,
+                    provider=self.route.alias,
+                    upstream_error=before_commit,
+                )
             )
-        )
+        self._end_error = error
+        return error
 
     def fail(self, error: ErrorInfo) -> list[StreamEvent]:
         """The caller-format event reporting `error` after this stream's events so far.
@@ -596,10 +659,8 @@ class UpstreamStream:
         if self._closed:
             return
         self._closed = True
+        if not self._over:  # count the usage of events read but never asked for
+            for event in self._decoded[self._next_decoded :]:
+                self.meter.observe(event)
         with trio.CancelScope(shield=True):
             await self._response.aclose()
-
-
-def _may_be_error(event: StreamEvent) -> bool:
-    """Cheap test for events that may report an error (only those are parsed twice)."""
-    return event.event in ("error", "response.failed") or b'"error"' in event.data

@@ -365,3 +365,64 @@ async def test_https_connections_verify_the_host_and_are_reused(tmp_path: Path) 
                     await stranger.get(f"https://localhost:{port}/")
                 assert unverified.pool.statistics()["connections"] == 0
         nursery.cancel_scope.cancel()
+
+
+# -- a request's head and small body go out in one write ------------------------------------------
+class _Recording(httpcore.AsyncNetworkStream):
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return b"answer"
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        self.writes.append(buffer)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_writes_are_held_until_the_answer_is_read() -> None:
+    from llm_router._pool import COALESCE_BYTES, _CoalescingStream
+
+    raw = _Recording()
+    stream = _CoalescingStream(raw)
+    await stream.write(b"head")
+    await stream.write(b"")
+    await stream.write(b"body")
+    assert raw.writes == []
+    assert await stream.read(100) == b"answer"
+    assert raw.writes == [b"headbody"]
+    big = b"x" * COALESCE_BYTES
+    await stream.write(b"head")
+    await stream.write(big)  # too much to hold: what was held goes first, then this at once
+    assert raw.writes[1:] == [b"head", big]
+    await stream.write(b"never sent")
+    await stream.aclose()
+    assert raw.closed and raw.writes[-1] == big
+
+
+async def test_a_request_reaches_the_server_in_one_piece() -> None:
+    first_reads: list[bytes] = []
+
+    async def serve(stream: trio.SocketStream) -> None:
+        async with stream:
+            first_reads.append(await stream.receive_some(65536))
+            rest = first_reads[0]
+            while b'"x"}' not in rest:  # the body's end, should the request come in pieces
+                rest += await stream.receive_some(65536)
+            body = orjson.dumps({"ok": True})
+            head = f"HTTP/1.1 200 OK\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+            await stream.send_all(head + body)
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        transport = PoolTransport(limits=httpx.Limits(max_connections=1))
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.post(f"http://127.0.0.1:{port}/", json={"q": "x"})
+        nursery.cancel_scope.cancel()
+    assert response.json() == {"ok": True}
+    assert first_reads[0].startswith(b"POST / HTTP/1.1\r\n")
+    assert first_reads[0].endswith(b'{"q":"x"}')  # head and body in one segment

@@ -113,10 +113,19 @@ class StreamParser:
         return [TextDelta(index, text) if kind == "text" else ReasoningDelta(index, text)]
 
     def _delta(self, event: Mapping[str, Any]) -> list[StreamDelta]:
+        wire_index = event.get("index")
+        delta = event.get("delta")
+        if type(wire_index) is int and type(delta) is dict:
+            # Nearly every event of a stream: a text delta of a block already started, read
+            # with the checks below done inline (anything else takes the checked path).
+            text = delta.get("text")
+            if type(text) is str and delta.get("type") == "text_delta":
+                index = self._blocks.get(wire_index)
+                return [] if index is None else [TextDelta(index, text)]
         index = self._blocks.get(get_int(event, "index", "") or 0)
         if index is None:
             return []
-        delta = need_obj(event.get("delta"), "delta")
+        delta = need_obj(delta, "delta")
         kind = delta.get("type")
         if kind == "text_delta":
             return [TextDelta(index, need_str(delta, "text", "delta"))]
