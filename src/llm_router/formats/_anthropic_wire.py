@@ -50,6 +50,7 @@ from llm_router.universal import (
 
 __all__ = [
     "FINISH",
+    "KNOWN_REQUEST_FIELDS",
     "ORIGIN",
     "error_status",
     "new_message_id",
@@ -81,6 +82,15 @@ FINISH = FinishReasonMap(
     render_overrides={FinishReason.CONTENT_FILTER: "refusal"},
     default="end_turn",
 )
+
+KNOWN_REQUEST_FIELDS = frozenset(
+    {
+        "model", "messages", "system", "max_tokens", "tools", "tool_choice", "temperature",
+        "top_p", "top_k", "stop_sequences", "metadata", "thinking", "output_config",
+        "output_format", "service_tier", "stream", "anthropic_version",
+    }
+)  # fmt: skip
+"""Top-level request fields with a universal slot; any other goes to `Request.extras`."""
 
 DEFAULT_MAX_TOKENS = 4096
 """`max_tokens` sent when neither the request nor the caller's `default_max_tokens` has one."""

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from llm_router.errors import TranslationError
+from llm_router.formats import _anthropic_fast as _fast
 from llm_router.formats import (
     append_user_turn,
     field_error,
@@ -31,6 +32,7 @@ from llm_router.formats._anthropic_stream import StreamParser, StreamRenderer
 from llm_router.formats._anthropic_wire import (
     DEFAULT_MAX_TOKENS,
     FINISH,
+    KNOWN_REQUEST_FIELDS,
     ORIGIN,
     new_message_id,
     parse_block,
@@ -80,13 +82,7 @@ __all__ = [
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 
-_KNOWN_FIELDS = frozenset(
-    {
-        "model", "messages", "system", "max_tokens", "tools", "tool_choice", "temperature",
-        "top_p", "top_k", "stop_sequences", "metadata", "thinking", "output_config",
-        "output_format", "service_tier", "stream", "anthropic_version",
-    }
-)  # fmt: skip
+_KNOWN_FIELDS = KNOWN_REQUEST_FIELDS
 _SERVICE_TIERS = frozenset({"auto", "standard_only"})
 # Top-level scalars: wire key -> (Request keyword, kind).
 _FIELDS: dict[str, tuple[str, str]] = {
@@ -105,6 +101,12 @@ _ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 
 
 def parse_request(obj: Mapping[str, Any]) -> Request:
+    req = _fast.parse_request(obj)
+    return req if req is not None else _parse_request(obj)
+
+
+def _parse_request(obj: Mapping[str, Any]) -> Request:
+    """The general path: every field, and the typed errors naming the bad one."""
     obj = need_obj(obj, "")
     messages: list[Message] = []
     system = obj.get("system")
@@ -365,6 +367,12 @@ def _render_tool_choice(tc: ToolChoice | None, parallel: bool | None) -> dict[st
 
 
 def parse_response(obj: Mapping[str, Any]) -> Response:
+    resp = _fast.parse_response(obj)
+    return resp if resp is not None else _parse_response(obj)
+
+
+def _parse_response(obj: Mapping[str, Any]) -> Response:
+    """The general path: every field, and the typed errors naming the bad one."""
     obj = need_obj(obj, "")
     content = tuple(
         parse_block(b, f"content[{i}]") for i, b in enumerate(get_list(obj, "content", ""))

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from llm_router.errors import TranslationError
+from llm_router.formats import _converse_fast as _fast
 from llm_router.formats import (
     append_user_turn,
     field_error,
@@ -87,6 +88,12 @@ _KNOWN_FIELDS = frozenset(
 
 
 def parse_request(obj: Mapping[str, Any]) -> Request:
+    req = _fast.parse_request(obj)
+    return req if req is not None else _parse_request(obj)
+
+
+def _parse_request(obj: Mapping[str, Any]) -> Request:
+    """The general path: every field, and the typed errors naming the bad one."""
     obj = need_obj(obj, "")
     messages: list[Message] = []
     system = get_list(obj, "system", "")
@@ -340,6 +347,12 @@ def _render_tool_config(
 
 
 def parse_response(obj: Mapping[str, Any]) -> Response:
+    resp = _fast.parse_response(obj)
+    return resp if resp is not None else _parse_response(obj)
+
+
+def _parse_response(obj: Mapping[str, Any]) -> Response:
+    """The general path: every field, and the typed errors naming the bad one."""
     obj = need_obj(obj, "")
     output = get_obj(obj, "output", "") or {}
     message = get_obj(output, "message", "output") or {}

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llm_router.errors import TranslationError
+from llm_router.formats import _google_fast as _fast
 from llm_router.formats import (
     append_user_turn,
     field_error,
@@ -128,6 +129,12 @@ _LEVELS = frozenset({"minimal", "low", "medium", "high", "xhigh"})
 def parse_request(obj: Mapping[str, Any]) -> Request:
     """Parse a generateContent body. `extras_origin` is always "google": it marks the body as
     Gemini's own, so that effort words go back as `thinkingLevel` (not as a budget)."""
+    req = _fast.parse_request(obj)
+    return req if req is not None else _parse_request(obj)
+
+
+def _parse_request(obj: Mapping[str, Any]) -> Request:
+    """The general path: every field and spelling, and the typed errors naming the bad one."""
     obj = need_obj(obj, "")
     ids = CallIds()
     messages: list[Message] = []
@@ -450,6 +457,12 @@ def _render_thinking(r: ReasoningConfig, same_family: bool) -> dict[str, Any]:
 
 
 def parse_response(obj: Mapping[str, Any]) -> Response:
+    resp = _fast.parse_response(obj)
+    return resp if resp is not None else _parse_response(obj)
+
+
+def _parse_response(obj: Mapping[str, Any]) -> Response:
+    """The general path: every field and spelling, and the typed errors naming the bad one."""
     obj = need_obj(obj, "")
     content: tuple[ContentPart, ...] = ()
     finish: FinishReason | None = None
