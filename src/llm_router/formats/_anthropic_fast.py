@@ -47,6 +47,11 @@ _CHOICES = {
     "none": ToolChoiceMode.NONE,
 }
 _MODES = {mode.value: mode for mode in ReasoningMode}
+# Enum members as module constants: an attribute lookup on an enum class is slow.
+_FORMAT_JSON_SCHEMA = ResponseFormatType.JSON_SCHEMA
+_SYSTEM = Role.SYSTEM
+_USER = Role.USER
+_CHOICE_NAMED = ToolChoiceMode.NAMED
 
 
 def parse_request(obj: Mapping[str, Any]) -> Request | None:
@@ -64,9 +69,9 @@ def _request(obj: dict[str, Any]) -> Request | None:
     system = get("system")
     if system is not None:
         if type(system) is str:
-            messages.append(Message(Role.SYSTEM, (TextPart(system),)))
+            messages.append(Message(_SYSTEM, (TextPart(system),)))
         elif type(system) is list:
-            messages.append(Message(Role.SYSTEM, _blocks(system, "system")))
+            messages.append(Message(_SYSTEM, _blocks(system, "system")))
         else:
             return None
     raw_messages = get("messages")
@@ -88,7 +93,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if type(content) is not list:
             return None
         parts = _blocks(content, i)
-        if role is Role.USER and any(type(p) is ToolResultPart for p in parts):
+        if role is _USER and any(type(p) is ToolResultPart for p in parts):
             append_user_turn(parts, messages)
         else:
             messages.append(Message(role, parts))
@@ -148,7 +153,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
             name = raw_choice.get("name")
             if type(name) is not str:
                 return None
-            tool_choice = ToolChoice(ToolChoiceMode.NAMED, name=name)
+            tool_choice = ToolChoice(_CHOICE_NAMED, name=name)
         else:
             mode = _CHOICES.get(kind) if type(kind) is str else None
             if mode is None:
@@ -180,7 +185,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
             schema = out_format.get("schema")
             if schema is not None and type(schema) is not dict:
                 return None
-            response_format = ResponseFormat(ResponseFormatType.JSON_SCHEMA, schema=schema)
+            response_format = ResponseFormat(_FORMAT_JSON_SCHEMA, schema=schema)
     if thinking is not None:
         if type(thinking) is not dict:
             return None

@@ -44,6 +44,13 @@ _KNOWN_FIELDS = frozenset(
 )  # fmt: skip
 # Known fields only the general path reads.
 _GENERAL_FIELDS = frozenset({"additionalModelRequestFields", "outputConfig"})
+# Enum members as module constants: an attribute lookup on an enum class is slow.
+_ASSISTANT = Role.ASSISTANT
+_SYSTEM = Role.SYSTEM
+_USER = Role.USER
+_CHOICE_AUTO = ToolChoiceMode.AUTO
+_CHOICE_NAMED = ToolChoiceMode.NAMED
+_CHOICE_REQUIRED = ToolChoiceMode.REQUIRED
 
 
 def parse_request(obj: Mapping[str, Any]) -> Request | None:
@@ -63,7 +70,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if type(system) is not list:
             return None
         if system:
-            messages.append(Message(Role.SYSTEM, _blocks(system, "system")))
+            messages.append(Message(_SYSTEM, _blocks(system, "system")))
     raw_messages = get("messages")
     if type(raw_messages) is not list:
         if raw_messages is not None:
@@ -79,13 +86,13 @@ def _request(obj: dict[str, Any]) -> Request | None:
                 return None
             content = ()
         if role == "assistant":
-            messages.append(Message(Role.ASSISTANT, _blocks(content, i)))
+            messages.append(Message(_ASSISTANT, _blocks(content, i)))
         elif role == "user":
             parts = _blocks(content, i)
             if any(type(p) is ToolResultPart for p in parts):
                 append_user_turn(parts, messages)
             else:
-                messages.append(Message(Role.USER, parts))
+                messages.append(Message(_USER, parts))
         else:
             return None
 
@@ -202,15 +209,15 @@ def _tool_config(
         if type(raw_choice) is not dict:
             return None
         if "any" in raw_choice:
-            choice = ToolChoice(ToolChoiceMode.REQUIRED)
+            choice = ToolChoice(_CHOICE_REQUIRED)
         elif "tool" in raw_choice:
             named = raw_choice["tool"]
             name = named.get("name") if type(named) is dict else None
             if type(name) is not str:
                 return None
-            choice = ToolChoice(ToolChoiceMode.NAMED, name=name)
+            choice = ToolChoice(_CHOICE_NAMED, name=name)
         else:
-            choice = ToolChoice(ToolChoiceMode.AUTO)
+            choice = ToolChoice(_CHOICE_AUTO)
     return tuple(tools), choice
 
 

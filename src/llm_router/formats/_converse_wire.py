@@ -228,15 +228,25 @@ def render_blocks(
     request: bool,
     out: list[dict[str, Any]],
     path: str | None = None,
+    message: int | None = None,
 ) -> None:
     """Append the blocks for `parts` to `out` (several per part when a cache point follows).
 
-    `path` (e.g. ``messages[2].content``) locates the parts in errors.
+    `path` (e.g. ``messages[2].content``), or the index of the request message holding the
+    parts, locates them in errors.
     """
     for j, p in enumerate(parts):
+        if type(p) is TextPart:  # the common case, kept fast
+            if p.text or not request:  # empty text blocks are refused in requests
+                out.append({"text": p.text})
+                if p.cache_control is not None:
+                    out.append(cache_point(p.cache_control))
+            continue
         try:
             block = _render_block(p, request=request)
         except TranslationError as exc:
+            if message is not None:
+                path = f"messages[{message}].content"
             if path is None:
                 raise
             raise TranslationError(f"{path}[{j}]: {exc.message}", path=f"{path}[{j}]") from None

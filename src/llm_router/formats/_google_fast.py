@@ -84,6 +84,20 @@ _USAGE_SNAKE = frozenset(
         "thoughts_token_count", "cached_content_token_count", "total_token_count",
     }
 )  # fmt: skip
+# Enum members as module constants: an attribute lookup on an enum class is slow.
+_FINISH_CONTENT_FILTER = FinishReason.CONTENT_FILTER
+_FINISH_STOP = FinishReason.STOP
+_FINISH_TOOL_CALLS = FinishReason.TOOL_CALLS
+_REASONING_ADAPTIVE = ReasoningMode.ADAPTIVE
+_REASONING_DISABLED = ReasoningMode.DISABLED
+_REASONING_ENABLED = ReasoningMode.ENABLED
+_FORMAT_JSON_OBJECT = ResponseFormatType.JSON_OBJECT
+_FORMAT_JSON_SCHEMA = ResponseFormatType.JSON_SCHEMA
+_ASSISTANT = Role.ASSISTANT
+_SYSTEM = Role.SYSTEM
+_USER = Role.USER
+_CHOICE_NAMED = ToolChoiceMode.NAMED
+_CHOICE_REQUIRED = ToolChoiceMode.REQUIRED
 
 
 def parse_request(obj: Mapping[str, Any]) -> Request | None:
@@ -102,12 +116,12 @@ def _request(obj: dict[str, Any]) -> Request | None:
     system = get("systemInstruction")
     if system is not None:
         if type(system) is str:
-            messages.append(Message(Role.SYSTEM, (TextPart(system),)))
+            messages.append(Message(_SYSTEM, (TextPart(system),)))
         elif type(system) is dict:
             parts = _parts(system, "systemInstruction", ids)
             if parts is None:
                 return None
-            messages.append(Message(Role.SYSTEM, parts))
+            messages.append(Message(_SYSTEM, parts))
         else:
             return None
     contents = get("contents")
@@ -123,12 +137,12 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if parts is None:
             return None
         if role == "model":
-            messages.append(Message(Role.ASSISTANT, parts))
+            messages.append(Message(_ASSISTANT, parts))
         elif role is None or role == "user" or role == "function" or role == "":
             if any(type(p) is ToolResultPart for p in parts):
                 append_user_turn(parts, messages)
             else:
-                messages.append(Message(Role.USER, parts))
+                messages.append(Message(_USER, parts))
         else:
             return None
 
@@ -193,9 +207,9 @@ def _request(obj: dict[str, Any]) -> Request | None:
                     return None
                 schema = json_schema(openapi)
         if schema is not None:
-            response_format = ResponseFormat(ResponseFormatType.JSON_SCHEMA, schema=schema)
+            response_format = ResponseFormat(_FORMAT_JSON_SCHEMA, schema=schema)
         elif mime == "application/json":
-            response_format = ResponseFormat(ResponseFormatType.JSON_OBJECT)
+            response_format = ResponseFormat(_FORMAT_JSON_OBJECT)
         thinking = gen.get("thinkingConfig")
         if thinking is not None:
             reasoning = _thinking(thinking)
@@ -260,11 +274,11 @@ def _thinking(config: Any) -> ReasoningConfig | None:
     ):
         return None
     if budget == 0:
-        mode: ReasoningMode | None = ReasoningMode.DISABLED
+        mode: ReasoningMode | None = _REASONING_DISABLED
     elif budget == -1:
-        mode, budget = ReasoningMode.ADAPTIVE, None
+        mode, budget = _REASONING_ADAPTIVE, None
     else:
-        mode = None if budget is None else ReasoningMode.ENABLED
+        mode = None if budget is None else _REASONING_ENABLED
     return ReasoningConfig(
         mode, None if level is None else level.lower(), budget, "auto" if include else None
     )
@@ -321,8 +335,8 @@ def _tools(
     choice_mode = _MODES.get(mode.upper())
     if choice_mode is None:
         return None
-    if choice_mode is ToolChoiceMode.REQUIRED and len(allowed) == 1:
-        return tuple(tools), ToolChoice(ToolChoiceMode.NAMED, name=allowed[0])
+    if choice_mode is _CHOICE_REQUIRED and len(allowed) == 1:
+        return tuple(tools), ToolChoice(_CHOICE_NAMED, name=allowed[0])
     return tuple(tools), ToolChoice(choice_mode, allowed=allowed)
 
 
@@ -379,15 +393,15 @@ def _response(obj: dict[str, Any]) -> Response | None:
         if reason is not None and type(reason) is not str:
             return None
         finish = FINISH.parse(reason)
-        if finish is FinishReason.STOP and any(type(p) is ToolCallPart for p in content):
-            finish = FinishReason.TOOL_CALLS  # Gemini has no finish reason of its own for calls
+        if finish is _FINISH_STOP and any(type(p) is ToolCallPart for p in content):
+            finish = _FINISH_TOOL_CALLS  # Gemini has no finish reason of its own for calls
     else:
         feedback = get("promptFeedback")
         if feedback is not None:
             if type(feedback) is not dict:
                 return None
             if feedback:
-                finish = FinishReason.CONTENT_FILTER  # the prompt itself was blocked
+                finish = _FINISH_CONTENT_FILTER  # the prompt itself was blocked
     usage = None
     raw_usage = get("usageMetadata")
     if raw_usage is not None:

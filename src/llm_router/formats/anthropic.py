@@ -95,6 +95,17 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "stream": ("stream", "boolean"),
 }
 _ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
+# Universal role -> Messages role; None for the turns that go to `system`.
+_WIRE_ROLES: dict[Role, str | None] = {
+    Role.SYSTEM: None,
+    Role.DEVELOPER: None,
+    Role.USER: "user",
+    Role.ASSISTANT: "assistant",
+    Role.TOOL: "user",
+}
+# Enum members as module constants: an attribute lookup on an enum class is slow.
+_TOOL = Role.TOOL
+_JSON_SCHEMA = ResponseFormatType.JSON_SCHEMA
 
 
 # --------------------------------------------------------------------------- request: parse
@@ -248,17 +259,19 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         body["model"] = req.model
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
+    last_role = None
     for i, m in enumerate(req.messages):
-        if m.role in (Role.SYSTEM, Role.DEVELOPER):
+        wire_role = _WIRE_ROLES[m.role]
+        if wire_role is None:  # system and developer turns go to `system`
             system += (render_text(p) for p in m.content if type(p) is TextPart and p.text)
             continue
-        role = "assistant" if m.role is Role.ASSISTANT else "user"
         blocks = _render_blocks(m.content, i)
         if not blocks:
             continue  # the API rejects empty turns
-        if not messages or messages[-1]["role"] != role:
-            messages.append({"role": role, "content": blocks})
-        elif m.role is Role.TOOL:
+        if wire_role != last_role:
+            messages.append({"role": wire_role, "content": blocks})
+            last_role = wire_role
+        elif m.role is _TOOL:
             # The API wants a user turn's tool results before anything else in it.
             turn = messages[-1]["content"]
             first_other = next(
@@ -282,16 +295,17 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         if effort is not None:
             body["output_config"] = {"effort": effort}
     body["max_tokens"] = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
-    tools = [
-        _render_tool(t)
-        for t in req.tools
-        if type(t) is Tool or (type(t) is ProviderTool and t.origin == ORIGIN)
-    ]
-    if tools:
-        body["tools"] = tools
-    tool_choice = _render_tool_choice(req.tool_choice, req.parallel_tool_calls)
-    if tool_choice is not None and tools:  # the API refuses a tool_choice without tools
-        body["tool_choice"] = tool_choice
+    if req.tools:
+        tools = [
+            _render_tool(t)
+            for t in req.tools
+            if type(t) is Tool or (type(t) is ProviderTool and t.origin == ORIGIN)
+        ]
+        if tools:
+            body["tools"] = tools
+            tool_choice = _render_tool_choice(req.tool_choice, req.parallel_tool_calls)
+            if tool_choice is not None:  # the API refuses a tool_choice without tools
+                body["tool_choice"] = tool_choice
     if req.temperature is not None:
         body["temperature"] = req.temperature
     if req.top_p is not None:
@@ -302,10 +316,10 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         body["stop_sequences"] = list(req.stop)
     if req.user is not None:
         body["metadata"] = {"user_id": req.user}
-    if req.service_tier in _SERVICE_TIERS:
+    if req.service_tier is not None and req.service_tier in _SERVICE_TIERS:
         body["service_tier"] = req.service_tier
     fmt = req.response_format
-    if fmt is not None and fmt.type is ResponseFormatType.JSON_SCHEMA and fmt.schema is not None:
+    if fmt is not None and fmt.type is _JSON_SCHEMA and fmt.schema is not None:
         body.setdefault("output_config", {})["format"] = {
             "type": "json_schema",
             "schema": fmt.schema,
@@ -321,6 +335,10 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
 def _render_blocks(parts: tuple[ContentPart, ...], message: int) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for j, part in enumerate(parts):
+        if type(part) is TextPart and part.cache_control is None and not part.annotations:
+            if part.text:  # empty text blocks are refused in requests
+                blocks.append({"type": "text", "text": part.text})
+            continue
         try:
             block = render_block(part, request=True)
         except TranslationError as exc:
@@ -389,7 +407,14 @@ def _parse_response(obj: Mapping[str, Any]) -> Response:
 
 
 def render_response(resp: Response) -> dict[str, Any]:
-    content = [b for p in resp.content if (b := render_block(p, request=False)) is not None]
+    content: list[dict[str, Any]] = []
+    for p in resp.content:
+        if type(p) is TextPart and p.cache_control is None and not p.annotations:
+            content.append({"type": "text", "text": p.text})
+        else:
+            block = render_block(p, request=False)
+            if block is not None:
+                content.append(block)
     return {
         "id": resp.id or new_message_id(),
         "type": "message",

@@ -76,6 +76,14 @@ _INFERENCE_FIELDS: dict[str, tuple[str, str]] = {
     "temperature": ("temperature", "number"),
     "topP": ("top_p", "number"),
 }
+# Universal role -> Converse role; None for the turns that go to `system`.
+_WIRE_ROLES: dict[Role, str | None] = {
+    Role.SYSTEM: None,
+    Role.DEVELOPER: None,
+    Role.USER: "user",
+    Role.ASSISTANT: "assistant",
+    Role.TOOL: "user",
+}
 _KNOWN_FIELDS = frozenset(
     {
         "modelId", "messages", "system", "inferenceConfig", "toolConfig",
@@ -240,21 +248,22 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
     """
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
+    last_role = None
     for i, m in enumerate(req.messages):
-        path = f"messages[{i}].content"
-        if m.role in (Role.SYSTEM, Role.DEVELOPER):
+        role = _WIRE_ROLES[m.role]
+        if role is None:  # system and developer turns go to `system`
             texts = tuple(p for p in m.content if type(p) is TextPart)
-            render_blocks(texts, request=True, out=system, path=path)
+            render_blocks(texts, request=True, out=system, message=i)
             continue
-        role = "assistant" if m.role is Role.ASSISTANT else "user"
         # Converse wants strictly alternating turns: same-role neighbours are merged.
-        if messages and messages[-1]["role"] == role:
-            render_blocks(m.content, request=True, out=messages[-1]["content"], path=path)
+        if role == last_role:
+            render_blocks(m.content, request=True, out=messages[-1]["content"], message=i)
             continue
         blocks: list[dict[str, Any]] = []
-        render_blocks(m.content, request=True, out=blocks, path=path)
+        render_blocks(m.content, request=True, out=blocks, message=i)
         if blocks:
             messages.append({"role": role, "content": blocks})
+            last_role = role
     body: dict[str, Any] = {"messages": messages}
     if system:
         body["system"] = system
@@ -282,9 +291,10 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
             output["effort"] = effort
     if inference:
         body["inferenceConfig"] = inference
-    tool_config = _render_tool_config(req.tools, req.tool_choice)
-    if tool_config is not None:
-        body["toolConfig"] = tool_config
+    if req.tools:
+        tool_config = _render_tool_config(req.tools, req.tool_choice)
+        if tool_config is not None:
+            body["toolConfig"] = tool_config
     fmt = req.response_format
     if fmt is not None and fmt.type is ResponseFormatType.JSON_SCHEMA and fmt.schema is not None:
         definition: dict[str, Any] = {"schema": orjson.dumps(fmt.schema).decode()}

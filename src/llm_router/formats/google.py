@@ -121,6 +121,17 @@ _MODES = {
     "NONE": ToolChoiceMode.NONE,
 }
 _LEVELS = frozenset({"minimal", "low", "medium", "high", "xhigh"})
+# Universal role -> Gemini role; None for the turns that go to `systemInstruction`.
+_WIRE_ROLES: dict[Role, str | None] = {
+    Role.SYSTEM: None,
+    Role.DEVELOPER: None,
+    Role.USER: "user",
+    Role.ASSISTANT: "model",
+    Role.TOOL: "user",
+}
+# An enum member as a module constant: an attribute lookup on an enum class is slow.
+_TEXT_FORMAT = ResponseFormatType.TEXT
+_NO_NAMES: Mapping[str, str] = {}
 
 
 # --------------------------------------------------------------------------- request: parse
@@ -305,12 +316,23 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
     names: dict[str, str] = {}  # tool-call id -> function name, for results that lack it
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
+    last_role = None
     for i, m in enumerate(req.messages):
-        if m.role in (Role.SYSTEM, Role.DEVELOPER):
+        role = _WIRE_ROLES[m.role]
+        if role is None:  # system and developer turns go to `systemInstruction`
             system += ({"text": p.text} for p in m.content if type(p) is TextPart and p.text)
             continue
         parts: list[dict[str, Any]] = []
+        only_text = True  # text parts cannot be function calls: no signing to look at
         for j, p in enumerate(m.content):
+            if type(p) is TextPart:
+                if p.text:  # the API rejects empty text parts
+                    text_part: dict[str, Any] = {"text": p.text}
+                    if p.signature is not None:
+                        text_part["thoughtSignature"] = p.signature
+                    parts.append(text_part)
+                continue
+            only_text = False
             if type(p) is ToolCallPart:
                 names[p.id] = p.name
             elif type(p) is ToolResultPart and p.name is None and p.call_id not in names:
@@ -329,23 +351,24 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
                 parts.append(part)
         if not parts:
             continue
-        role = "model" if m.role is Role.ASSISTANT else "user"
-        if role == "model":
+        if role == "model" and not only_text:
             _sign_foreign_calls(parts)
-        if contents and contents[-1]["role"] == role:
+        if role == last_role:
             contents[-1]["parts"] += parts
         else:
             contents.append({"role": role, "parts": parts})
+            last_role = role
 
     body: dict[str, Any] = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": system}
-    tools = _render_tools(req.tools)
-    if tools:
-        body["tools"] = tools
-        config = _render_tool_choice(req.tool_choice)
-        if config is not None:
-            body["toolConfig"] = {"functionCallingConfig": config}
+    if req.tools:
+        tools = _render_tools(req.tools)
+        if tools:
+            body["tools"] = tools
+            config = _render_tool_choice(req.tool_choice)
+            if config is not None:
+                body["toolConfig"] = {"functionCallingConfig": config}
     same_family = req.extras_origin == ORIGIN
     gen = _render_generation(req, same_family)
     if same_family and req.extras:
@@ -404,24 +427,30 @@ def _render_tool_choice(tc: ToolChoice | None) -> dict[str, Any] | None:
 
 def _render_generation(req: Request, same_family: bool) -> dict[str, Any]:
     gen: dict[str, Any] = {}
-    for key, value in (
-        ("maxOutputTokens", req.max_tokens),
-        ("temperature", req.temperature),
-        ("topP", req.top_p),
-        ("topK", req.top_k),
-        ("seed", req.seed),
-        ("presencePenalty", req.presence_penalty),
-        ("frequencyPenalty", req.frequency_penalty),
-        ("candidateCount", req.n),
-        ("responseLogprobs", req.logprobs),
-        ("logprobs", req.top_logprobs),
-    ):
-        if value is not None:
-            gen[key] = value
+    if req.max_tokens is not None:
+        gen["maxOutputTokens"] = req.max_tokens
+    if req.temperature is not None:
+        gen["temperature"] = req.temperature
+    if req.top_p is not None:
+        gen["topP"] = req.top_p
+    if req.top_k is not None:
+        gen["topK"] = req.top_k
+    if req.seed is not None:
+        gen["seed"] = req.seed
+    if req.presence_penalty is not None:
+        gen["presencePenalty"] = req.presence_penalty
+    if req.frequency_penalty is not None:
+        gen["frequencyPenalty"] = req.frequency_penalty
+    if req.n is not None:
+        gen["candidateCount"] = req.n
+    if req.logprobs is not None:
+        gen["responseLogprobs"] = req.logprobs
+    if req.top_logprobs is not None:
+        gen["logprobs"] = req.top_logprobs
     if req.stop:
         gen["stopSequences"] = list(req.stop)
     fmt = req.response_format
-    if fmt is not None and fmt.type is not ResponseFormatType.TEXT:
+    if fmt is not None and fmt.type is not _TEXT_FORMAT:
         gen["responseMimeType"] = "application/json"
         if fmt.schema is not None:
             gen["responseJsonSchema"] = fmt.schema
@@ -490,9 +519,18 @@ def _parse_response(obj: Mapping[str, Any]) -> Response:
 
 
 def render_response(resp: Response) -> dict[str, Any]:
-    parts = [
-        part for p in resp.content if (part := render_part(p, request=False, names={})) is not None
-    ]
+    parts: list[dict[str, Any]] = []
+    for p in resp.content:
+        if type(p) is TextPart:
+            if p.text or p.signature is not None:  # an empty unsigned text says nothing
+                text_part: dict[str, Any] = {"text": p.text}
+                if p.signature is not None:
+                    text_part["thoughtSignature"] = p.signature
+                parts.append(text_part)
+            continue
+        part = render_part(p, request=False, names=_NO_NAMES)
+        if part is not None:
+            parts.append(part)
     candidate = {
         "content": {"role": "model", "parts": parts},
         "finishReason": FINISH.render(resp.finish_reason),
