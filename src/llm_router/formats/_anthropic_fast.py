@@ -93,7 +93,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if type(content) is not list:
             return None
         parts = _blocks(content, i)
-        if role is _USER and any(type(p) is ToolResultPart for p in parts):
+        if role is _USER and ToolResultPart in map(type, parts):
             append_user_turn(parts, messages)
         else:
             messages.append(Message(role, parts))

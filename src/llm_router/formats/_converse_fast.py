@@ -89,7 +89,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
             messages.append(Message(_ASSISTANT, _blocks(content, i)))
         elif role == "user":
             parts = _blocks(content, i)
-            if any(type(p) is ToolResultPart for p in parts):
+            if ToolResultPart in map(type, parts):
                 append_user_turn(parts, messages)
             else:
                 messages.append(Message(_USER, parts))

@@ -111,7 +111,7 @@ def parse_request(obj: Mapping[str, Any]) -> Request | None:
 
 def _request(obj: dict[str, Any]) -> Request | None:
     get = obj.get
-    ids = CallIds()
+    ids: list[CallIds] = []  # made on first use: most bodies have no tool calls
     messages: list[Message] = []
     system = get("systemInstruction")
     if system is not None:
@@ -139,7 +139,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if role == "model":
             messages.append(Message(_ASSISTANT, parts))
         elif role is None or role == "user" or role == "function" or role == "":
-            if any(type(p) is ToolResultPart for p in parts):
+            if ToolResultPart in map(type, parts):
                 append_user_turn(parts, messages)
             else:
                 messages.append(Message(_USER, parts))
@@ -243,9 +243,10 @@ def _extras(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parts(
-    content: dict[str, Any], where: str | int, ids: CallIds
+    content: dict[str, Any], where: str | int, ids: list[CallIds]
 ) -> tuple[ContentPart, ...] | None:
-    """A content's parts; `where` is ``systemInstruction`` or a contents index, for paths."""
+    """A content's parts; `where` is ``systemInstruction`` or a contents index, for paths;
+    `ids` holds the body's `CallIds` once a part needs one."""
     raw = content.get("parts")
     if type(raw) is not list:
         return () if raw is None else None
@@ -257,7 +258,9 @@ def _parts(
                 out.append(TextPart(text))
                 continue
         prefix = where if type(where) is str else f"contents[{where}]"
-        out.append(parse_part(p, f"{prefix}.parts[{j}]", ids))
+        if not ids:
+            ids.append(CallIds())
+        out.append(parse_part(p, f"{prefix}.parts[{j}]", ids[0]))
     return tuple(out)
 
 
@@ -385,7 +388,7 @@ def _response(obj: dict[str, Any]) -> Response | None:
         if body is not None:
             if type(body) is not dict:
                 return None
-            parts = _parts(body, "candidates[0].content", CallIds())
+            parts = _parts(body, "candidates[0].content", [])
             if parts is None:
                 return None
             content = parts
@@ -393,7 +396,7 @@ def _response(obj: dict[str, Any]) -> Response | None:
         if reason is not None and type(reason) is not str:
             return None
         finish = FINISH.parse(reason)
-        if finish is _FINISH_STOP and any(type(p) is ToolCallPart for p in content):
+        if finish is _FINISH_STOP and ToolCallPart in map(type, content):
             finish = _FINISH_TOOL_CALLS  # Gemini has no finish reason of its own for calls
     else:
         feedback = get("promptFeedback")
