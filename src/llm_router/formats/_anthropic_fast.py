@@ -47,6 +47,11 @@ _CHOICES = {
     "none": ToolChoiceMode.NONE,
 }
 _MODES = {mode.value: mode for mode in ReasoningMode}
+# Fields most bodies lack: one set test skips reading each of them.
+_SAMPLING = frozenset(
+    {"top_k", "stream", "service_tier", "temperature", "top_p", "stop_sequences", "metadata"}
+)
+_OUTPUT = frozenset({"output_config", "thinking", "output_format"})
 # Enum members as module constants: an attribute lookup on an enum class is slow.
 _FORMAT_JSON_SCHEMA = ResponseFormatType.JSON_SCHEMA
 _SYSTEM = Role.SYSTEM
@@ -92,6 +97,13 @@ def _request(obj: dict[str, Any]) -> Request | None:
             continue
         if type(content) is not list:
             return None
+        if len(content) == 1:  # the common case, one plain text block
+            b = content[0]
+            if type(b) is dict and len(b) == 2 and b.get("type") == "text":
+                text = b.get("text")
+                if type(text) is str:
+                    messages.append(Message(role, (TextPart(text),)))
+                    continue
         parts = _blocks(content, i)
         if role is _USER and ToolResultPart in map(type, parts):
             append_user_turn(parts, messages)
@@ -101,29 +113,49 @@ def _request(obj: dict[str, Any]) -> Request | None:
     # Scalars: only the exact wire types (integral floats and the like go the general way).
     model = get("model")
     max_tokens = get("max_tokens")
-    top_k = get("top_k")
-    stream = get("stream")
-    service_tier = get("service_tier")
-    if (
-        (model is not None and type(model) is not str)
-        or (max_tokens is not None and type(max_tokens) is not int)
-        or (top_k is not None and type(top_k) is not int)
-        or (stream is not None and type(stream) is not bool)
-        or (service_tier is not None and type(service_tier) is not str)
+    if (model is not None and type(model) is not str) or (
+        max_tokens is not None and type(max_tokens) is not int
     ):
         return None
-    temperature = get("temperature")
-    if temperature is not None:
-        if type(temperature) is int:
-            temperature = float(temperature)
-        elif type(temperature) is not float:
+    top_k = stream = service_tier = temperature = top_p = user = None
+    stop: tuple[str, ...] = ()
+    if not _SAMPLING.isdisjoint(obj):
+        top_k = get("top_k")
+        stream = get("stream")
+        service_tier = get("service_tier")
+        if (
+            (top_k is not None and type(top_k) is not int)
+            or (stream is not None and type(stream) is not bool)
+            or (service_tier is not None and type(service_tier) is not str)
+        ):
             return None
-    top_p = get("top_p")
-    if top_p is not None:
-        if type(top_p) is int:
-            top_p = float(top_p)
-        elif type(top_p) is not float:
-            return None
+        temperature = get("temperature")
+        if temperature is not None:
+            if type(temperature) is int:
+                temperature = float(temperature)
+            elif type(temperature) is not float:
+                return None
+        top_p = get("top_p")
+        if top_p is not None:
+            if type(top_p) is int:
+                top_p = float(top_p)
+            elif type(top_p) is not float:
+                return None
+        raw_stop = get("stop_sequences")
+        if raw_stop is not None:
+            if type(raw_stop) is not list:
+                return None
+            for v in raw_stop:
+                if type(v) is not str:
+                    return None
+            stop = tuple(raw_stop)
+        metadata = get("metadata")
+        if metadata is not None:
+            if type(metadata) is not dict:
+                return None
+            user = metadata.get("user_id")
+            if user is not None and type(user) is not str:
+                return None
 
     tools: tuple[Tool | ProviderTool, ...] = ()
     raw_tools = get("tools")
@@ -162,58 +194,41 @@ def _request(obj: dict[str, Any]) -> Request | None:
 
     response_format = None
     reasoning = None
-    output_config = get("output_config")
-    thinking = get("thinking")
-    out_format = None
-    effort = None
-    if output_config is not None:
-        if type(output_config) is not dict:
-            return None
-        out_format = output_config.get("format")
-        effort = output_config.get("effort")
-        if effort is not None and type(effort) is not str:
-            return None
-    if out_format is None:  # the pre-GA spelling of the same field
-        out_format = get("output_format")
-    if out_format is not None:
-        if type(out_format) is not dict:
-            return None
-        format_type = out_format.get("type")
-        if format_type is not None and type(format_type) is not str:
-            return None
-        if format_type == "json_schema":
-            schema = out_format.get("schema")
-            if schema is not None and type(schema) is not dict:
+    if not _OUTPUT.isdisjoint(obj):
+        output_config = get("output_config")
+        thinking = get("thinking")
+        out_format = None
+        effort = None
+        if output_config is not None:
+            if type(output_config) is not dict:
                 return None
-            response_format = ResponseFormat(_FORMAT_JSON_SCHEMA, schema=schema)
-    if thinking is not None:
-        if type(thinking) is not dict:
-            return None
-        thinking_mode = _MODES.get(thinking.get("type"))  # type: ignore[arg-type]
-        budget = thinking.get("budget_tokens")
-        if thinking_mode is None or (budget is not None and type(budget) is not int):
-            return None
-        reasoning = ReasoningConfig(thinking_mode, effort, budget)
-    elif effort is not None:
-        reasoning = ReasoningConfig(effort=effort)
-
-    stop: tuple[str, ...] = ()
-    raw_stop = get("stop_sequences")
-    if raw_stop is not None:
-        if type(raw_stop) is not list:
-            return None
-        for v in raw_stop:
-            if type(v) is not str:
+            out_format = output_config.get("format")
+            effort = output_config.get("effort")
+            if effort is not None and type(effort) is not str:
                 return None
-        stop = tuple(raw_stop)
-    user = None
-    metadata = get("metadata")
-    if metadata is not None:
-        if type(metadata) is not dict:
-            return None
-        user = metadata.get("user_id")
-        if user is not None and type(user) is not str:
-            return None
+        if out_format is None:  # the pre-GA spelling of the same field
+            out_format = get("output_format")
+        if out_format is not None:
+            if type(out_format) is not dict:
+                return None
+            format_type = out_format.get("type")
+            if format_type is not None and type(format_type) is not str:
+                return None
+            if format_type == "json_schema":
+                schema = out_format.get("schema")
+                if schema is not None and type(schema) is not dict:
+                    return None
+                response_format = ResponseFormat(_FORMAT_JSON_SCHEMA, schema=schema)
+        if thinking is not None:
+            if type(thinking) is not dict:
+                return None
+            thinking_mode = _MODES.get(thinking.get("type"))  # type: ignore[arg-type]
+            budget = thinking.get("budget_tokens")
+            if thinking_mode is None or (budget is not None and type(budget) is not int):
+                return None
+            reasoning = ReasoningConfig(thinking_mode, effort, budget)
+        elif effort is not None:
+            reasoning = ReasoningConfig(effort=effort)
     extras = None if _KNOWN_FIELDS.issuperset(obj) else _extras(obj)
     # Positional: keyword binding is a third of the cost of building a Request.
     return Request(

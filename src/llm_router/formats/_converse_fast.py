@@ -85,10 +85,18 @@ def _request(obj: dict[str, Any]) -> Request | None:
             if content is not None:
                 return None
             content = ()
+        parts: tuple[ContentPart, ...] | None = None
+        if len(content) == 1:  # the common case, one plain text block
+            b = content[0]
+            if type(b) is dict and len(b) == 1:
+                text = b.get("text")
+                if type(text) is str:
+                    parts = (TextPart(text),)
         if role == "assistant":
-            messages.append(Message(_ASSISTANT, _blocks(content, i)))
+            messages.append(Message(_ASSISTANT, parts or _blocks(content, i)))
         elif role == "user":
-            parts = _blocks(content, i)
+            if parts is None:
+                parts = _blocks(content, i)
             if ToolResultPart in map(type, parts):
                 append_user_turn(parts, messages)
             else:

@@ -118,10 +118,10 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if type(system) is str:
             messages.append(Message(_SYSTEM, (TextPart(system),)))
         elif type(system) is dict:
-            parts = _parts(system, "systemInstruction", ids)
-            if parts is None:
+            system_parts = _parts(system, "systemInstruction", ids)
+            if system_parts is None:
                 return None
-            messages.append(Message(_SYSTEM, parts))
+            messages.append(Message(_SYSTEM, system_parts))
         else:
             return None
     contents = get("contents")
@@ -133,9 +133,18 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if type(content) is not dict:
             return None
         role = content.get("role")
-        parts = _parts(content, i, ids)
+        raw = content.get("parts")
+        parts: tuple[ContentPart, ...] | None = None
+        if type(raw) is list and len(raw) == 1:  # the common case, one plain text part
+            p = raw[0]
+            if type(p) is dict and len(p) == 1:
+                text = p.get("text")
+                if type(text) is str:
+                    parts = (TextPart(text),)
         if parts is None:
-            return None
+            parts = _parts(content, i, ids)
+            if parts is None:
+                return None
         if role == "model":
             messages.append(Message(_ASSISTANT, parts))
         elif role is None or role == "user" or role == "function" or role == "":

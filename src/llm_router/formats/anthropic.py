@@ -265,7 +265,12 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         if wire_role is None:  # system and developer turns go to `system`
             system += (render_text(p) for p in m.content if type(p) is TextPart and p.text)
             continue
-        blocks = _render_blocks(m.content, i)
+        content = m.content
+        p = content[0] if len(content) == 1 else None
+        if type(p) is TextPart and p.cache_control is None and not p.annotations:
+            blocks = [{"type": "text", "text": p.text}] if p.text else []  # the common case
+        else:
+            blocks = _render_blocks(content, i)
         if not blocks:
             continue  # the API rejects empty turns
         if wire_role != last_role:
