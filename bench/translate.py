@@ -285,14 +285,15 @@ def verdict(results: dict[tuple[str, str], PairResult]) -> list[str]:
     ]
 
 
-def profile(corpus: Corpus, repeat: int = 5) -> str:
-    """cProfile of every request and response translation of every pair, `repeat` times."""
+def profile(corpus: Corpus, repeat: int = 5, only: set[str] | None = None) -> str:
+    """cProfile of every request and response translation of every pair (of the formats in
+    `only`, when given), `repeat` times."""
     import cProfile
     import io
     import pstats
 
     work: list[tuple[Callable[..., bytes], bytes, str, str]] = []
-    for source, target in pairs(None):
+    for source, target in pairs(only):
         for fn, bodies in (
             (translate_request, corpus.requests[source]),
             (translate_response, corpus.responses[source]),
@@ -314,7 +315,8 @@ def profile(corpus: Corpus, repeat: int = 5) -> str:
         timeit_floor(body) for _, body, _, _ in work[:50]
     )  # a reference point for the reader
     out.write(
-        f"cProfile of {len(work)} request and response translations x {repeat} (all pairs), "
+        f"cProfile of {len(work)} request and response translations x {repeat} "
+        f"({'pairs of ' + ', '.join(sorted(only)) if only else 'all pairs'}), "
         f"by own time; orjson.loads + orjson.dumps of a small body: about {floor * 1e6:.1f} us. "
         "cProfile adds a fixed cost per Python call, so totals read high; the order is what "
         "matters.\n\n"
@@ -338,13 +340,15 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         metavar="PATH",
-        help="instead of timing: cProfile every request and response translation, by own time",
+        help="instead of timing: cProfile every request and response translation (of the --only "
+        "formats' pairs), by own time",
     )
     args = parser.parse_args()
 
     corpus = load_corpus()
     if args.profile:
-        Path(args.profile).write_text(profile(corpus))
+        only = set(args.only.split(",")) if args.only else None
+        Path(args.profile).write_text(profile(corpus, only=only))
         print(f"profile written to {args.profile}")
         return
     started = time.perf_counter()

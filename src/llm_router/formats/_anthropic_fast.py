@@ -247,6 +247,12 @@ def _extras(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def _blocks(blocks: list[Any], where: str | int) -> tuple[ContentPart, ...]:
     """Content blocks; `where` is ``system`` or a message index, for the general parser's paths."""
+    if len(blocks) == 1:  # the common case, one plain text block
+        b = blocks[0]
+        if type(b) is dict and len(b) == 2 and b.get("type") == "text":
+            text = b.get("text")
+            if type(text) is str:
+                return (TextPart(text),)
     out: list[ContentPart] = []
     for j, b in enumerate(blocks):
         if type(b) is dict and len(b) == 2 and b.get("type") == "text":

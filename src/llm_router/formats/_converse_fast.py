@@ -164,6 +164,12 @@ def _blocks(blocks: list[Any] | tuple[()], where: str | int) -> tuple[ContentPar
     Plain text blocks are read here; any other list (cache points change the block before
     them) goes whole to the general block parser.
     """
+    if len(blocks) == 1:  # the common case, one plain text block
+        b = blocks[0]
+        if type(b) is dict and len(b) == 1:
+            text = b.get("text")
+            if type(text) is str:
+                return (TextPart(text),)
     out: list[ContentPart] = []
     for b in blocks:
         if type(b) is dict and len(b) == 1:

@@ -259,6 +259,12 @@ def _parts(
     raw = content.get("parts")
     if type(raw) is not list:
         return () if raw is None else None
+    if len(raw) == 1:  # the common case, one plain text part
+        p = raw[0]
+        if type(p) is dict and len(p) == 1:
+            text = p.get("text")
+            if type(text) is str:
+                return (TextPart(text),)
     out: list[ContentPart] = []
     for j, p in enumerate(raw):
         if type(p) is dict and len(p) == 1:
