@@ -147,12 +147,32 @@ async def open_upstream(
     response_headers = httpx.Headers(scrubber.headers(response.headers))
     if status >= 400:
         error = route.provider.map_error(status, response_headers, data, route.alias)
-        if truncated and isinstance(error, errors.ProviderError | errors.InvalidRequestError):
-            error.message = f"{error.message} (error body cut at {limits.max_error_body} bytes)"
-            error.args = (error.message,)
+        if isinstance(error, errors.ProviderError | errors.InvalidRequestError):
+            _cut_message(error, limits.max_error_body if truncated else None)
     else:
         error = _not_an_answer(route, status, response_headers, data)
     raise scrubber.error(error)
+
+
+#: How much of an upstream's error message an exception quotes: enough for any real one, far
+#: less than an error body the size of `max_error_body` (which would then be carried by every
+#: log line and traceback the exception reaches).
+MAX_ERROR_MESSAGE = 8192
+
+
+def _cut_message(
+    error: errors.ProviderError | errors.InvalidRequestError, cut_at: int | None
+) -> None:
+    message = error.message
+    if len(message) > MAX_ERROR_MESSAGE:
+        message = (
+            f"{message[:MAX_ERROR_MESSAGE]}... ({len(message) - MAX_ERROR_MESSAGE} more characters)"
+        )
+    if cut_at is not None:
+        message = f"{message} (error body cut at {cut_at} bytes)"
+    if message is not error.message:
+        error.message = message
+        error.args = (message,)
 
 
 def _not_an_answer(

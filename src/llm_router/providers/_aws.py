@@ -18,7 +18,7 @@ from llm_router import errors
 from llm_router._json import dumps
 from llm_router.framing import DEFAULT_MAX_EVENT_BYTES
 from llm_router.framing.eventstream import EventStreamDecoder, aws_error_class
-from llm_router.providers.base import error_from_response, retry_after_seconds
+from llm_router.providers.base import error_from_response, parse_error_body, retry_after_seconds
 from llm_router.types import StreamEvent
 
 __all__ = ["BedrockEventDecoder", "aws_error_type", "bedrock_error"]
@@ -35,10 +35,7 @@ def bedrock_error(
     status: int, headers: Mapping[str, str], body: bytes, alias: str
 ) -> errors.LLMRouterError:
     """Map a Bedrock error answer to a typed error, keyed by its exception name."""
-    try:
-        parsed = orjson.loads(body) if body else {}
-    except orjson.JSONDecodeError:
-        parsed = {}
+    parsed = parse_error_body(body)
     obj: Mapping[str, Any] = parsed if isinstance(parsed, dict) else {}
     kind = aws_error_type(headers, obj)
     known = aws_error_class(kind)

@@ -11,10 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from llm_router import errors
-from llm_router.providers.base import error_from_response
+from llm_router.providers.base import error_from_response, parse_error_body
 
 __all__ = ["google_error"]
 
@@ -70,10 +68,7 @@ def _retry_delay(details: list[dict[str, Any]]) -> float | None:
 
 
 def _error_object(body: bytes) -> dict[str, Any]:
-    try:
-        obj = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        return {}
+    obj = parse_error_body(body)
     if isinstance(obj, list) and obj:  # streamGenerateContent without alt=sse wraps in a list
         obj = obj[0]
     error = obj.get("error") if isinstance(obj, dict) else None

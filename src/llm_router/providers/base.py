@@ -261,9 +261,27 @@ _CONTENT_FILTER_MARKERS = (
 )
 
 
+#: Error bodies up to this size are parsed as JSON for their message and kind. Real ones are
+#: a few hundred bytes; parsing costs some twelve times a body's size in working memory, so a
+#: larger one (an error-body bomb, an HTML page) is quoted by its first bytes instead.
+MAX_PARSED_ERROR_BODY = 64 * 1024
+
+
+def parse_error_body(body: bytes) -> Any:
+    """The JSON value of an error body; None when empty, not JSON or too big to parse."""
+    if not body or len(body) > MAX_PARSED_ERROR_BODY:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _error_fields(body: bytes) -> tuple[str, str]:
     """(message, type-or-code) from any provider's error body; best effort, never raises."""
     try:
+        if len(body) > MAX_PARSED_ERROR_BODY:
+            raise orjson.JSONDecodeError("too big to parse", "", 0)
         obj = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         text = body[:500].decode("utf-8", "replace").strip()
