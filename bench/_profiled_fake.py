@@ -1,5 +1,6 @@
 """`llm-router-fake serve ARGS...` as `fake_server.py` runs it: optionally under pyinstrument,
-optionally on hypercorn's own HTTP/1.1 path (the baseline the server is measured against).
+on the fake's own HTTP/1.1 listener (`--fast-http1`), or with `--hypercorn` on hypercorn's (the
+fake's default, the baseline the listener is measured against).
 
     python bench/_profiled_fake.py [--profile PATH [--cpu]] [--hypercorn] serve --port 0
 
@@ -7,7 +8,7 @@ With `--profile`, the profile (text) is written to PATH when the server is inter
 (SIGINT): pyinstrument's wall-clock tree, or with `--cpu` cProfile's table in CPU time (on
 shared cores the wall clock also counts the time the server waited for a core, mostly
 inside its socket sends). `--hypercorn` serves the same app with `hypercorn.trio.serve` for every
-connection, as the fake did before it spoke HTTP/1.1 itself.
+connection, as the fake does by default.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import hypercorn.trio
-
 from llm_router_testing.cli import main
-from llm_router_testing.fake import server
 
 
 def run() -> int:
@@ -32,8 +30,8 @@ def run() -> int:
     parser.add_argument("--cpu", action="store_true", help="cProfile in CPU time")
     parser.add_argument("--hypercorn", action="store_true", help="hypercorn's HTTP/1.1 path")
     args, argv = parser.parse_known_args()
-    if args.hypercorn:
-        server.serve_http = hypercorn.trio.serve  # type: ignore[assignment]
+    if not args.hypercorn:
+        argv = [*argv, "--fast-http1"]
     if args.profile is None:
         return main(argv)
     if args.cpu:

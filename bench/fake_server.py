@@ -1,8 +1,8 @@
 """Throughput of one fake-server process: non-streamed requests/s and streamed events/s.
 
-The server runs as `llm-router-fake serve` in a subprocess; beside it, as the baseline
-measured in the same run, the same app on hypercorn's own HTTP/1.1 path (how the fake served
-before it spoke HTTP/1.1 itself; `_profiled_fake.py --hypercorn`). The load is raw HTTP/1.1
+The server runs as `llm-router-fake serve --fast-http1` in a subprocess (the fake's own
+HTTP/1.1 listener); beside it, as the baseline measured in the same run, the same app on
+hypercorn, the fake's default server (`llm-router-fake serve`). The load is raw HTTP/1.1
 over keep-alive loopback connections on Trio sockets, so the client's own overhead stays
 small: from this process (the original method), and from `--clients` processes at once,
 since one client process, not the server, can be the limit. Runs alternate between the two
@@ -250,6 +250,8 @@ def _start_server(
     profile: str | None = None, *, hypercorn: bool = False, cpu: bool = False
 ) -> tuple[subprocess.Popen[str], int]:
     command = [sys.executable, "-m", "llm_router_testing.cli", "serve", "--port", "0"]
+    if not hypercorn:
+        command.append("--fast-http1")
     if profile or hypercorn:  # see _profiled_fake.py: profiled, or on hypercorn's HTTP/1.1
         options = (["--profile", profile] if profile else []) + (
             ["--hypercorn"] if hypercorn else []
@@ -329,8 +331,8 @@ def main() -> int:
 
     baseline, baseline_port = _start_server(hypercorn=True)
     servers = {
-        "this server": (process, port),
-        "hypercorn's HTTP/1.1 (baseline)": (baseline, baseline_port),
+        "own HTTP/1.1 (--fast-http1)": (process, port),
+        "hypercorn (default)": (baseline, baseline_port),
     }
     methods = {
         "1 client process (the original method)": 1,
@@ -386,7 +388,7 @@ def main() -> int:
             for server in servers
         }
         new, old = (statistics.median(r.requests for r in plain_runs[method, s]) for s in servers)
-        ratio_cpu = per_cpu["this server"] / per_cpu["hypercorn's HTTP/1.1 (baseline)"]
+        ratio_cpu = per_cpu["own HTTP/1.1 (--fast-http1)"] / per_cpu["hypercorn (default)"]
         print(
             f"  ratio to the baseline: {new / old:.2f}x wall, {ratio_cpu:.2f}x per server CPU-second"
         )

@@ -10,12 +10,14 @@ from functools import partial
 from typing import Any
 
 import httpx
+import openai
 import orjson
+import pytest
 import trio
 import trio.testing
 from _fake_http import CHAT, OPENAI
 
-from llm_router_testing.fake import FakeProvider
+from llm_router_testing.fake import FAKE_KEYS, FakeProvider, open_fake_provider
 from llm_router_testing.fake.http1 import BODY_FOLLOWS
 from llm_router_testing.fake.http1_server import serve_http
 from llm_router_testing.fake.server import _config
@@ -23,6 +25,13 @@ from llm_router_testing.fake.server import _config
 HANG_GUARD = 30.0
 BODY = orjson.dumps(CHAT)
 AUTH = f"authorization: {OPENAI['authorization']}\r\n".encode()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProvider]:
+    """The fake on its own HTTP/1.1 listener (`fast_http1`), which these tests pin down."""
+    async with open_fake_provider(seed=1, fast_http1=True) as provider:
+        yield provider
 
 
 def _post(body: bytes = BODY, *, extra: bytes = b"", version: bytes = b"1.1") -> bytes:
@@ -312,3 +321,24 @@ async def test_a_head_goes_out_at_once_unless_the_body_is_said_to_follow() -> No
     assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
     assert rest == b"4\r\nlate\r\n0\r\n\r\n"
     assert promised.startswith(b"HTTP/1.1 200 ") and promised.endswith(b"chunked\r\n\r\n")
+
+
+@pytest.mark.parametrize("fast", [False, True])
+async def test_the_official_sdk_is_answered_by_either_server(fast: bool) -> None:
+    # hypercorn by default; the fake's own HTTP/1.1 listener with fast_http1=True.
+    async with open_fake_provider(fast_http1=fast) as fake:
+        client = openai.AsyncOpenAI(
+            base_url=fake.url + "/v1", api_key=FAKE_KEYS["openai"], max_retries=0
+        )
+        async with client:
+            answer = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "either"}]
+            )
+            stream = await client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "either"}],
+                stream=True,
+            )
+            deltas = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+    assert answer.choices[0].message.content == "You said: either"
+    assert "".join(deltas) == "You said: either"
