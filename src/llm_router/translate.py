@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import orjson
+from orjson import JSONDecodeError
 
 from llm_router._json import dumps
 from llm_router.errors import InvalidRequestError, LLMRouterError, TranslationError
@@ -19,7 +20,7 @@ from llm_router.formats import StreamRenderer as FormatStreamRenderer
 from llm_router.formats import get_format
 from llm_router.formats import openai as openai_format
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import ErrorInfo, Response, StreamErrorDelta
+from llm_router.universal import ErrorInfo, Request, Response, StreamErrorDelta
 
 __all__ = [
     "StreamTranslator",
@@ -52,13 +53,20 @@ def translate_request(
 
     Raises `InvalidRequestError` (with `path`) when the body is malformed for `source`.
     """
-    src = _format(source)
-    dst = _format(target)
-    if src is dst:
+    parse, render = _REQUEST_PAIRS.get((source, target)) or _request_pair(source, target)
+    if parse is None or render is None:
         return _passthrough(body)
     try:
-        req = get_format(src).parse_request(_load(body, "request"))
-        out = get_format(dst).render_request(req, default_max_tokens=default_max_tokens)
+        if type(body) is bytes:
+            try:
+                obj = _loads(body)
+            except JSONDecodeError as exc:
+                raise _not_json("request", exc) from None
+            if type(obj) is not dict:
+                raise _not_object("request")
+        else:
+            obj = _load(body, "request")
+        out = render(parse(obj), default_max_tokens=default_max_tokens)
         # Inside the guard: orjson writes at most 254 levels (tool arguments may nest deeper).
         return dumps(out)
     except TranslationError as exc:
@@ -79,13 +87,21 @@ def translate_response_parsed(
 ) -> tuple[bytes, Response | None]:
     """`translate_response`, also returning the universal answer it went through (None when
     the body passed through untouched; `parse_response` reads it then, if needed)."""
-    src = _format(source)
-    dst = _format(target)
-    if src is dst:
+    parse, render = _RESPONSE_PAIRS.get((source, target)) or _response_pair(source, target)
+    if parse is None or render is None:
         return _passthrough(body), None
-    answer = parse_response(body, src)
+    if type(body) is bytes:
+        try:
+            obj = _loads(body)
+        except JSONDecodeError as exc:
+            raise _not_json("response", exc) from None
+        if type(obj) is not dict:
+            raise _not_object("response")
+    else:
+        obj = _load(body, "response")
     try:
-        out = get_format(dst).render_response(answer)
+        answer = parse(obj)
+        out = render(answer)
         # Inside the guard: orjson writes at most 254 levels (tool arguments may nest deeper).
         return dumps(out), answer
     except _SHAPE_ERRORS as exc:
@@ -256,6 +272,40 @@ def _format(value: ProviderFormat | str) -> ProviderFormat:
     return _FORMATS.get(value) or ProviderFormat.parse(value)
 
 
+_RequestParse = Callable[[Mapping[str, Any]], Request]
+_RequestRender = Callable[..., dict[str, Any]]
+_ResponseParse = Callable[[Mapping[str, Any]], Response]
+_ResponseRender = Callable[[Response], dict[str, Any]]
+
+# (source, target) -> the two format functions a translation calls, or (None, None) for a
+# passthrough. A member and its string value are equal keys, so a pair is resolved (the
+# formats checked, the modules imported, the functions looked up) once, not on every call.
+_REQUEST_PAIRS: dict[tuple[str, str], tuple[_RequestParse | None, _RequestRender | None]] = {}
+_RESPONSE_PAIRS: dict[tuple[str, str], tuple[_ResponseParse | None, _ResponseRender | None]] = {}
+
+
+def _request_pair(
+    source: ProviderFormat | str, target: ProviderFormat | str
+) -> tuple[_RequestParse | None, _RequestRender | None]:
+    src, dst = _format(source), _format(target)
+    pair: tuple[_RequestParse | None, _RequestRender | None] = (None, None)
+    if src is not dst:
+        pair = (get_format(src).parse_request, get_format(dst).render_request)
+    _REQUEST_PAIRS[src, dst] = pair
+    return pair
+
+
+def _response_pair(
+    source: ProviderFormat | str, target: ProviderFormat | str
+) -> tuple[_ResponseParse | None, _ResponseRender | None]:
+    src, dst = _format(source), _format(target)
+    pair: tuple[_ResponseParse | None, _ResponseRender | None] = (None, None)
+    if src is not dst:
+        pair = (get_format(src).parse_response, get_format(dst).render_response)
+    _RESPONSE_PAIRS[src, dst] = pair
+    return pair
+
+
 def _passthrough(body: Body) -> bytes:
     if isinstance(body, bytes):
         return body
@@ -267,6 +317,7 @@ def _passthrough(body: Body) -> bytes:
 
 
 _RAW = (bytes, bytearray, memoryview, str)
+_loads = orjson.loads
 
 
 def _load(body: Body, what: str) -> Mapping[str, Any]:
@@ -274,12 +325,20 @@ def _load(body: Body, what: str) -> Mapping[str, Any]:
     if not isinstance(body, _RAW) and isinstance(body, Mapping):
         return body
     try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise TranslationError(f"{what} body is not valid JSON: {exc}", path="") from None
+        obj = _loads(body)
+    except JSONDecodeError as exc:
+        raise _not_json(what, exc) from None
     if not isinstance(obj, dict):
-        raise TranslationError(f"{what} body must be a JSON object", path="")
+        raise _not_object(what)
     return obj
+
+
+def _not_json(what: str, exc: JSONDecodeError) -> TranslationError:
+    return TranslationError(f"{what} body is not valid JSON: {exc}", path="")
+
+
+def _not_object(what: str) -> TranslationError:
+    return TranslationError(f"{what} body must be a JSON object", path="")
 
 
 # Format modules validate as they read, but a shape nobody anticipated must still surface as

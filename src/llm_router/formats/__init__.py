@@ -251,14 +251,14 @@ def scalar(value: Any, kind: str, path: str, key: str) -> Any:
 
 def read_fields(
     obj: Mapping[str, Any],
-    fields: Mapping[str, tuple[str, str]],
+    fields: Mapping[str, tuple[str, str] | tuple[str, str, type]],
     path: str,
     out: dict[str, Any],
 ) -> None:
     """Type-check the fields of `obj` named in `fields` into `out`.
 
-    `fields` maps a wire key to ``(name in out, kind)`` (kinds as for `scalar`); a null reads
-    as absent. One pass over the keys present: bodies carry a few of the many known fields.
+    `fields` maps a wire key to ``(name in out, kind)`` (kinds as for `scalar`; more items
+    may follow, for the caller's own use); a null reads as absent. One pass over the keys present: bodies carry a few of the many known fields.
     """
     for key, value in obj.items():
         spec = fields.get(key)

@@ -7,7 +7,7 @@ each define one and expose the uniform format-module interface on top of this en
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -56,6 +56,8 @@ __all__ = [
     "ChatDialect",
     "parse_assistant",
     "parse_chat_request",
+    "plain_assistant",
+    "plain_message",
     "render_chat_request",
 ]
 
@@ -101,6 +103,16 @@ class ChatDialect:
     """Documents are `{"type": "document_url"}` parts (Mistral) rather than `file` parts."""
     reasoning_in_content: bool = False
     """Assistant reasoning is replayed as `thinking` content chunks (Mistral)."""
+    request_fields: Mapping[str, _FieldSpec] = field(init=False, repr=False, compare=False)
+    """Every request key the dialect knows, with how to read it (see `_request_fields`)."""
+    role_names: Mapping[Role, str] = field(init=False, repr=False, compare=False)
+    """The wire role of a plain-text turn of each universal role but `Role.TOOL`."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "request_fields", _request_fields(self))
+        developer = "developer" if self.developer_role else "system"
+        names = {Role.USER: "user", Role.ASSISTANT: "assistant", Role.SYSTEM: "system"}
+        object.__setattr__(self, "role_names", {**names, Role.DEVELOPER: developer})
 
 
 _OPENAI_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
@@ -108,50 +120,84 @@ _OPENAI_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"
 
 # --------------------------------------------------------------------------- request: parse
 
+# A request key -> (Request keyword, the type a valid value has, kind for `scalar`), or one of
+# the markers below for the fields read after the scalars.
+_FieldSpec = tuple[str, type, str]
+_MESSAGES: _FieldSpec = ("messages", list, "")
+_STRUCTURED: _FieldSpec = ("", object, "")
+"""Tools, tool choice, response format, reasoning effort, stop and stream fields."""
 
-_SCALARS: dict[str, tuple[str, str]] = {
-    "model": ("model", "string"),
-    "temperature": ("temperature", "number"),
-    "top_p": ("top_p", "number"),
-    "presence_penalty": ("presence_penalty", "number"),
-    "frequency_penalty": ("frequency_penalty", "number"),
-    "n": ("n", "integer"),
-    "top_logprobs": ("top_logprobs", "integer"),
-    "logprobs": ("logprobs", "boolean"),
-    "parallel_tool_calls": ("parallel_tool_calls", "boolean"),
-    "store": ("store", "boolean"),
-    "user": ("user", "string"),
-    "service_tier": ("service_tier", "string"),
-    "prompt_cache_key": ("prompt_cache_key", "string"),
-    "metadata": ("metadata", "object"),
-    "max_tokens": ("_max_tokens", "integer"),  # the deprecated spelling, lower precedence
+_SCALARS: dict[str, _FieldSpec] = {
+    "model": ("model", str, "string"),
+    "temperature": ("temperature", float, "number"),
+    "top_p": ("top_p", float, "number"),
+    "presence_penalty": ("presence_penalty", float, "number"),
+    "frequency_penalty": ("frequency_penalty", float, "number"),
+    "n": ("n", int, "integer"),
+    "top_logprobs": ("top_logprobs", int, "integer"),
+    "logprobs": ("logprobs", bool, "boolean"),
+    "parallel_tool_calls": ("parallel_tool_calls", bool, "boolean"),
+    "store": ("store", bool, "boolean"),
+    "user": ("user", str, "string"),
+    "service_tier": ("service_tier", str, "string"),
+    "prompt_cache_key": ("prompt_cache_key", str, "string"),
+    "metadata": ("metadata", dict, "object"),
+    "max_tokens": ("_max_tokens", int, "integer"),  # the deprecated spelling, lower precedence
 }
 
 
+def _request_fields(d: ChatDialect) -> dict[str, _FieldSpec]:
+    fields = dict(_SCALARS)
+    fields.setdefault(d.max_tokens_field, ("max_tokens", int, "integer"))
+    fields.setdefault(d.seed_field, ("seed", int, "integer"))
+    for key in d.known_fields:
+        fields.setdefault(key, _STRUCTURED)
+    fields["messages"] = _MESSAGES
+    return fields
+
+
 def parse_chat_request(obj: Mapping[str, Any], d: ChatDialect) -> Request:
-    obj = need_obj(obj, "")
-    # One pass over the fields present (usually a handful) rather than probing every known one.
+    if type(obj) is not dict:
+        obj = need_obj(obj, "")
+    # One pass over the fields present (usually a handful) rather than probing every known one;
+    # the rarer structured fields are then read only when one of them is present.
+    fields = d.request_fields
     kw: dict[str, Any] = {}
-    extras: dict[str, Any] = {}
+    extras: dict[str, Any] | None = None
+    messages: Any = None
+    structured = False
     for key, value in obj.items():
-        spec = _SCALARS.get(key)
+        spec = fields.get(key)
         if spec is None:
-            if key == d.max_tokens_field:
-                spec = ("max_tokens", "integer")
-            elif key == d.seed_field:
-                spec = ("seed", "integer")
-            elif key not in d.known_fields:
-                extras[key] = value
-                continue
-            else:
-                continue
-        if value is not None:
-            kw[spec[0]] = scalar(value, spec[1], "", key)
+            if extras is None:
+                extras = {}
+            extras[key] = value
+        elif spec is _MESSAGES:
+            messages = value
+        elif spec is _STRUCTURED:
+            structured = True
+        elif value is not None:
+            name, valid, kind = spec
+            kw[name] = value if type(value) is valid else scalar(value, kind, "", key)
     legacy_max = kw.pop("_max_tokens", None)
     if legacy_max is not None and "max_tokens" not in kw:
         kw["max_tokens"] = legacy_max
-    messages = get_list(obj, "messages", "")
-    kw["messages"] = tuple([_parse_message(m, f"messages[{i}]", d) for i, m in enumerate(messages)])
+    if type(messages) is not list:
+        messages = get_list(obj, "messages", "")
+    parsed: list[Message] = []
+    for i, m in enumerate(messages):
+        parsed.append(plain_message(m) or _parse_message(m, f"messages[{i}]", d))
+    kw["messages"] = tuple(parsed)
+    if structured:
+        _parse_structured(obj, d, kw)
+    if extras:
+        kw["extras"] = extras
+        kw["extras_origin"] = d.origin
+    return Request(**kw)
+
+
+def _parse_structured(obj: Mapping[str, Any], d: ChatDialect, kw: dict[str, Any]) -> None:
+    # Each field read inline: a value of another type gets the error its reader would raise.
     tools = obj.get("tools")
     if tools:
         kw["tools"] = tuple(
@@ -160,13 +206,16 @@ def parse_chat_request(obj: Mapping[str, Any], d: ChatDialect) -> Request:
     choice = obj.get("tool_choice")
     if choice is not None:
         kw["tool_choice"] = _parse_tool_choice(choice)
-    response_format = get_obj(obj, "response_format", "")
+    response_format = obj.get("response_format")
     if response_format is not None:
+        if type(response_format) is not dict:
+            raise field_error("", "response_format", "object", response_format)
         kw["response_format"] = _parse_response_format(response_format)
-    effort = get_str(obj, "reasoning_effort", "")
+    effort = obj.get("reasoning_effort")
     if effort is not None:
-        mode = ReasoningMode.DISABLED if effort == "none" else ReasoningMode.ENABLED
-        kw["reasoning"] = ReasoningConfig(mode=mode, effort=effort)
+        if type(effort) is not str:
+            raise field_error("", "reasoning_effort", "string", effort)
+        kw["reasoning"] = _EFFORT_CONFIGS.get(effort) or _effort_config(effort)
     stop = obj.get("stop")
     if type(stop) is str:
         kw["stop"] = (stop,)
@@ -174,15 +223,71 @@ def parse_chat_request(obj: Mapping[str, Any], d: ChatDialect) -> Request:
         kw["stop"] = tuple(stop)
     elif stop is not None:
         raise field_error("", "stop", "string or array of strings", stop)
-    if get_bool(obj, "stream", ""):
-        kw["stream"] = True
-    stream_options = get_obj(obj, "stream_options", "")
+    stream = obj.get("stream")
+    if stream is not None:
+        if type(stream) is not bool:
+            raise field_error("", "stream", "boolean", stream)
+        if stream:
+            kw["stream"] = True
+    stream_options = obj.get("stream_options")
     if stream_options is not None:
+        if type(stream_options) is not dict:
+            raise field_error("", "stream_options", "object", stream_options)
         kw["stream_include_usage"] = get_bool(stream_options, "include_usage", "stream_options")
-    if extras:
-        kw["extras"] = extras
-        kw["extras_origin"] = d.origin
-    return Request(**kw)
+
+
+def _effort_config(effort: str) -> ReasoningConfig:
+    mode = ReasoningMode.DISABLED if effort == "none" else ReasoningMode.ENABLED
+    return ReasoningConfig(mode=mode, effort=effort)
+
+
+# One shared instance per effort word (values are immutable), as for tool choices below.
+_EFFORT_CONFIGS: dict[str, ReasoningConfig] = {e: _effort_config(e) for e in _OPENAI_EFFORTS}
+
+
+_PLAIN_ROLES = {"user": Role.USER, "system": Role.SYSTEM, "developer": Role.DEVELOPER}
+
+
+def plain_message(m: Any) -> Message | None:
+    """A plain-text turn (string content, no tool calls, refusal or reasoning) read directly.
+
+    Most turns are plain, and reading them through the general reader costs a call per field.
+    Anything else — other shapes and every malformed turn — gives None, and the general reader
+    (`_parse_message`) reads it and names what is wrong; where both read a turn, they agree.
+    """
+    if type(m) is not dict:
+        return None
+    content = m.get("content")
+    role = m.get("role")
+    if type(content) is not str or type(role) is not str:
+        return None
+    kind = _PLAIN_ROLES.get(role)
+    if kind is not None:
+        name = m.get("name")
+        if name is None or type(name) is str:
+            return Message(kind, (TextPart(content),), name)
+    elif role == "assistant":
+        if plain_assistant(m):
+            return Message(Role.ASSISTANT, (TextPart(content),), m.get("name"))
+    elif role == "tool":
+        call_id = m.get("tool_call_id")
+        name = m.get("name")
+        if type(call_id) is str and (name is None or type(name) is str):
+            return Message(Role.TOOL, (ToolResultPart(call_id, (TextPart(content),), name),))
+    return None
+
+
+def plain_assistant(m: Mapping[str, Any]) -> bool:
+    """Whether `parse_assistant` reads `m` as its content alone, when that is a string."""
+    name = m.get("name")
+    return (
+        m.get("tool_calls") is None
+        and m.get("refusal") is None
+        and m.get("reasoning_content") is None
+        and m.get("reasoning") is None
+        and m.get("reasoning_signature") is None
+        and (name is None or type(name) is str)
+    )
 
 
 def _parse_message(raw: Any, path: str, d: ChatDialect) -> Message:
@@ -318,8 +423,9 @@ def render_chat_request(
     req: Request, d: ChatDialect, default_max_tokens: int | None = None
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if req.model is not None:
-        out["model"] = req.model
+    value: Any = req.model
+    if value is not None:
+        out["model"] = value
     out["messages"] = _render_messages(req.messages, d)
     tools: list[Mapping[str, Any]] = []
     for t in req.tools:
@@ -327,13 +433,14 @@ def render_chat_request(
             tools.append(_render_tool(t))
         elif t.origin == d.origin:
             tools.append(t.spec)
+    choice = req.tool_choice
     if tools:
         out["tools"] = tools
-        if req.tool_choice is not None:
-            out["tool_choice"] = _render_tool_choice(req.tool_choice, d)
+        if choice is not None:
+            out["tool_choice"] = _render_tool_choice(choice, d)
         if req.parallel_tool_calls is not None:
             out["parallel_tool_calls"] = req.parallel_tool_calls
-    elif req.tool_choice is not None and req.tool_choice.mode is ToolChoiceMode.NONE:
+    elif choice is not None and choice.mode is ToolChoiceMode.NONE:
         out["tool_choice"] = "none"
     if req.response_format is not None:
         out["response_format"] = _render_response_format(req.response_format)
@@ -341,29 +448,42 @@ def render_chat_request(
         effort = _render_effort(req.reasoning)
         if effort is not None:
             out["reasoning_effort"] = effort
-    max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens
-    _put(out, d.max_tokens_field, max_tokens)
-    _put(out, "temperature", req.temperature)
-    _put(out, "top_p", req.top_p)
+    # Field by field rather than through a helper: a call per field is most of the cost here.
+    value = req.max_tokens
+    if value is None:
+        value = default_max_tokens
+    if value is not None:
+        out[d.max_tokens_field] = value
+    if (value := req.temperature) is not None:
+        out["temperature"] = value
+    if (value := req.top_p) is not None:
+        out["top_p"] = value
     if req.stop:
         out["stop"] = list(req.stop)
-    _put(out, d.seed_field, req.seed)
-    _put(out, "presence_penalty", req.presence_penalty)
-    _put(out, "frequency_penalty", req.frequency_penalty)
-    _put(out, "n", req.n)
+    if (value := req.seed) is not None:
+        out[d.seed_field] = value
+    if (value := req.presence_penalty) is not None:
+        out["presence_penalty"] = value
+    if (value := req.frequency_penalty) is not None:
+        out["frequency_penalty"] = value
+    if (value := req.n) is not None:
+        out["n"] = value
     optional = d.optional_fields
     if optional:
-        for key, value in (
-            ("logprobs", req.logprobs),
-            ("top_logprobs", req.top_logprobs),
-            ("user", req.user),
-            ("metadata", req.metadata),
-            ("store", req.store),
-            ("service_tier", req.service_tier),
-            ("prompt_cache_key", req.prompt_cache_key),
-        ):
-            if value is not None and key in optional:
-                out[key] = value
+        if (value := req.logprobs) is not None and "logprobs" in optional:
+            out["logprobs"] = value
+        if (value := req.top_logprobs) is not None and "top_logprobs" in optional:
+            out["top_logprobs"] = value
+        if (value := req.user) is not None and "user" in optional:
+            out["user"] = value
+        if (value := req.metadata) is not None and "metadata" in optional:
+            out["metadata"] = value
+        if (value := req.store) is not None and "store" in optional:
+            out["store"] = value
+        if (value := req.service_tier) is not None and "service_tier" in optional:
+            out["service_tier"] = value
+        if (value := req.prompt_cache_key) is not None and "prompt_cache_key" in optional:
+            out["prompt_cache_key"] = value
     if req.stream:
         out["stream"] = True
         if not d.usage_on_finish_chunk:
@@ -372,11 +492,6 @@ def render_chat_request(
         for key, value in req.extras.items():
             out.setdefault(key, value)
     return out
-
-
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        out[key] = value
 
 
 def _render_effort(r: ReasoningConfig) -> str | None:
@@ -391,15 +506,27 @@ def _render_effort(r: ReasoningConfig) -> str | None:
 
 def _render_messages(messages: tuple[Message, ...], d: ChatDialect) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    plain_roles = d.role_names
+    cache_control = d.cache_control
     for m in messages:
         role = m.role
+        content = m.content
+        if len(content) == 1 and role is not Role.TOOL:
+            # A turn of one plain text part is a string, whatever its role (see the readers).
+            only = content[0]
+            if type(only) is TextPart and (only.cache_control is None or not cache_control):
+                msg: dict[str, Any] = {"role": plain_roles[role], "content": only.text}
+                if m.name is not None:
+                    msg["name"] = m.name
+                out.append(msg)
+                continue
         if role is Role.USER:
-            msg: dict[str, Any] = {"role": "user", "content": render_user_content(m.content, d)}
+            msg = {"role": "user", "content": render_user_content(content, d)}
         elif role is Role.ASSISTANT:
             msg = _render_assistant(m, d)
         elif role is Role.TOOL:
             others: list[ContentPart] = []
-            for part in m.content:
+            for part in content:
                 if isinstance(part, ToolResultPart):
                     out.append(
                         {
@@ -415,7 +542,7 @@ def _render_messages(messages: tuple[Message, ...], d: ChatDialect) -> list[dict
             continue
         else:
             name = "developer" if role is Role.DEVELOPER and d.developer_role else "system"
-            msg = {"role": name, "content": text_content(m.content, d)}
+            msg = {"role": name, "content": text_content(content, d)}
         if m.name is not None:
             msg["name"] = m.name
         out.append(msg)

@@ -15,7 +15,7 @@ import orjson
 
 from llm_router._json import dumps
 from llm_router.formats import get_int, get_list, get_obj, get_str, need_obj
-from llm_router.formats._chat_request import ChatDialect, parse_assistant
+from llm_router.formats._chat_request import ChatDialect, parse_assistant, plain_assistant
 from llm_router.types import StreamEvent
 from llm_router.universal import (
     BlockStop,
@@ -61,31 +61,49 @@ def new_id(prefix: str) -> str:
 
 
 def parse_chat_response(obj: Mapping[str, Any], d: ChatDialect) -> Response:
-    obj = need_obj(obj, "")
+    if type(obj) is not dict:
+        obj = need_obj(obj, "")
     content: tuple[ContentPart, ...] = ()
     finish = None
     choices = get_list(obj, "choices", "")
     if choices:
-        choice = need_obj(choices[0], "choices[0]")
+        choice = choices[0]
+        if type(choice) is not dict:
+            choice = need_obj(choice, "choices[0]")
         msg = get_obj(choice, "message", "choices[0]")
         if msg is not None:
-            content = parse_assistant(msg, "choices[0].message", d).content
+            text = msg.get("content")
+            if type(text) is str and plain_assistant(msg):
+                content = (TextPart(text),)
+            else:
+                content = parse_assistant(msg, "choices[0].message", d).content
             annotations = msg.get("annotations")
             if type(annotations) is list and annotations:
                 flat = tuple(_flat_annotation(a) for a in annotations if type(a) is dict)
                 content = _annotate_last_text(content, flat)
         finish = d.finish.parse(get_str(choice, "finish_reason", "choices[0]"))
-    extras = {k: obj[k] for k in ("system_fingerprint", "service_tier") if obj.get(k) is not None}
+    extras: dict[str, Any] | None = None
+    for key in _RESPONSE_EXTRAS:
+        value = obj.get(key)
+        if value is not None:
+            if extras is None:
+                extras = {}
+            extras[key] = value
     return Response(
         content,
-        id=get_str(obj, "id", ""),
-        model=get_str(obj, "model", ""),
-        created=get_int(obj, "created", ""),
-        finish_reason=finish,
-        usage=parse_usage(get_obj(obj, "usage", "")),
-        extras=extras or None,
-        extras_origin=d.origin if extras else None,
+        get_str(obj, "id", ""),
+        get_str(obj, "model", ""),
+        get_int(obj, "created", ""),
+        finish,
+        None,
+        parse_usage(get_obj(obj, "usage", "")),
+        extras,
+        None if extras is None else d.origin,
     )
+
+
+# Top-level response fields kept for a response rendered back to the same dialect.
+_RESPONSE_EXTRAS = ("system_fingerprint", "service_tier")
 
 
 def _annotate_last_text(
@@ -116,19 +134,23 @@ def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
         return None
     prompt = u.get("prompt_tokens_details")
     completion = u.get("completion_tokens_details")
+    # Read in field order, so that of several faults the first is the one named.
+    input_tokens = get_int(u, "prompt_tokens", "usage")
+    output_tokens = get_int(u, "completion_tokens", "usage")
+    if type(prompt) is dict:
+        cache_read = get_int(prompt, "cached_tokens", "usage.prompt_tokens_details")
+        cache_write = get_int(prompt, "cache_write_tokens", "usage.prompt_tokens_details")
+    else:
+        cache_read = cache_write = None
     return Usage(
-        input_tokens=get_int(u, "prompt_tokens", "usage"),
-        output_tokens=get_int(u, "completion_tokens", "usage"),
-        cache_read_tokens=get_int(prompt, "cached_tokens", "usage.prompt_tokens_details")
-        if type(prompt) is dict
-        else None,
-        cache_write_tokens=get_int(prompt, "cache_write_tokens", "usage.prompt_tokens_details")
-        if type(prompt) is dict
-        else None,
-        reasoning_tokens=get_int(completion, "reasoning_tokens", "usage.completion_tokens_details")
+        input_tokens,
+        output_tokens,
+        cache_read,
+        cache_write,
+        get_int(completion, "reasoning_tokens", "usage.completion_tokens_details")
         if type(completion) is dict
         else None,
-        total_tokens=get_int(u, "total_tokens", "usage"),
+        get_int(u, "total_tokens", "usage"),
     )
 
 
@@ -152,15 +174,51 @@ def render_usage(usage: Usage, d: ChatDialect) -> dict[str, Any]:
 
 
 def render_chat_response(resp: Response, d: ChatDialect) -> dict[str, Any]:
+    content = resp.content
+    calls: list[dict[str, Any]] = []
+    if len(content) == 1 and type(content[0]) is TextPart and not content[0].annotations:
+        # The common answer: one text part.
+        message: dict[str, Any] = {"role": "assistant", "content": content[0].text, "refusal": None}
+    else:
+        message = _render_message(content, d, calls)
+    reason = resp.finish_reason
+    if reason is None and calls:
+        reason = FinishReason.TOOL_CALLS
+    created = resp.created
+    out: dict[str, Any] = {
+        "id": resp.id or new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": created if created is not None else int(time.time()),
+        "model": resp.model or "",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": d.finish.render(reason),
+                "logprobs": None,
+            }
+        ],
+    }
+    if resp.usage is not None:
+        out["usage"] = render_usage(resp.usage, d)
+    if resp.extras and resp.extras_origin == d.origin:
+        for key, value in resp.extras.items():
+            out.setdefault(key, value)
+    return out
+
+
+def _render_message(
+    content: tuple[ContentPart, ...], d: ChatDialect, calls: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The answer's assistant message, with its tool calls also appended to `calls`."""
     texts: list[str] = []
     annotations: list[Any] = []
     refusal: list[str] = []
     reasoning: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for p in resp.content:
+    for p in content:
         if isinstance(p, TextPart):
             texts.append(p.text)
-            if "annotations" in d.optional_fields:
+            if p.annotations and "annotations" in d.optional_fields:
                 annotations.extend(
                     _nested_annotation(a) for a in p.annotations if a.get("type") == "url_citation"
                 )
@@ -189,29 +247,7 @@ def render_chat_response(resp: Response, d: ChatDialect) -> dict[str, Any]:
         message["tool_calls"] = calls
     if reasoning:
         message["reasoning_content"] = "\n\n".join(reasoning)
-    reason = resp.finish_reason
-    if reason is None and calls:
-        reason = FinishReason.TOOL_CALLS
-    out: dict[str, Any] = {
-        "id": resp.id or new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": resp.created if resp.created is not None else int(time.time()),
-        "model": resp.model or "",
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": d.finish.render(reason),
-                "logprobs": None,
-            }
-        ],
-    }
-    if resp.usage is not None:
-        out["usage"] = render_usage(resp.usage, d)
-    if resp.extras and resp.extras_origin == d.origin:
-        for key, value in resp.extras.items():
-            out.setdefault(key, value)
-    return out
+    return message
 
 
 # --------------------------------------------------------------------------- stream: parse

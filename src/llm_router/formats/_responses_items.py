@@ -75,48 +75,57 @@ def parse_input(value: Any) -> list[Message]:
     if type(value) is not list:
         raise field_error("", "input", "string or array", value)
     messages: list[Message] = []
+    # The turn being gathered: assistant-side parts or tool results (never both at once).
     assistant: list[ContentPart] = []
     assistant_id: str | None = None
     results: list[ContentPart] = []
-
-    def flush() -> None:
-        nonlocal assistant_id
-        if assistant:
-            messages.append(Message(Role.ASSISTANT, tuple(assistant), id=assistant_id))
-            assistant.clear()
-            assistant_id = None
-        if results:
-            messages.append(Message(Role.TOOL, tuple(results)))
-            results.clear()
-
-    for i, raw in enumerate(value):
-        path = f"input[{i}]"
-        item = need_obj(raw, path)
+    for i, item in enumerate(value):
+        if type(item) is not dict:
+            item = need_obj(item, f"input[{i}]")
         kind = item.get("type")
         role = item.get("role")
         if kind == "function_call_output":
             if assistant:
-                flush()
-            results.append(_parse_call_output(item, path))
+                messages.append(Message(Role.ASSISTANT, tuple(assistant), None, assistant_id))
+                assistant = []
+                assistant_id = None
+            results.append(_parse_call_output(item, f"input[{i}]"))
             continue
         if (kind is None or kind == "message") and role != "assistant":
-            flush()
-            role_s = need_str(item, "role", path)
-            input_role = _INPUT_ROLES.get(role_s)
-            if input_role is None:
-                raise TranslationError(
-                    f"{path}.role: unsupported role {role_s!r}", path=f"{path}.role"
-                )
-            parts = _parse_content(item.get("content"), path)
-            messages.append(Message(input_role, parts, id=get_str(item, "id", path)))
+            if assistant:
+                messages.append(Message(Role.ASSISTANT, tuple(assistant), None, assistant_id))
+                assistant = []
+                assistant_id = None
+            elif results:
+                messages.append(Message(Role.TOOL, tuple(results)))
+                results = []
+            messages.append(_input_message(item, role, f"input[{i}]"))
             continue
         if results:
-            flush()
+            messages.append(Message(Role.TOOL, tuple(results)))
+            results = []
         if kind is None or kind == "message":
-            assistant_id = assistant_id or get_str(item, "id", path)
-        assistant.extend(parse_assistant_item(item, path))
-    flush()
+            assistant_id = assistant_id or get_str(item, "id", f"input[{i}]")
+        assistant += parse_assistant_item(item, f"input[{i}]")
+    if assistant:
+        messages.append(Message(Role.ASSISTANT, tuple(assistant), None, assistant_id))
+    elif results:
+        messages.append(Message(Role.TOOL, tuple(results)))
     return messages
+
+
+def _input_message(item: Mapping[str, Any], role: Any, path: str) -> Message:
+    """A user, system or developer message item."""
+    input_role = _INPUT_ROLES.get(role) if type(role) is str else None
+    if input_role is None:
+        role_s = need_str(item, "role", path)
+        raise TranslationError(f"{path}.role: unsupported role {role_s!r}", path=f"{path}.role")
+    content = item.get("content")
+    parts = (TextPart(content),) if type(content) is str else _parse_content(content, path)
+    item_id = item.get("id")
+    if item_id is not None and type(item_id) is not str:
+        raise field_error(path, "id", "string", item_id)
+    return Message(input_role, parts, None, item_id)
 
 
 def parse_assistant_item(item: Mapping[str, Any], path: str) -> list[ContentPart]:
@@ -137,26 +146,44 @@ def parse_assistant_item(item: Mapping[str, Any], path: str) -> list[ContentPart
             )
         ]
     if kind == "reasoning":
-        summary = tuple(
-            need_str(need_obj(s, f"{path}.summary[{j}]"), "text", f"{path}.summary[{j}]")
-            for j, s in enumerate(get_list(item, "summary", path))
-        )
-        text = "".join(
-            get_str(need_obj(c, f"{path}.content[{j}]"), "text", f"{path}.content[{j}]") or ""
-            for j, c in enumerate(get_list(item, "content", path))
-        )
-        return [
-            ReasoningPart(
-                text=text,
-                summary=summary,
-                encrypted=get_str(item, "encrypted_content", path),
-                id=get_str(item, "id", path),
-                origin=ORIGIN,
-            )
-        ]
+        return [_parse_reasoning(item, path)]
     if type(kind) is not str:
         raise field_error(path, "type", "string", kind)
     return [ProviderPart(ORIGIN, item)]
+
+
+def _parse_reasoning(item: Mapping[str, Any], path: str) -> ReasoningPart:
+    # Answers carry several reasoning items, most with no summary or text, so the fields are
+    # read inline; a value of another type gets the error its reader would raise.
+    summary: tuple[str, ...] = ()
+    raw = item.get("summary")
+    if type(raw) is not list:
+        raw = get_list(item, "summary", path)
+    if raw:
+        summary = tuple(
+            [
+                need_str(need_obj(s, f"{path}.summary[{j}]"), "text", f"{path}.summary[{j}]")
+                for j, s in enumerate(raw)
+            ]
+        )
+    text = ""
+    raw = item.get("content")
+    if type(raw) is not list:
+        raw = get_list(item, "content", path)
+    if raw:
+        text = "".join(
+            [
+                get_str(need_obj(c, f"{path}.content[{j}]"), "text", f"{path}.content[{j}]") or ""
+                for j, c in enumerate(raw)
+            ]
+        )
+    encrypted = item.get("encrypted_content")
+    if encrypted is not None and type(encrypted) is not str:
+        raise field_error(path, "encrypted_content", "string", encrypted)
+    item_id = item.get("id")
+    if item_id is not None and type(item_id) is not str:
+        raise field_error(path, "id", "string", item_id)
+    return ReasoningPart(text, summary, None, encrypted, False, item_id, ORIGIN)
 
 
 def _parse_call_output(item: Mapping[str, Any], path: str) -> ToolResultPart:
@@ -168,6 +195,9 @@ def _parse_call_output(item: Mapping[str, Any], path: str) -> ToolResultPart:
     return ToolResultPart(need_str(item, "call_id", path), content)
 
 
+_TEXT_KINDS = frozenset({"input_text", "output_text", "text"})
+
+
 def _parse_content(content: Any, path: str, key: str = "content") -> tuple[ContentPart, ...]:
     if type(content) is str:
         return (TextPart(content),)
@@ -176,59 +206,70 @@ def _parse_content(content: Any, path: str, key: str = "content") -> tuple[Conte
     if type(content) is not list:
         raise field_error(path, key, "string or array", content)
     parts: list[ContentPart] = []
-    for j, raw in enumerate(content):
-        ppath = f"{path}.{key}[{j}]"
-        p = need_obj(raw, ppath)
-        kind = p.get("type")
-        if kind == "input_text" or kind == "output_text" or kind == "text":
-            annotations = p.get("annotations")
-            parts.append(
-                TextPart(
-                    need_str(p, "text", ppath),
-                    annotations=tuple(a for a in annotations if type(a) is dict)
-                    if type(annotations) is list
-                    else (),
-                )
-            )
-        elif kind == "refusal":
-            parts.append(RefusalPart(need_str(p, "refusal", ppath)))
-        elif kind == "input_image":
-            url = get_str(p, "image_url", ppath)
-            inline = split_data_url(url) if url else None
-            parts.append(
-                ImagePart(
-                    url=url if inline is None else None,
-                    data=inline[1] if inline else None,
-                    media_type=inline[0] if inline else None,
-                    detail=get_str(p, "detail", ppath),
-                    file_id=get_str(p, "file_id", ppath),
-                )
-            )
-        elif kind == "input_file":
-            raw_data = get_str(p, "file_data", ppath)
-            inline = split_data_url(raw_data) if raw_data else None
-            parts.append(
-                DocumentPart(
-                    url=get_str(p, "file_url", ppath),
-                    data=inline[1] if inline else raw_data,
-                    file_id=get_str(p, "file_id", ppath),
-                    media_type=inline[0] if inline else None,
-                    name=get_str(p, "filename", ppath),
-                )
-            )
-        elif kind == "input_audio":
-            audio = need_obj(p.get("input_audio"), f"{ppath}.input_audio")
-            parts.append(
-                AudioPart(
-                    need_str(audio, "data", f"{ppath}.input_audio"),
-                    get_str(audio, "format", f"{ppath}.input_audio"),
-                )
-            )
-        else:
-            raise TranslationError(
-                f"{ppath}.type: unsupported content part type {kind!r}", path=f"{ppath}.type"
-            )
+    for j, p in enumerate(content):
+        if type(p) is dict:
+            # Text, the common part, is read here; anything else (or a malformed text part)
+            # by `_parse_part`, which names what is wrong.
+            kind = p.get("type")
+            if type(kind) is str and kind in _TEXT_KINDS:
+                text = p.get("text")
+                if type(text) is str:
+                    annotations = p.get("annotations")
+                    if type(annotations) is list and annotations:
+                        parts.append(
+                            TextPart(
+                                text, None, None, tuple(a for a in annotations if type(a) is dict)
+                            )
+                        )
+                    else:
+                        parts.append(TextPart(text))
+                    continue
+        parts.append(_parse_part(p, f"{path}.{key}[{j}]"))
     return tuple(parts)
+
+
+def _parse_part(raw: Any, ppath: str) -> ContentPart:
+    p = need_obj(raw, ppath)
+    kind = p.get("type")
+    if kind == "input_text" or kind == "output_text" or kind == "text":
+        annotations = p.get("annotations")
+        return TextPart(
+            need_str(p, "text", ppath),
+            annotations=tuple(a for a in annotations if type(a) is dict)
+            if type(annotations) is list
+            else (),
+        )
+    if kind == "refusal":
+        return RefusalPart(need_str(p, "refusal", ppath))
+    if kind == "input_image":
+        url = get_str(p, "image_url", ppath)
+        inline = split_data_url(url) if url else None
+        return ImagePart(
+            url=url if inline is None else None,
+            data=inline[1] if inline else None,
+            media_type=inline[0] if inline else None,
+            detail=get_str(p, "detail", ppath),
+            file_id=get_str(p, "file_id", ppath),
+        )
+    if kind == "input_file":
+        raw_data = get_str(p, "file_data", ppath)
+        inline = split_data_url(raw_data) if raw_data else None
+        return DocumentPart(
+            url=get_str(p, "file_url", ppath),
+            data=inline[1] if inline else raw_data,
+            file_id=get_str(p, "file_id", ppath),
+            media_type=inline[0] if inline else None,
+            name=get_str(p, "filename", ppath),
+        )
+    if kind == "input_audio":
+        audio = need_obj(p.get("input_audio"), f"{ppath}.input_audio")
+        return AudioPart(
+            need_str(audio, "data", f"{ppath}.input_audio"),
+            get_str(audio, "format", f"{ppath}.input_audio"),
+        )
+    raise TranslationError(
+        f"{ppath}.type: unsupported content part type {kind!r}", path=f"{ppath}.type"
+    )
 
 
 def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
@@ -236,19 +277,23 @@ def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
         return None
     inp = u.get("input_tokens_details")
     out = u.get("output_tokens_details")
+    # Read in field order, so that of several faults the first is the one named.
+    input_tokens = get_int(u, "input_tokens", "usage")
+    output_tokens = get_int(u, "output_tokens", "usage")
+    if type(inp) is dict:
+        cache_read = get_int(inp, "cached_tokens", "usage.input_tokens_details")
+        cache_write = get_int(inp, "cache_write_tokens", "usage.input_tokens_details")
+    else:
+        cache_read = cache_write = None
     return Usage(
-        input_tokens=get_int(u, "input_tokens", "usage"),
-        output_tokens=get_int(u, "output_tokens", "usage"),
-        cache_read_tokens=get_int(inp, "cached_tokens", "usage.input_tokens_details")
-        if type(inp) is dict
-        else None,
-        cache_write_tokens=get_int(inp, "cache_write_tokens", "usage.input_tokens_details")
-        if type(inp) is dict
-        else None,
-        reasoning_tokens=get_int(out, "reasoning_tokens", "usage.output_tokens_details")
+        input_tokens,
+        output_tokens,
+        cache_read,
+        cache_write,
+        get_int(out, "reasoning_tokens", "usage.output_tokens_details")
         if type(out) is dict
         else None,
-        total_tokens=get_int(u, "total_tokens", "usage"),
+        get_int(u, "total_tokens", "usage"),
     )
 
 
@@ -319,31 +364,31 @@ def render_assistant_items(
     keeps only real ids, because the API looks up the ids it is sent.
     """
     items: list[dict[str, Any]] = []
-    content: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        nonlocal message_id
-        if not content:
-            return
-        item: dict[str, Any] = {"type": "message", "role": "assistant", "status": "completed"}
-        if message_id is not None or complete_ids:
-            item["id"] = message_id or new_id("msg")
-            message_id = None
-        item["content"] = list(content)
-        items.append(item)
-        content.clear()
-
+    content: list[dict[str, Any]] | None = None  # the message item being filled
     for p in parts:
         if isinstance(p, TextPart):
-            # Only the annotation kinds Responses defines (a `type` of any other value, or of
-            # another JSON type, is a kind it has not: dropped as the others are).
-            annotations = [a for a in p.annotations if str(a.get("type")) in _ANNOTATIONS]
-            content.append({"type": "output_text", "text": p.text, "annotations": annotations})
+            annotations = p.annotations
+            text: dict[str, Any] = {
+                "type": "output_text",
+                "text": p.text,
+                # Only the annotation kinds Responses defines (a `type` of any other value, or
+                # of another JSON type, is a kind it has not: dropped as the others are).
+                "annotations": [a for a in annotations if str(a.get("type")) in _ANNOTATIONS]
+                if annotations
+                else [],
+            }
+            if content is None:
+                content = []
+                message_id = _add_message(items, content, message_id, complete_ids)
+            content.append(text)
             continue
         if isinstance(p, RefusalPart):
+            if content is None:
+                content = []
+                message_id = _add_message(items, content, message_id, complete_ids)
             content.append({"type": "refusal", "refusal": p.text})
             continue
-        flush()
+        content = None
         if isinstance(p, ToolCallPart):
             call: dict[str, Any] = {
                 "type": "function_call",
@@ -361,8 +406,24 @@ def render_assistant_items(
                 items.append(reasoning)
         elif isinstance(p, ProviderPart) and p.origin == ORIGIN:
             items.append(dict(p.data))
-    flush()
     return items
+
+
+def _add_message(
+    items: list[dict[str, Any]],
+    content: list[dict[str, Any]],
+    message_id: str | None,
+    complete_ids: bool,
+) -> str | None:
+    """Append an assistant message item holding `content` (filled by the caller afterwards);
+    returns the message id still unused (an id belongs to the first message only)."""
+    item: dict[str, Any] = {"type": "message", "role": "assistant", "status": "completed"}
+    if message_id is not None or complete_ids:
+        item["id"] = message_id or new_id("msg")
+        message_id = None
+    item["content"] = content
+    items.append(item)
+    return message_id
 
 
 def render_reasoning_item(p: ReasoningPart, *, complete_ids: bool) -> dict[str, Any] | None:

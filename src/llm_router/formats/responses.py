@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from llm_router.errors import TranslationError
-from llm_router.formats import get_bool, get_list, get_obj, get_str, need_obj, read_fields
+from llm_router.formats import (
+    field_error,
+    get_bool,
+    get_list,
+    get_obj,
+    get_str,
+    need_obj,
+    read_fields,
+)
 from llm_router.formats._responses_items import (
     ORIGIN,
     finish_from_status,
@@ -69,20 +77,21 @@ _KNOWN = frozenset(
     }
 )  # fmt: skip
 _EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
-# Top-level scalars: wire key -> (Request keyword, kind).
-_FIELDS: dict[str, tuple[str, str]] = {
-    "model": ("model", "string"),
-    "parallel_tool_calls": ("parallel_tool_calls", "boolean"),
-    "max_output_tokens": ("max_tokens", "integer"),
-    "temperature": ("temperature", "number"),
-    "top_p": ("top_p", "number"),
-    "top_logprobs": ("top_logprobs", "integer"),
-    "user": ("user", "string"),
-    "metadata": ("metadata", "object"),
-    "store": ("store", "boolean"),
-    "service_tier": ("service_tier", "string"),
-    "prompt_cache_key": ("prompt_cache_key", "string"),
-    "stream": ("stream", "boolean"),
+# Top-level scalars: wire key -> (Request keyword, kind, the type a value of that kind has
+# when it needs no conversion).
+_FIELDS: dict[str, tuple[str, str, type]] = {
+    "model": ("model", "string", str),
+    "parallel_tool_calls": ("parallel_tool_calls", "boolean", bool),
+    "max_output_tokens": ("max_tokens", "integer", int),
+    "temperature": ("temperature", "number", float),
+    "top_p": ("top_p", "number", float),
+    "top_logprobs": ("top_logprobs", "integer", int),
+    "user": ("user", "string", str),
+    "metadata": ("metadata", "object", dict),
+    "store": ("store", "boolean", bool),
+    "service_tier": ("service_tier", "string", str),
+    "prompt_cache_key": ("prompt_cache_key", "string", str),
+    "stream": ("stream", "boolean", bool),
 }
 
 
@@ -90,39 +99,62 @@ _FIELDS: dict[str, tuple[str, str]] = {
 
 
 def parse_request(obj: Mapping[str, Any]) -> Request:
-    obj = need_obj(obj, "")
+    if type(obj) is not dict:
+        obj = need_obj(obj, "")
+    # One pass over the keys present: unknown ones are kept as extras, scalars of the expected
+    # type are taken. Any other scalar is left to `read_fields` below, at its turn, so that a
+    # body with several faults names the same one as ever.
+    kw: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    odd_scalar = False
+    for key, value in obj.items():
+        spec = _FIELDS.get(key)
+        if spec is not None:
+            if value is not None:
+                if type(value) is spec[2]:
+                    kw[spec[0]] = value
+                else:
+                    odd_scalar = True
+        elif key not in _KNOWN:
+            extras[key] = value
     messages = parse_input(obj.get("input"))
     instructions = obj.get("instructions")
     if type(instructions) is str:
         messages.insert(0, Message(Role.SYSTEM, (TextPart(instructions),)))
     elif instructions is not None:
         messages[0:0] = parse_input(instructions)
-    extras = {k: v for k, v in obj.items() if k not in _KNOWN}
-    tool_choice = _parse_tool_choice(obj.get("tool_choice"))
-    if tool_choice is None and obj.get("tool_choice") is not None:
-        extras["tool_choice"] = obj["tool_choice"]  # a hosted-tool choice: Responses only
-    text = get_obj(obj, "text", "")
+    choice = obj.get("tool_choice")
+    tool_choice = _parse_tool_choice(choice)
+    if tool_choice is None and choice is not None:
+        extras["tool_choice"] = choice  # a hosted-tool choice: Responses only
     response_format = None
+    text = obj.get("text")
     if text is not None:
+        if type(text) is not dict:
+            raise field_error("", "text", "object", text)
         fmt = get_obj(text, "format", "text")
         response_format = None if fmt is None else _parse_format(fmt)
-        rest = {k: v for k, v in text.items() if k != "format"}
-        if rest:
-            extras["text"] = rest
-    kw: dict[str, Any] = {}
-    read_fields(obj, _FIELDS, "", kw)
+        if len(text) > (0 if fmt is None else 1):
+            rest = {k: v for k, v in text.items() if k != "format"}
+            if rest:
+                extras["text"] = rest
+    if odd_scalar:
+        read_fields(obj, _FIELDS, "", kw)
     tools = get_list(obj, "tools", "")
     if tools:
         kw["tools"] = tuple([_parse_tool(t, i) for i, t in enumerate(tools)])
-    reasoning = get_obj(obj, "reasoning", "")
+    reasoning = obj.get("reasoning")
     if reasoning is not None:
+        if type(reasoning) is not dict:
+            raise field_error("", "reasoning", "object", reasoning)
         kw["reasoning"] = _parse_reasoning(reasoning)
+    if extras:
+        kw["extras"] = extras
+        kw["extras_origin"] = ORIGIN
     return Request(
         tuple(messages),
         tool_choice=tool_choice,
         response_format=response_format,
-        extras=extras or None,
-        extras_origin=ORIGIN if extras else None,
         **kw,
     )
 
@@ -234,19 +266,26 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         reasoning = _render_reasoning(req.reasoning)
         if reasoning:
             out["reasoning"] = reasoning
-    for key, value in (
-        ("max_output_tokens", req.max_tokens),
-        ("temperature", req.temperature),
-        ("top_p", req.top_p),
-        ("top_logprobs", req.top_logprobs),
-        ("user", req.user),
-        ("metadata", req.metadata),
-        ("store", req.store),
-        ("service_tier", req.service_tier),
-        ("prompt_cache_key", req.prompt_cache_key),
-    ):
-        if value is not None:
-            out[key] = value
+    # Field by field rather than through a table: building one costs more than the fields.
+    value: Any
+    if (value := req.max_tokens) is not None:
+        out["max_output_tokens"] = value
+    if (value := req.temperature) is not None:
+        out["temperature"] = value
+    if (value := req.top_p) is not None:
+        out["top_p"] = value
+    if (value := req.top_logprobs) is not None:
+        out["top_logprobs"] = value
+    if (value := req.user) is not None:
+        out["user"] = value
+    if (value := req.metadata) is not None:
+        out["metadata"] = value
+    if (value := req.store) is not None:
+        out["store"] = value
+    if (value := req.service_tier) is not None:
+        out["service_tier"] = value
+    if (value := req.prompt_cache_key) is not None:
+        out["prompt_cache_key"] = value
     if req.stream:
         out["stream"] = True
     if req.extras and req.extras_origin == ORIGIN:
@@ -258,14 +297,19 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
     return out
 
 
+_ROLE_NAMES = {role: role.value for role in Role}  # a dict hit is cheaper than `.value`
+
+
 def _render_input(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for m in messages:
-        if m.role is Role.ASSISTANT:
-            items.extend(render_assistant_items(m.content, m.id, complete_ids=False))
-        elif m.role is Role.TOOL:
+        role = m.role
+        content = m.content
+        if role is Role.ASSISTANT:
+            items.extend(render_assistant_items(content, m.id, complete_ids=False))
+        elif role is Role.TOOL:
             others: list[ContentPart] = []
-            for p in m.content:
+            for p in content:
                 if isinstance(p, ToolResultPart):
                     output = render_input_content(p.content) if p.content else ""
                     items.append(
@@ -275,8 +319,10 @@ def _render_input(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
                     others.append(p)
             if others:
                 items.append({"role": "user", "content": render_input_content(tuple(others))})
+        elif len(content) == 1 and type(content[0]) is TextPart:
+            items.append({"role": _ROLE_NAMES[role], "content": content[0].text})
         else:
-            items.append({"role": m.role.value, "content": render_input_content(m.content)})
+            items.append({"role": _ROLE_NAMES[role], "content": render_input_content(content)})
     return items
 
 
@@ -324,25 +370,35 @@ def _render_reasoning(r: ReasoningConfig) -> dict[str, Any]:
 
 
 def parse_response(obj: Mapping[str, Any]) -> Response:
-    obj = need_obj(obj, "")
+    if type(obj) is not dict:
+        obj = need_obj(obj, "")
     parts: list[ContentPart] = []
-    for i, raw in enumerate(get_list(obj, "output", "")):
-        path = f"output[{i}]"
-        parts.extend(parse_assistant_item(need_obj(raw, path), path))
+    called_tools = False
+    for i, item in enumerate(get_list(obj, "output", "")):
+        if type(item) is not dict:
+            item = need_obj(item, f"output[{i}]")
+        item_parts = parse_assistant_item(item, f"output[{i}]")
+        parts += item_parts
+        if not called_tools:
+            for p in item_parts:
+                if isinstance(p, ToolCallPart):
+                    called_tools = True
+                    break
     details = get_obj(obj, "incomplete_details", "")
     reason = finish_from_status(
         get_str(obj, "status", ""),
         None if details is None else get_str(details, "reason", "incomplete_details"),
-        any(isinstance(p, ToolCallPart) for p in parts),
+        called_tools,
     )
     created = obj.get("created_at")
     return Response(
         tuple(parts),
-        id=get_str(obj, "id", ""),
-        model=get_str(obj, "model", ""),
-        created=int(created) if isinstance(created, int | float) else None,
-        finish_reason=reason,
-        usage=parse_usage(get_obj(obj, "usage", "")),
+        get_str(obj, "id", ""),
+        get_str(obj, "model", ""),
+        int(created) if isinstance(created, int | float) else None,
+        reason,
+        None,
+        parse_usage(get_obj(obj, "usage", "")),
     )
 
 
