@@ -44,7 +44,9 @@ every format module uses so that type errors carry the same path syntax everywhe
 
 from __future__ import annotations
 
+import _random  # the C core of `random`, without the imports of the Python module
 import importlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
@@ -77,6 +79,7 @@ __all__ = [
     "join_path",
     "need_obj",
     "need_str",
+    "random_hex",
     "read_fields",
     "scalar",
     "type_name",
@@ -264,6 +267,20 @@ def read_fields(
         spec = fields.get(key)
         if spec is not None and value is not None:
             out[spec[0]] = scalar(value, spec[1], path, key)
+
+
+# Ids the formats invent (answers, output items) must be unique, not secret: a private
+# generator seeded from the OS, and reseeded in a forked child so that parent and child never
+# share a sequence, draws them for a third of an `os.urandom` call.
+_ids = _random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.seed)
+_getrandbits = _ids.getrandbits
+
+
+def random_hex(nbytes: int) -> str:
+    """`nbytes` random bytes as hex, for an invented id."""
+    return _getrandbits(nbytes * 8).to_bytes(nbytes, "big").hex()
 
 
 def append_user_turn(parts: Sequence[ContentPart], out: list[Message]) -> None:

@@ -38,47 +38,51 @@ def parse_parts(content: Any, path: str, origin: str | None = None) -> tuple[Con
     if type(content) is not list:
         raise field_error(path, "content", "string or array", content)
     parts: list[ContentPart] = []
-    for i, raw in enumerate(content):
-        ppath = f"{path}.content[{i}]"
-        p = need_obj(raw, ppath)
-        kind = p.get("type")
-        if kind == "text":
-            parts.append(TextPart(need_str(p, "text", ppath), get_obj(p, "cache_control", ppath)))
-        elif kind == "image_url":
-            image = p.get("image_url")
-            if type(image) is str:  # Mistral also accepts the bare URL
-                image = {"url": image}
-            image = need_obj(image, f"{ppath}.image_url")
-            parts.append(
-                image_from_url(
-                    need_str(image, "url", f"{ppath}.image_url"),
-                    get_str(image, "detail", f"{ppath}.image_url"),
-                    get_obj(p, "cache_control", ppath),
-                )
-            )
-        elif kind == "input_audio":
-            audio = need_obj(p.get("input_audio"), f"{ppath}.input_audio")
-            fmt = get_str(audio, "format", f"{ppath}.input_audio")
-            parts.append(AudioPart(need_str(audio, "data", f"{ppath}.input_audio"), fmt))
-        elif kind == "file":
-            parts.append(parse_file(need_obj(p.get("file"), f"{ppath}.file"), f"{ppath}.file"))
-        elif kind == "document_url":  # Mistral
-            parts.append(
-                DocumentPart(
-                    url=need_str(p, "document_url", ppath),
-                    name=get_str(p, "document_name", ppath),
-                )
-            )
-        elif kind == "refusal":
-            parts.append(RefusalPart(need_str(p, "refusal", ppath)))
-        elif kind == "thinking":  # Mistral reasoning chunks
-            thinking = thinking_text(p.get("thinking"), ppath)
-            parts.append(ReasoningPart(text=thinking, origin=origin))
-        else:
-            raise TranslationError(
-                f"{ppath}.type: unsupported content part type {kind!r}", path=f"{ppath}.type"
-            )
+    for i, p in enumerate(content):
+        if type(p) is dict and p.get("type") == "text":
+            # Text, the common part, is read here; anything else (or a malformed text part)
+            # by `_parse_part`, which names what is wrong.
+            text = p.get("text")
+            cache = p.get("cache_control")
+            if type(text) is str and (cache is None or type(cache) is dict):
+                parts.append(TextPart(text, cache))
+                continue
+        parts.append(_parse_part(p, f"{path}.content[{i}]", origin))
     return tuple(parts)
+
+
+def _parse_part(raw: Any, ppath: str, origin: str | None) -> ContentPart:
+    p = need_obj(raw, ppath)
+    kind = p.get("type")
+    if kind == "text":
+        return TextPart(need_str(p, "text", ppath), get_obj(p, "cache_control", ppath))
+    if kind == "image_url":
+        image = p.get("image_url")
+        if type(image) is str:  # Mistral also accepts the bare URL
+            image = {"url": image}
+        image = need_obj(image, f"{ppath}.image_url")
+        return image_from_url(
+            need_str(image, "url", f"{ppath}.image_url"),
+            get_str(image, "detail", f"{ppath}.image_url"),
+            get_obj(p, "cache_control", ppath),
+        )
+    if kind == "input_audio":
+        audio = need_obj(p.get("input_audio"), f"{ppath}.input_audio")
+        fmt = get_str(audio, "format", f"{ppath}.input_audio")
+        return AudioPart(need_str(audio, "data", f"{ppath}.input_audio"), fmt)
+    if kind == "file":
+        return parse_file(need_obj(p.get("file"), f"{ppath}.file"), f"{ppath}.file")
+    if kind == "document_url":  # Mistral
+        return DocumentPart(
+            url=need_str(p, "document_url", ppath), name=get_str(p, "document_name", ppath)
+        )
+    if kind == "refusal":
+        return RefusalPart(need_str(p, "refusal", ppath))
+    if kind == "thinking":  # Mistral reasoning chunks
+        return ReasoningPart(text=thinking_text(p.get("thinking"), ppath), origin=origin)
+    raise TranslationError(
+        f"{ppath}.type: unsupported content part type {kind!r}", path=f"{ppath}.type"
+    )
 
 
 def thinking_text(thinking: Any, path: str) -> str:

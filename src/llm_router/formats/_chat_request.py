@@ -61,6 +61,24 @@ __all__ = [
     "render_chat_request",
 ]
 
+# Enum members, read once: a member read through its class costs a slow attribute lookup on
+# CPython 3.11 (about ten times a module global's), and every turn and part compares a few.
+_REASONING_ADAPTIVE = ReasoningMode.ADAPTIVE
+_REASONING_DISABLED = ReasoningMode.DISABLED
+_REASONING_ENABLED = ReasoningMode.ENABLED
+_FORMAT_JSON_OBJECT = ResponseFormatType.JSON_OBJECT
+_FORMAT_JSON_SCHEMA = ResponseFormatType.JSON_SCHEMA
+_FORMAT_TEXT = ResponseFormatType.TEXT
+_ASSISTANT = Role.ASSISTANT
+_DEVELOPER = Role.DEVELOPER
+_SYSTEM = Role.SYSTEM
+_TOOL = Role.TOOL
+_USER = Role.USER
+_CHOICE_AUTO = ToolChoiceMode.AUTO
+_CHOICE_NAMED = ToolChoiceMode.NAMED
+_CHOICE_NONE = ToolChoiceMode.NONE
+_CHOICE_REQUIRED = ToolChoiceMode.REQUIRED
+
 BASE_FIELDS = frozenset(
     {
         "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format",
@@ -111,8 +129,8 @@ class ChatDialect:
     def __post_init__(self) -> None:
         object.__setattr__(self, "request_fields", _request_fields(self))
         developer = "developer" if self.developer_role else "system"
-        names = {Role.USER: "user", Role.ASSISTANT: "assistant", Role.SYSTEM: "system"}
-        object.__setattr__(self, "role_names", {**names, Role.DEVELOPER: developer})
+        names = {_USER: "user", _ASSISTANT: "assistant", _SYSTEM: "system"}
+        object.__setattr__(self, "role_names", {**names, _DEVELOPER: developer})
 
 
 _OPENAI_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
@@ -237,7 +255,7 @@ def _parse_structured(obj: Mapping[str, Any], d: ChatDialect, kw: dict[str, Any]
 
 
 def _effort_config(effort: str) -> ReasoningConfig:
-    mode = ReasoningMode.DISABLED if effort == "none" else ReasoningMode.ENABLED
+    mode = _REASONING_DISABLED if effort == "none" else _REASONING_ENABLED
     return ReasoningConfig(mode=mode, effort=effort)
 
 
@@ -245,7 +263,7 @@ def _effort_config(effort: str) -> ReasoningConfig:
 _EFFORT_CONFIGS: dict[str, ReasoningConfig] = {e: _effort_config(e) for e in _OPENAI_EFFORTS}
 
 
-_PLAIN_ROLES = {"user": Role.USER, "system": Role.SYSTEM, "developer": Role.DEVELOPER}
+_PLAIN_ROLES = {"user": _USER, "system": _SYSTEM, "developer": _DEVELOPER}
 
 
 def plain_message(m: Any) -> Message | None:
@@ -268,12 +286,12 @@ def plain_message(m: Any) -> Message | None:
             return Message(kind, (TextPart(content),), name)
     elif role == "assistant":
         if plain_assistant(m):
-            return Message(Role.ASSISTANT, (TextPart(content),), m.get("name"))
+            return Message(_ASSISTANT, (TextPart(content),), m.get("name"))
     elif role == "tool":
         call_id = m.get("tool_call_id")
         name = m.get("name")
         if type(call_id) is str and (name is None or type(name) is str):
-            return Message(Role.TOOL, (ToolResultPart(call_id, (TextPart(content),), name),))
+            return Message(_TOOL, (ToolResultPart(call_id, (TextPart(content),), name),))
     return None
 
 
@@ -295,15 +313,15 @@ def _parse_message(raw: Any, path: str, d: ChatDialect) -> Message:
     role = need_str(m, "role", path)
     content = m.get("content")
     if role == "user":
-        return Message(Role.USER, parse_parts(content, path), get_str(m, "name", path))
+        return Message(_USER, parse_parts(content, path), get_str(m, "name", path))
     if role == "assistant":
         return parse_assistant(m, path, d)
     if role == "tool":
         call_id = need_str(m, "tool_call_id", path)
         result = ToolResultPart(call_id, parse_parts(content, path), get_str(m, "name", path))
-        return Message(Role.TOOL, (result,))
+        return Message(_TOOL, (result,))
     if role == "system" or role == "developer":
-        kind = Role.SYSTEM if role == "system" else Role.DEVELOPER
+        kind = _SYSTEM if role == "system" else _DEVELOPER
         return Message(kind, parse_parts(content, path), get_str(m, "name", path))
     raise TranslationError(f"{path}.role: unsupported role {role!r}", path=f"{path}.role")
 
@@ -342,7 +360,7 @@ def parse_assistant(m: Mapping[str, Any], path: str, d: ChatDialect) -> Message:
                 need_str(call, "id", cpath), need_str(fn, "name", f"{cpath}.function"), args
             )
         )
-    return Message(Role.ASSISTANT, tuple(parts), get_str(m, "name", path))
+    return Message(_ASSISTANT, tuple(parts), get_str(m, "name", path))
 
 
 def _parse_tool(raw: Any, i: int, d: ChatDialect) -> Tool | ProviderTool:
@@ -362,7 +380,7 @@ def _parse_tool(raw: Any, i: int, d: ChatDialect) -> Tool | ProviderTool:
 
 # Values, so one shared instance per mode (a dict hit is much cheaper than the enum's lookup).
 _CHOICES: dict[str, ToolChoice] = {m.value: ToolChoice(m) for m in ToolChoiceMode}
-_CHOICES["any"] = _CHOICES[ToolChoiceMode.REQUIRED]  # Mistral's word for "required"
+_CHOICES["any"] = _CHOICES[_CHOICE_REQUIRED]  # Mistral's word for "required"
 
 
 def _parse_tool_choice(choice: Any) -> ToolChoice | None:
@@ -386,11 +404,9 @@ def _parse_tool_choice(choice: Any) -> ToolChoice | None:
             )
         )
         mode = get_str(allowed, "mode", "tool_choice.allowed_tools")
-        return ToolChoice(
-            ToolChoiceMode.REQUIRED if mode == "required" else ToolChoiceMode.AUTO, allowed=names
-        )
+        return ToolChoice(_CHOICE_REQUIRED if mode == "required" else _CHOICE_AUTO, allowed=names)
     fn = need_obj(c.get("function"), "tool_choice.function")
-    return ToolChoice(ToolChoiceMode.NAMED, need_str(fn, "name", "tool_choice.function"))
+    return ToolChoice(_CHOICE_NAMED, need_str(fn, "name", "tool_choice.function"))
 
 
 def _parse_response_format(rf: Mapping[str, Any] | None) -> ResponseFormat | None:
@@ -401,16 +417,16 @@ def _parse_response_format(rf: Mapping[str, Any] | None) -> ResponseFormat | Non
         js = need_obj(rf.get("json_schema"), "response_format.json_schema")
         p = "response_format.json_schema"
         return ResponseFormat(
-            ResponseFormatType.JSON_SCHEMA,
+            _FORMAT_JSON_SCHEMA,
             get_str(js, "name", p),
             get_obj(js, "schema", p),
             get_bool(js, "strict", p),
             get_str(js, "description", p),
         )
     if kind == "json_object":
-        return ResponseFormat(ResponseFormatType.JSON_OBJECT)
+        return ResponseFormat(_FORMAT_JSON_OBJECT)
     if kind == "text":
-        return ResponseFormat(ResponseFormatType.TEXT)
+        return ResponseFormat(_FORMAT_TEXT)
     raise TranslationError(
         f"response_format.type: unsupported value {kind!r}", path="response_format.type"
     )
@@ -440,7 +456,7 @@ def render_chat_request(
             out["tool_choice"] = _render_tool_choice(choice, d)
         if req.parallel_tool_calls is not None:
             out["parallel_tool_calls"] = req.parallel_tool_calls
-    elif choice is not None and choice.mode is ToolChoiceMode.NONE:
+    elif choice is not None and choice.mode is _CHOICE_NONE:
         out["tool_choice"] = "none"
     if req.response_format is not None:
         out["response_format"] = _render_response_format(req.response_format)
@@ -497,7 +513,7 @@ def render_chat_request(
 def _render_effort(r: ReasoningConfig) -> str | None:
     if r.effort is not None:
         return r.effort if r.effort in _OPENAI_EFFORTS else None
-    if r.mode is ReasoningMode.DISABLED or r.mode is ReasoningMode.ADAPTIVE:
+    if r.mode is _REASONING_DISABLED or r.mode is _REASONING_ADAPTIVE:
         return None
     if r.budget_tokens is not None:
         return effort_for_budget(r.budget_tokens)
@@ -511,7 +527,7 @@ def _render_messages(messages: tuple[Message, ...], d: ChatDialect) -> list[dict
     for m in messages:
         role = m.role
         content = m.content
-        if len(content) == 1 and role is not Role.TOOL:
+        if len(content) == 1 and role is not _TOOL:
             # A turn of one plain text part is a string, whatever its role (see the readers).
             only = content[0]
             if type(only) is TextPart and (only.cache_control is None or not cache_control):
@@ -520,11 +536,11 @@ def _render_messages(messages: tuple[Message, ...], d: ChatDialect) -> list[dict
                     msg["name"] = m.name
                 out.append(msg)
                 continue
-        if role is Role.USER:
+        if role is _USER:
             msg = {"role": "user", "content": render_user_content(content, d)}
-        elif role is Role.ASSISTANT:
+        elif role is _ASSISTANT:
             msg = _render_assistant(m, d)
-        elif role is Role.TOOL:
+        elif role is _TOOL:
             others: list[ContentPart] = []
             for part in content:
                 if isinstance(part, ToolResultPart):
@@ -541,7 +557,7 @@ def _render_messages(messages: tuple[Message, ...], d: ChatDialect) -> list[dict
                 out.append({"role": "user", "content": render_user_content(tuple(others), d)})
             continue
         else:
-            name = "developer" if role is Role.DEVELOPER and d.developer_role else "system"
+            name = "developer" if role is _DEVELOPER and d.developer_role else "system"
             msg = {"role": name, "content": text_content(content, d)}
         if m.name is not None:
             msg["name"] = m.name
@@ -612,19 +628,19 @@ def _render_tool(t: Tool) -> dict[str, Any]:
 
 
 def _render_tool_choice(c: ToolChoice, d: ChatDialect) -> Any:
-    if c.mode is ToolChoiceMode.NAMED and c.name is not None:
+    if c.mode is _CHOICE_NAMED and c.name is not None:
         return {"type": "function", "function": {"name": c.name}}
-    if c.allowed and d.origin == "openai" and c.mode is not ToolChoiceMode.NONE:
-        mode = "required" if c.mode is ToolChoiceMode.REQUIRED else "auto"
+    if c.allowed and d.origin == "openai" and c.mode is not _CHOICE_NONE:
+        mode = "required" if c.mode is _CHOICE_REQUIRED else "auto"
         tools = [{"type": "function", "function": {"name": n}} for n in c.allowed]
         return {"type": "allowed_tools", "allowed_tools": {"mode": mode, "tools": tools}}
-    if c.mode is ToolChoiceMode.REQUIRED:
+    if c.mode is _CHOICE_REQUIRED:
         return d.required_choice
-    return "none" if c.mode is ToolChoiceMode.NONE else "auto"
+    return "none" if c.mode is _CHOICE_NONE else "auto"
 
 
 def _render_response_format(rf: ResponseFormat) -> dict[str, Any]:
-    if rf.type is not ResponseFormatType.JSON_SCHEMA:
+    if rf.type is not _FORMAT_JSON_SCHEMA:
         return {"type": rf.type.value}
     js: dict[str, Any] = {"name": rf.name or "response", "schema": rf.schema or {}}
     if rf.strict is not None:

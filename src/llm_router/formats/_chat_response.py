@@ -6,7 +6,6 @@ rendered from a pre-serialised head so each delta costs one small `orjson.dumps`
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import orjson
 
 from llm_router._json import dumps
-from llm_router.formats import get_int, get_list, get_obj, get_str, need_obj
+from llm_router.formats import get_int, get_list, get_obj, get_str, need_obj, random_hex
 from llm_router.formats._chat_request import ChatDialect, parse_assistant, plain_assistant
 from llm_router.types import StreamEvent
 from llm_router.universal import (
@@ -53,8 +52,7 @@ _DONE = StreamEvent(None, b"[DONE]")
 
 
 def new_id(prefix: str) -> str:
-    # As random as uuid4's hex, without building a UUID object on every response.
-    return prefix + os.urandom(12).hex()
+    return prefix + random_hex(12)
 
 
 # --------------------------------------------------------------------------- whole responses

@@ -7,12 +7,19 @@ re-emitted to Responses.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from llm_router.errors import TranslationError
-from llm_router.formats import field_error, get_int, get_list, get_str, need_obj, need_str
+from llm_router.formats import (
+    field_error,
+    get_int,
+    get_list,
+    get_str,
+    need_obj,
+    need_str,
+    random_hex,
+)
 from llm_router.universal import (
     AudioPart,
     ContentPart,
@@ -46,17 +53,31 @@ __all__ = [
     "response_object",
 ]
 
+# Enum members, read once: a member read through its class costs a slow attribute lookup on
+# CPython 3.11 (about ten times a module global's), and every turn and part compares a few.
+_FINISH_CONTENT_FILTER = FinishReason.CONTENT_FILTER
+_FINISH_CONTEXT_WINDOW = FinishReason.CONTEXT_WINDOW
+_FINISH_ERROR = FinishReason.ERROR
+_FINISH_LENGTH = FinishReason.LENGTH
+_FINISH_OTHER = FinishReason.OTHER
+_FINISH_STOP = FinishReason.STOP
+_FINISH_TOOL_CALLS = FinishReason.TOOL_CALLS
+_ASSISTANT = Role.ASSISTANT
+_DEVELOPER = Role.DEVELOPER
+_SYSTEM = Role.SYSTEM
+_TOOL = Role.TOOL
+_USER = Role.USER
+
 ORIGIN = "responses"
 # Annotation kinds the Responses SDK types accept on `output_text`.
 _ANNOTATIONS = frozenset({"url_citation", "file_citation", "container_file_citation", "file_path"})
 
 
-_INPUT_ROLES = {"user": Role.USER, "system": Role.SYSTEM, "developer": Role.DEVELOPER}
+_INPUT_ROLES = {"user": _USER, "system": _SYSTEM, "developer": _DEVELOPER}
 
 
 def new_id(prefix: str) -> str:
-    # As random as uuid4's hex, without building a UUID object for every output item.
-    return f"{prefix}_{os.urandom(16).hex()}"
+    return f"{prefix}_{random_hex(16)}"
 
 
 # --------------------------------------------------------------------------- parse
@@ -69,7 +90,7 @@ def parse_input(value: Any) -> list[Message]:
     tool items) form one assistant turn; consecutive `function_call_output`s one tool turn.
     """
     if type(value) is str:
-        return [Message(Role.USER, (TextPart(value),))]
+        return [Message(_USER, (TextPart(value),))]
     if value is None:
         return []
     if type(value) is not list:
@@ -86,31 +107,31 @@ def parse_input(value: Any) -> list[Message]:
         role = item.get("role")
         if kind == "function_call_output":
             if assistant:
-                messages.append(Message(Role.ASSISTANT, tuple(assistant), None, assistant_id))
+                messages.append(Message(_ASSISTANT, tuple(assistant), None, assistant_id))
                 assistant = []
                 assistant_id = None
             results.append(_parse_call_output(item, f"input[{i}]"))
             continue
         if (kind is None or kind == "message") and role != "assistant":
             if assistant:
-                messages.append(Message(Role.ASSISTANT, tuple(assistant), None, assistant_id))
+                messages.append(Message(_ASSISTANT, tuple(assistant), None, assistant_id))
                 assistant = []
                 assistant_id = None
             elif results:
-                messages.append(Message(Role.TOOL, tuple(results)))
+                messages.append(Message(_TOOL, tuple(results)))
                 results = []
             messages.append(_input_message(item, role, f"input[{i}]"))
             continue
         if results:
-            messages.append(Message(Role.TOOL, tuple(results)))
+            messages.append(Message(_TOOL, tuple(results)))
             results = []
         if kind is None or kind == "message":
             assistant_id = assistant_id or get_str(item, "id", f"input[{i}]")
         assistant += parse_assistant_item(item, f"input[{i}]")
     if assistant:
-        messages.append(Message(Role.ASSISTANT, tuple(assistant), None, assistant_id))
+        messages.append(Message(_ASSISTANT, tuple(assistant), None, assistant_id))
     elif results:
-        messages.append(Message(Role.TOOL, tuple(results)))
+        messages.append(Message(_TOOL, tuple(results)))
     return messages
 
 
@@ -454,15 +475,15 @@ def finish_from_status(
 ) -> FinishReason | None:
     """A response's `status` (and `incomplete_details.reason`) as a finish reason."""
     if status == "completed":
-        return FinishReason.TOOL_CALLS if called_tools else FinishReason.STOP
+        return _FINISH_TOOL_CALLS if called_tools else _FINISH_STOP
     if status == "incomplete":
         if incomplete_reason == "content_filter":
-            return FinishReason.CONTENT_FILTER
-        return FinishReason.LENGTH
+            return _FINISH_CONTENT_FILTER
+        return _FINISH_LENGTH
     if status == "failed":
-        return FinishReason.ERROR
+        return _FINISH_ERROR
     if status in ("cancelled", "canceled"):
-        return FinishReason.OTHER
+        return _FINISH_OTHER
     return None
 
 
@@ -481,11 +502,11 @@ def response_object(
     error = None
     if status is None:
         status = "completed"
-        if reason in (FinishReason.LENGTH, FinishReason.CONTEXT_WINDOW):
+        if reason in (_FINISH_LENGTH, _FINISH_CONTEXT_WINDOW):
             status, incomplete = "incomplete", {"reason": "max_output_tokens"}
-        elif reason is FinishReason.CONTENT_FILTER:
+        elif reason is _FINISH_CONTENT_FILTER:
             status, incomplete = "incomplete", {"reason": "content_filter"}
-        elif reason is FinishReason.ERROR:
+        elif reason is _FINISH_ERROR:
             status = "failed"
             error = {"code": "server_error", "message": "the model stopped with an error"}
     return {

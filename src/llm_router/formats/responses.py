@@ -69,6 +69,21 @@ __all__ = [
     "render_response",
 ]
 
+# Enum members, read once: a member read through its class costs a slow attribute lookup on
+# CPython 3.11 (about ten times a module global's), and every turn and part compares a few.
+_REASONING_DISABLED = ReasoningMode.DISABLED
+_REASONING_ENABLED = ReasoningMode.ENABLED
+_FORMAT_JSON_OBJECT = ResponseFormatType.JSON_OBJECT
+_FORMAT_JSON_SCHEMA = ResponseFormatType.JSON_SCHEMA
+_FORMAT_TEXT = ResponseFormatType.TEXT
+_ASSISTANT = Role.ASSISTANT
+_SYSTEM = Role.SYSTEM
+_TOOL = Role.TOOL
+_CHOICE_AUTO = ToolChoiceMode.AUTO
+_CHOICE_NAMED = ToolChoiceMode.NAMED
+_CHOICE_NONE = ToolChoiceMode.NONE
+_CHOICE_REQUIRED = ToolChoiceMode.REQUIRED
+
 _KNOWN = frozenset(
     {
         "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "text",
@@ -120,7 +135,7 @@ def parse_request(obj: Mapping[str, Any]) -> Request:
     messages = parse_input(obj.get("input"))
     instructions = obj.get("instructions")
     if type(instructions) is str:
-        messages.insert(0, Message(Role.SYSTEM, (TextPart(instructions),)))
+        messages.insert(0, Message(_SYSTEM, (TextPart(instructions),)))
     elif instructions is not None:
         messages[0:0] = parse_input(instructions)
     choice = obj.get("tool_choice")
@@ -187,14 +202,14 @@ def _parse_tool_choice(choice: Any) -> ToolChoice | None:
     c = need_obj(choice, "tool_choice")
     kind = c.get("type")
     if kind == "function":
-        return ToolChoice(ToolChoiceMode.NAMED, get_str(c, "name", "tool_choice"))
+        return ToolChoice(_CHOICE_NAMED, get_str(c, "name", "tool_choice"))
     if kind == "allowed_tools":
         names = tuple(
             name
             for t in get_list(c, "tools", "tool_choice")
             if type(t) is dict and type(name := t.get("name")) is str
         )
-        mode = ToolChoiceMode.REQUIRED if c.get("mode") == "required" else ToolChoiceMode.AUTO
+        mode = _CHOICE_REQUIRED if c.get("mode") == "required" else _CHOICE_AUTO
         return ToolChoice(mode, allowed=names)
     return None
 
@@ -204,16 +219,16 @@ def _parse_format(fmt: Mapping[str, Any]) -> ResponseFormat:
     kind = get_str(fmt, "type", path)
     if kind == "json_schema":
         return ResponseFormat(
-            ResponseFormatType.JSON_SCHEMA,
+            _FORMAT_JSON_SCHEMA,
             get_str(fmt, "name", path),
             get_obj(fmt, "schema", path),
             get_bool(fmt, "strict", path),
             get_str(fmt, "description", path),
         )
     if kind == "json_object":
-        return ResponseFormat(ResponseFormatType.JSON_OBJECT)
+        return ResponseFormat(_FORMAT_JSON_OBJECT)
     if kind == "text":
-        return ResponseFormat(ResponseFormatType.TEXT)
+        return ResponseFormat(_FORMAT_TEXT)
     raise TranslationError(f"{path}.type: unsupported value {kind!r}", path=f"{path}.type")
 
 
@@ -222,7 +237,7 @@ def _parse_reasoning(r: Mapping[str, Any]) -> ReasoningConfig:
     summary = get_str(r, "summary", "reasoning") or get_str(r, "generate_summary", "reasoning")
     mode = None
     if effort is not None:
-        mode = ReasoningMode.DISABLED if effort == "none" else ReasoningMode.ENABLED
+        mode = _REASONING_DISABLED if effort == "none" else _REASONING_ENABLED
     return ReasoningConfig(mode=mode, effort=effort, summary=summary)
 
 
@@ -233,7 +248,7 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         out["model"] = req.model
     messages = req.messages
     instructions: list[str] = []
-    while messages and messages[0].role is Role.SYSTEM:
+    while messages and messages[0].role is _SYSTEM:
         instructions.extend(p.text for p in messages[0].content if isinstance(p, TextPart))
         messages = messages[1:]
     if instructions:
@@ -258,7 +273,7 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         out["tools"] = tools
         if req.parallel_tool_calls is not None:
             out["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.tool_choice is not None and (tools or req.tool_choice.mode is ToolChoiceMode.NONE):
+    if req.tool_choice is not None and (tools or req.tool_choice.mode is _CHOICE_NONE):
         out["tool_choice"] = _render_tool_choice(req.tool_choice)
     if req.response_format is not None:
         out["text"] = {"format": _render_format(req.response_format)}
@@ -305,9 +320,9 @@ def _render_input(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     for m in messages:
         role = m.role
         content = m.content
-        if role is Role.ASSISTANT:
+        if role is _ASSISTANT:
             items.extend(render_assistant_items(content, m.id, complete_ids=False))
-        elif role is Role.TOOL:
+        elif role is _TOOL:
             others: list[ContentPart] = []
             for p in content:
                 if isinstance(p, ToolResultPart):
@@ -327,17 +342,17 @@ def _render_input(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
 
 
 def _render_tool_choice(c: ToolChoice) -> Any:
-    if c.mode is ToolChoiceMode.NAMED and c.name is not None:
+    if c.mode is _CHOICE_NAMED and c.name is not None:
         return {"type": "function", "name": c.name}
-    if c.allowed and c.mode is not ToolChoiceMode.NONE:
-        mode = "required" if c.mode is ToolChoiceMode.REQUIRED else "auto"
+    if c.allowed and c.mode is not _CHOICE_NONE:
+        mode = "required" if c.mode is _CHOICE_REQUIRED else "auto"
         tools = [{"type": "function", "name": n} for n in c.allowed]
         return {"type": "allowed_tools", "mode": mode, "tools": tools}
-    return c.mode.value if c.mode is not ToolChoiceMode.NAMED else "required"
+    return c.mode.value if c.mode is not _CHOICE_NAMED else "required"
 
 
 def _render_format(rf: ResponseFormat) -> dict[str, Any]:
-    if rf.type is not ResponseFormatType.JSON_SCHEMA:
+    if rf.type is not _FORMAT_JSON_SCHEMA:
         return {"type": rf.type.value}
     out: dict[str, Any] = {
         "type": "json_schema",
@@ -355,7 +370,7 @@ def _render_reasoning(r: ReasoningConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if r.effort is not None:
         effort: str | None = r.effort if r.effort in _EFFORTS else None
-    elif r.mode is ReasoningMode.ENABLED and r.budget_tokens is not None:
+    elif r.mode is _REASONING_ENABLED and r.budget_tokens is not None:
         effort = effort_for_budget(r.budget_tokens)
     else:
         effort = None
