@@ -130,33 +130,43 @@ def _nested_annotation(a: Mapping[str, Any]) -> dict[str, Any]:
 def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
     if u is None:
         return None
-    prompt = u.get("prompt_tokens_details")
-    completion = u.get("completion_tokens_details")
+    # Every answer carries usage: the counts are read inline, and only one that is not an
+    # integer goes through `get_int` (which converts an integral float or names the fault).
     # Read in field order, so that of several faults the first is the one named.
-    input_tokens = get_int(u, "prompt_tokens", "usage")
-    output_tokens = get_int(u, "completion_tokens", "usage")
+    input_tokens = u.get("prompt_tokens")
+    if input_tokens is not None and type(input_tokens) is not int:
+        input_tokens = get_int(u, "prompt_tokens", "usage")
+    output_tokens = u.get("completion_tokens")
+    if output_tokens is not None and type(output_tokens) is not int:
+        output_tokens = get_int(u, "completion_tokens", "usage")
+    cache_read = cache_write = reasoning = None
+    prompt = u.get("prompt_tokens_details")
     if type(prompt) is dict:
-        cache_read = get_int(prompt, "cached_tokens", "usage.prompt_tokens_details")
-        cache_write = get_int(prompt, "cache_write_tokens", "usage.prompt_tokens_details")
-    else:
-        cache_read = cache_write = None
-    return Usage(
-        input_tokens,
-        output_tokens,
-        cache_read,
-        cache_write,
-        get_int(completion, "reasoning_tokens", "usage.completion_tokens_details")
-        if type(completion) is dict
-        else None,
-        get_int(u, "total_tokens", "usage"),
-    )
+        cache_read = prompt.get("cached_tokens")
+        if cache_read is not None and type(cache_read) is not int:
+            cache_read = get_int(prompt, "cached_tokens", "usage.prompt_tokens_details")
+        cache_write = prompt.get("cache_write_tokens")
+        if cache_write is not None and type(cache_write) is not int:
+            cache_write = get_int(prompt, "cache_write_tokens", "usage.prompt_tokens_details")
+    completion = u.get("completion_tokens_details")
+    if type(completion) is dict:
+        reasoning = completion.get("reasoning_tokens")
+        if reasoning is not None and type(reasoning) is not int:
+            reasoning = get_int(completion, "reasoning_tokens", "usage.completion_tokens_details")
+    total = u.get("total_tokens")
+    if total is not None and type(total) is not int:
+        total = get_int(u, "total_tokens", "usage")
+    return Usage(input_tokens, output_tokens, cache_read, cache_write, reasoning, total)
 
 
 def render_usage(usage: Usage, d: ChatDialect) -> dict[str, Any]:
+    input_tokens = usage.input_tokens or 0
+    output_tokens = usage.output_tokens or 0
+    total = usage.total_tokens  # `Usage.total`, without a property call
     out: dict[str, Any] = {
-        "prompt_tokens": usage.input_tokens or 0,
-        "completion_tokens": usage.output_tokens or 0,
-        "total_tokens": usage.total,
+        "prompt_tokens": input_tokens,
+        "completion_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens if total is None else total,
     }
     if d.usage_details:
         prompt: dict[str, int] = {}

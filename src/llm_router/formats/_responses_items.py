@@ -296,41 +296,51 @@ def _parse_part(raw: Any, ppath: str) -> ContentPart:
 def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
     if u is None:
         return None
-    inp = u.get("input_tokens_details")
-    out = u.get("output_tokens_details")
+    # Every answer carries usage: the counts are read inline, and only one that is not an
+    # integer goes through `get_int` (which converts an integral float or names the fault).
     # Read in field order, so that of several faults the first is the one named.
-    input_tokens = get_int(u, "input_tokens", "usage")
-    output_tokens = get_int(u, "output_tokens", "usage")
+    input_tokens = u.get("input_tokens")
+    if input_tokens is not None and type(input_tokens) is not int:
+        input_tokens = get_int(u, "input_tokens", "usage")
+    output_tokens = u.get("output_tokens")
+    if output_tokens is not None and type(output_tokens) is not int:
+        output_tokens = get_int(u, "output_tokens", "usage")
+    cache_read = cache_write = reasoning = None
+    inp = u.get("input_tokens_details")
     if type(inp) is dict:
-        cache_read = get_int(inp, "cached_tokens", "usage.input_tokens_details")
-        cache_write = get_int(inp, "cache_write_tokens", "usage.input_tokens_details")
-    else:
-        cache_read = cache_write = None
-    return Usage(
-        input_tokens,
-        output_tokens,
-        cache_read,
-        cache_write,
-        get_int(out, "reasoning_tokens", "usage.output_tokens_details")
-        if type(out) is dict
-        else None,
-        get_int(u, "total_tokens", "usage"),
-    )
+        cache_read = inp.get("cached_tokens")
+        if cache_read is not None and type(cache_read) is not int:
+            cache_read = get_int(inp, "cached_tokens", "usage.input_tokens_details")
+        cache_write = inp.get("cache_write_tokens")
+        if cache_write is not None and type(cache_write) is not int:
+            cache_write = get_int(inp, "cache_write_tokens", "usage.input_tokens_details")
+    out = u.get("output_tokens_details")
+    if type(out) is dict:
+        reasoning = out.get("reasoning_tokens")
+        if reasoning is not None and type(reasoning) is not int:
+            reasoning = get_int(out, "reasoning_tokens", "usage.output_tokens_details")
+    total = u.get("total_tokens")
+    if total is not None and type(total) is not int:
+        total = get_int(u, "total_tokens", "usage")
+    return Usage(input_tokens, output_tokens, cache_read, cache_write, reasoning, total)
 
 
 # --------------------------------------------------------------------------- render
 
 
 def render_usage(usage: Usage) -> dict[str, Any]:
+    input_tokens = usage.input_tokens or 0
+    output_tokens = usage.output_tokens or 0
+    total = usage.total_tokens  # `Usage.total`, without a property call
     return {
-        "input_tokens": usage.input_tokens or 0,
+        "input_tokens": input_tokens,
         "input_tokens_details": {
             "cached_tokens": usage.cache_read_tokens or 0,
             "cache_write_tokens": usage.cache_write_tokens or 0,
         },
-        "output_tokens": usage.output_tokens or 0,
+        "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
-        "total_tokens": usage.total,
+        "total_tokens": input_tokens + output_tokens if total is None else total,
     }
 
 
@@ -487,6 +497,9 @@ def finish_from_status(
     return None
 
 
+_OUT_OF_TOKENS = frozenset({_FINISH_LENGTH, _FINISH_CONTEXT_WINDOW})
+
+
 def response_object(
     response_id: str,
     model: str,
@@ -502,7 +515,7 @@ def response_object(
     error = None
     if status is None:
         status = "completed"
-        if reason in (_FINISH_LENGTH, _FINISH_CONTEXT_WINDOW):
+        if reason in _OUT_OF_TOKENS:
             status, incomplete = "incomplete", {"reason": "max_output_tokens"}
         elif reason is _FINISH_CONTENT_FILTER:
             status, incomplete = "incomplete", {"reason": "content_filter"}
