@@ -108,3 +108,22 @@ def test_top_level_extras_kept_for_the_same_dialect() -> None:
     )
     assert resp.extras == {"service_tier": "default"} and resp.extras_origin == "openai"
     assert openai.parse_response({"choices": []}).extras is None
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"choices": 5, "id": 1}, "choices"),
+        ({"choices": [{"message": 5}], "id": 1}, "choices[0].message"),
+        ({"choices": [{"finish_reason": 5}], "model": 1}, "choices[0].finish_reason"),
+        ({"id": 1, "model": 1, "created": "x", "usage": 1}, "id"),
+        ({"model": 1, "created": "x", "usage": 1}, "model"),
+        ({"created": 1.5, "usage": 1}, "created"),
+        ({"usage": 1}, "usage"),
+    ],
+)
+def test_response_faults_are_named_in_the_general_order(body: dict[str, Any], path: str) -> None:
+    with pytest.raises(TranslationError) as info:
+        openai.parse_response(body)
+    assert info.value.path == path
+    assert openai.parse_response({"choices": [], "created": 7.0}).created == 7

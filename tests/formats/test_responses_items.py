@@ -131,3 +131,22 @@ def test_one_text_part_turns_render_as_the_general_writer_renders_them(
     first = Message(Role.USER, (TextPart("first"),))  # so that a system turn is not hoisted
     rendered = responses.render_request(Request((first, m)))
     assert rendered["input"][1] == {"role": role.value, "content": render_input_content(m.content)}
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"output": 5, "status": 1}, "output"),
+        ({"output": [5], "status": 1}, "output[0]"),
+        ({"incomplete_details": 5, "status": 1}, "incomplete_details"),
+        ({"status": 1, "incomplete_details": {"reason": 2}}, "status"),
+        ({"incomplete_details": {"reason": 2}, "id": 1}, "incomplete_details.reason"),
+        ({"id": 1, "model": 1, "usage": 1}, "id"),
+        ({"model": 1, "usage": 1}, "model"),
+        ({"usage": 1}, "usage"),
+    ],
+)
+def test_response_faults_are_named_in_the_general_order(body: dict[str, Any], path: str) -> None:
+    with pytest.raises(TranslationError) as info:
+        responses.parse_response(body)
+    assert info.value.path == path

@@ -13,7 +13,15 @@ from typing import Any
 import orjson
 
 from llm_router._json import dumps
-from llm_router.formats import get_int, get_list, get_obj, get_str, need_obj, random_hex
+from llm_router.formats import (
+    field_error,
+    get_int,
+    get_list,
+    get_obj,
+    get_str,
+    need_obj,
+    random_hex,
+)
 from llm_router.formats._chat_request import ChatDialect, parse_assistant, plain_assistant
 from llm_router.types import StreamEvent
 from llm_router.universal import (
@@ -59,17 +67,23 @@ def new_id(prefix: str) -> str:
 
 
 def parse_chat_response(obj: Mapping[str, Any], d: ChatDialect) -> Response:
+    # The fields are read inline, in this order; a value of another type gets the error its
+    # reader (`get_str`, `get_list`...) would raise, so the first fault is the one named.
     if type(obj) is not dict:
         obj = need_obj(obj, "")
     content: tuple[ContentPart, ...] = ()
     finish = None
-    choices = get_list(obj, "choices", "")
+    choices = obj.get("choices")
+    if type(choices) is not list:
+        choices = get_list(obj, "choices", "")
     if choices:
         choice = choices[0]
         if type(choice) is not dict:
             choice = need_obj(choice, "choices[0]")
-        msg = get_obj(choice, "message", "choices[0]")
+        msg = choice.get("message")
         if msg is not None:
+            if type(msg) is not dict:
+                raise field_error("choices[0]", "message", "object", msg)
             text = msg.get("content")
             if type(text) is str and plain_assistant(msg):
                 content = (TextPart(text),)
@@ -79,7 +93,11 @@ def parse_chat_response(obj: Mapping[str, Any], d: ChatDialect) -> Response:
             if type(annotations) is list and annotations:
                 flat = tuple(_flat_annotation(a) for a in annotations if type(a) is dict)
                 content = _annotate_last_text(content, flat)
-        finish = d.finish.parse(get_str(choice, "finish_reason", "choices[0]"))
+        reason = choice.get("finish_reason")
+        if reason is not None:
+            if type(reason) is not str:
+                raise field_error("choices[0]", "finish_reason", "string", reason)
+            finish = d.finish.parse(reason)
     extras: dict[str, Any] | None = None
     for key in _RESPONSE_EXTRAS:
         value = obj.get(key)
@@ -87,14 +105,26 @@ def parse_chat_response(obj: Mapping[str, Any], d: ChatDialect) -> Response:
             if extras is None:
                 extras = {}
             extras[key] = value
+    response_id = obj.get("id")
+    if response_id is not None and type(response_id) is not str:
+        raise field_error("", "id", "string", response_id)
+    model = obj.get("model")
+    if model is not None and type(model) is not str:
+        raise field_error("", "model", "string", model)
+    created = obj.get("created")
+    if created is not None and type(created) is not int:
+        created = get_int(obj, "created", "")
+    usage = obj.get("usage")
+    if usage is not None and type(usage) is not dict:
+        raise field_error("", "usage", "object", usage)
     return Response(
         content,
-        get_str(obj, "id", ""),
-        get_str(obj, "model", ""),
-        get_int(obj, "created", ""),
+        response_id,
+        model,
+        created,
         finish,
         None,
-        parse_usage(get_obj(obj, "usage", "")),
+        parse_usage(usage),
         extras,
         None if extras is None else d.origin,
     )

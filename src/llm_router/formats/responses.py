@@ -385,11 +385,16 @@ def _render_reasoning(r: ReasoningConfig) -> dict[str, Any]:
 
 
 def parse_response(obj: Mapping[str, Any]) -> Response:
+    # The fields are read inline, in this order; a value of another type gets the error its
+    # reader (`get_str`, `get_list`...) would raise, so the first fault is the one named.
     if type(obj) is not dict:
         obj = need_obj(obj, "")
     parts: list[ContentPart] = []
     called_tools = False
-    for i, item in enumerate(get_list(obj, "output", "")):
+    output = obj.get("output")
+    if type(output) is not list:
+        output = get_list(obj, "output", "")
+    for i, item in enumerate(output):
         if type(item) is not dict:
             item = need_obj(item, f"output[{i}]")
         item_parts = parse_assistant_item(item, f"output[{i}]")
@@ -399,21 +404,35 @@ def parse_response(obj: Mapping[str, Any]) -> Response:
                 if isinstance(p, ToolCallPart):
                     called_tools = True
                     break
-    details = get_obj(obj, "incomplete_details", "")
+    details = obj.get("incomplete_details")
+    if details is not None and type(details) is not dict:
+        raise field_error("", "incomplete_details", "object", details)
+    status = obj.get("status")
+    if status is not None and type(status) is not str:
+        raise field_error("", "status", "string", status)
     reason = finish_from_status(
-        get_str(obj, "status", ""),
+        status,
         None if details is None else get_str(details, "reason", "incomplete_details"),
         called_tools,
     )
     created = obj.get("created_at")
+    response_id = obj.get("id")
+    if response_id is not None and type(response_id) is not str:
+        raise field_error("", "id", "string", response_id)
+    model = obj.get("model")
+    if model is not None and type(model) is not str:
+        raise field_error("", "model", "string", model)
+    usage = obj.get("usage")
+    if usage is not None and type(usage) is not dict:
+        raise field_error("", "usage", "object", usage)
     return Response(
         tuple(parts),
-        get_str(obj, "id", ""),
-        get_str(obj, "model", ""),
+        response_id,
+        model,
         int(created) if isinstance(created, int | float) else None,
         reason,
         None,
-        parse_usage(get_obj(obj, "usage", "")),
+        parse_usage(usage),
     )
 
 
