@@ -191,9 +191,8 @@ class Executor:
                 timeouts = dataclasses.replace(timeouts, total=max(0.0, timeouts.total - waited))
         pending = [first]
 
-        async def run(route: Route, ctx: AttemptContext) -> Any:
-            if limiter is None:
-                return await attempt(route)
+        async def limited(route: Route, ctx: AttemptContext) -> Any:
+            assert limiter is not None
             grant = pending.pop() if pending and pending[0] is not None else None
             if grant is None or grant.route != route.key:
                 if grant is not None:  # admitted elsewhere; the route it was for never ran
@@ -227,10 +226,13 @@ class Executor:
             await self.stream_closed(value)
             await value.aclose()
 
+        def unlimited(route: Route, ctx: AttemptContext) -> Awaitable[Any]:
+            return attempt(route)  # no coroutine of its own around the attempt
+
         try:
             result = await run_with_resilience(
                 routes,
-                run,
+                unlimited if limiter is None else limited,
                 state=self.state,
                 retry=retry,
                 hedge=hedge,

@@ -15,6 +15,7 @@ from trio.testing import MockClock
 
 from llm_router import errors
 from llm_router.resilience import (
+    AttemptContext,
     AttemptKind,
     AttemptOutcome,
     AttemptRecord,
@@ -425,3 +426,20 @@ async def test_an_answer_in_time_survives_the_deadline_passing_during_cleanup(
     )
     assert result.value == "b"
     assert result.elapsed == pytest.approx(5.6)
+
+
+async def test_without_hedging_attempts_run_in_the_callers_task(
+    autojump_clock: MockClock,
+) -> None:
+    # One attempt at a time needs no nursery: no task is spawned per call or per attempt.
+    caller = trio.lowlevel.current_task()
+    seen: list[trio.lowlevel.Task] = []
+    script = Script({"a": [(0.1, fail(503)), (0.1, "ok")]})
+
+    async def attempt(route: Route, ctx: AttemptContext) -> object:
+        seen.append(trio.lowlevel.current_task())
+        return await script(route, ctx)
+
+    result = await run_with_resilience([A], attempt, state=new_state())
+    assert result.value == "ok"
+    assert seen == [caller, caller]

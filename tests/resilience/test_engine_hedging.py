@@ -19,6 +19,7 @@ from llm_router.resilience import (
     BudgetPolicy,
     HedgePolicy,
     ResilienceState,
+    TimeoutPolicy,
     run_with_resilience,
 )
 
@@ -257,3 +258,72 @@ async def test_fatal_error_is_raised_once_no_sibling_can_answer(
         await run_with_resilience([A, B], script, state=new_state(), hedge=HEDGE)
     assert caught.value.status == 422
     assert len(script.calls) == 2  # the 503 on "a" did not start anything after the 422
+
+
+async def test_a_hedged_attempt_past_its_first_byte_deadline_is_a_timeout(
+    autojump_clock: MockClock,
+) -> None:
+    # One cancel scope carries both the first-byte deadline and the race: "a" reaching its
+    # deadline (at 2 s) while "b" still runs is a first-byte timeout, not a lost race.
+    script = Script({"a": [(10.0, "too late"), (10.0, "too late")], "b": [(1.8, "b")]})
+    timeouts = TimeoutPolicy(first_byte=2.0)
+    result = await run_with_resilience(
+        [A, B], script, state=new_state(), hedge=HEDGE, timeouts=timeouts
+    )
+    assert (result.value, result.elapsed) == ("b", pytest.approx(2.3))
+    first = result.attempts[0]
+    assert (first.route, first.error, first.duration) == ("a", "TimeoutError", 2.0)
+    assert first.outcome is not LOSER
+    assert "no answer within 2 s (first-byte timeout)" in (first.message or "")
+    assert result.attempts[1].outcome is WON
+
+
+async def test_a_loser_with_a_first_byte_deadline_still_counts_as_a_loser(
+    autojump_clock: MockClock,
+) -> None:
+    script = Script({"a": [(10.0, "slow")], "b": [(0.2, "fast")]})
+    timeouts = TimeoutPolicy(first_byte=2.0)
+    result = await run_with_resilience(
+        [A, B], script, state=new_state(), hedge=HEDGE, timeouts=timeouts
+    )
+    assert summary(result.attempts) == [
+        ("a", AttemptKind.FIRST, LOSER),
+        ("b", AttemptKind.HEDGE, WON),
+    ]
+    assert (result.attempts[0].error, result.attempts[0].duration) == (None, pytest.approx(0.7))
+
+
+async def test_the_overall_deadline_ends_a_hedge_race(autojump_clock: MockClock) -> None:
+    # The deadline is the attempts' nursery's own: it cancels every attempt and surfaces as
+    # the typed deadline error, leaving no task behind.
+    tasks = task_count()
+    script = Script({"a": [(100.0, "never")], "b": [(100.0, "never")]})
+    start = trio.current_time()
+    with pytest.raises(errors.TimeoutError, match="3 s overall deadline"):
+        await run_with_resilience(
+            [A, B],
+            script,
+            state=new_state(),
+            hedge=HEDGE,
+            timeouts=TimeoutPolicy(first_byte=None, total=3),
+        )
+    assert trio.current_time() - start == pytest.approx(3.0)
+    assert sorted(script.cancelled) == [1, 2] and sorted(script.cleaned) == [1, 2]
+    assert task_count() == tasks
+
+
+async def test_a_hedge_is_planned_when_its_delay_passes(autojump_clock: MockClock) -> None:
+    # The hedge budget is asked when the delay passes, not when the first attempt starts.
+    state = new_state()
+    budget = state.hedge_budget("a")
+    script = Script({"a": [(1.0, "a")], "b": [(0.1, "b")]})
+
+    async def drain_budget_meanwhile() -> None:
+        await trio.sleep(0.25)
+        budget.adopt(0.0)  # another process spent the shared budget
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(drain_budget_meanwhile)
+        result = await run_with_resilience([A, B], script, state=state, hedge=HEDGE)
+    assert result.value == "a" and len(script.calls) == 1
+    assert state.hedges_refused == 1

@@ -138,3 +138,33 @@ def test_hedge_refused_stops_hedges() -> None:
 def test_needs_a_route() -> None:
     with pytest.raises(ValueError, match="at least one route"):
         schedule(routes=0)
+
+
+def test_due_at_is_now_when_nothing_runs_or_a_failure_asks_for_more() -> None:
+    plan = schedule(max_in_flight=2)
+    assert plan.due_at(3.0) == 3.0
+    start(plan, 3.0, hedge_delay=0.5)
+    assert plan.due_at(3.1) == 3.5  # the hedge delay: no plan is needed before then
+    plan.failed(0, errors.OverloadedError("x"), RETRY, 3.2)
+    assert plan.due_at(3.2) == 3.2
+
+
+def test_due_at_is_never_while_full_refused_or_fatal() -> None:
+    plan = schedule(max_in_flight=2)
+    start(plan, 0.0, hedge_delay=0.5)
+    start(plan, 0.5, hedge_delay=0.5)
+    assert plan.due_at(0.6) == math.inf  # two in flight: the cap
+    plan.ended(1)
+    assert plan.due_at(0.7) == math.inf  # no hedge after the second; only endings wake it
+    one = schedule()
+    start(one, 0.0)
+    assert one.due_at(1.0) == math.inf  # without hedging: nothing while the attempt runs
+    one.failed(0, errors.OverloadedError("x"), FATAL, 1.0)
+    assert one.due_at(1.0) == math.inf
+
+
+def test_due_at_is_never_later_than_the_launch_planned() -> None:
+    plan = schedule(routes=3, max_in_flight=2)
+    start(plan, 0.0, hedge_delay=0.5)
+    launch = plan.next_launch(0.0, always)
+    assert launch is not None and plan.due_at(0.0) <= launch.at

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 import trio
 
-from llm_router import OpenAIProvider, Router, RouterClosedError
+from llm_router import OpenAIProvider, Router, RouterClosedError, errors
 from llm_router.resilience import (
     AttemptRecord,
     HedgePolicy,
@@ -23,6 +23,7 @@ from llm_router.resilience import (
     RequestFinished,
     RequestOutcome,
     RetryPolicy,
+    TimeoutPolicy,
 )
 from llm_router_testing.fake import FAKE_KEYS, FakeProvider, JournalEntry
 
@@ -290,6 +291,41 @@ async def test_cancel_during_a_hedge_race(fake: FakeProvider, streamed: bool) ->
             await entries(fake, 2, disconnected)
         assert router.statistics()["attempts_in_flight"] == 0
     assert len(fake.journal) == 2
+
+
+@pytest.mark.parametrize("hedged", [False, True], ids=["one-at-a-time", "hedged"])
+async def test_a_first_byte_timeout_closes_the_attempts_connection(
+    fake: FakeProvider, hedged: bool
+) -> None:
+    # Without hedging the attempt runs in the caller's task, with hedging in a task of its
+    # own; either way one cancel scope carries the first-byte deadline, and every attempt it
+    # ends gives back its pool slot and hangs up on the upstream.
+    slow = {"x-fake-latency": "10s"}
+    hedge = HedgePolicy(delay=0.05, max_extra_load=1.0) if hedged else None
+    builder = (
+        Router.builder()
+        .forward_headers("x-fake-")
+        .with_hedge_policy(hedge)
+        .with_retry_policy(RetryPolicy(max_attempts=1))
+        .with_timeouts(TimeoutPolicy(first_byte=0.5))
+    )
+    for alias in ("p0", "p1"):
+        builder.add_provider(alias, OpenAIProvider(base_url=fake.url + "/v1"))
+        builder.add_api_key(alias, FAKE_KEYS["openai"])
+        builder.add_model_route(MODEL, alias, "gpt-4o-mini")
+    async with builder.build() as built:
+        tasks = task_count()
+        with pytest.raises(errors.TimeoutError, match="first-byte timeout"):
+            await built.complete(CHAT, "openai", headers=slow)
+        assert_released(built, tasks)
+        # One attempt per route without hedging (the failover after the first timed out);
+        # with it also a retry on the hedged route, hedges not counting against retries.
+        sent = len(fake.journal)
+        assert sent == (3 if hedged else 2)
+        with trio.fail_after(STAGE_TIMEOUT):
+            await entries(fake, sent, disconnected)
+        stats = built.statistics()
+        assert stats["attempts_in_flight"] == 0 and stats["pool"]["connections"] == 0
 
 
 async def test_router_shutdown_ends_calls_at_every_stage(fake: FakeProvider) -> None:

@@ -83,6 +83,16 @@ class Schedule:
     def hedging(self) -> bool:
         return self.max_in_flight > 1
 
+    def due_at(self, now: float) -> float:
+        """The earliest time `next_launch` can give an attempt to start (inf: not before an
+        attempt ends). Cheap, and no later than any launch it plans, so a caller can sleep
+        until then without planning: after a first attempt starts, the hedge delay."""
+        if self.fatal is not None or self.in_flight >= self.max_in_flight:
+            return math.inf
+        if self.in_flight == 0 or self.relaunch_due:
+            return now
+        return self.hedge_at
+
     def next_launch(self, now: float, usable: Callable[[int, AttemptKind], bool]) -> Launch | None:
         """The next attempt to start, or None until something changes (an attempt ends)."""
         if self.fatal is not None or self.in_flight >= self.max_in_flight:
