@@ -1,13 +1,15 @@
-"""Helpers shared by the benchmarks: server processes, a raw-socket HTTP upstream, a
-closed-loop load, percentiles, tables (terminal and Markdown), CDF plots."""
+"""Helpers shared by the benchmarks: server processes (and their CPU time), a raw-socket HTTP
+upstream, closed- and open-loop loads, percentiles, tables (terminal and Markdown), CDF plots."""
 
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 import trio
 
@@ -15,7 +17,9 @@ __all__ = [
     "ServerProcess",
     "closed_loop",
     "markdown_table",
+    "open_loop",
     "percentile",
+    "process_cpu_seconds",
     "save_cdf_plot",
     "serve_http_upstream",
     "text_table",
@@ -28,12 +32,14 @@ class ServerProcess:
 
     def __init__(self, args: Sequence[str], name: str) -> None:
         self._args = list(args)
+        self.pid = 0
         self._name = name
         self.url = ""
         self._process: trio.Process | None = None
 
-    async def __aenter__(self) -> ServerProcess:
+    async def __aenter__(self) -> Self:
         self._process = await trio.lowlevel.open_process(self._args, stdout=subprocess.PIPE)
+        self.pid = self._process.pid
         assert self._process.stdout is not None
         line = b""
         while not line.endswith(b"\n"):
@@ -111,6 +117,40 @@ async def closed_loop(
         for _ in range(concurrency):
             nursery.start_soon(worker)
     return latencies
+
+
+async def open_loop(
+    call: Callable[[], Awaitable[object]], requests: int, rate: float
+) -> list[float]:
+    """`requests` calls of `call` started at `rate` per second on a fixed schedule, however
+    many are still in flight; the latency of each, in seconds, measured from the time it was
+    scheduled to start (not from when it did), so a sender held up by a busy process counts
+    the wait against the calls it delayed instead of leaving them out (no coordinated
+    omission). Unlike `closed_loop`, the offered load is the same whatever the answers' speed."""
+    latencies: list[float] = []
+    interval = 1.0 / rate
+
+    async def one(scheduled: float) -> None:
+        await call()
+        latencies.append(trio.current_time() - scheduled)
+
+    async with trio.open_nursery() as nursery:
+        start = trio.current_time()
+        for index in range(requests):
+            scheduled = start + index * interval
+            await trio.sleep_until(scheduled)
+            nursery.start_soon(one, scheduled)
+    return latencies
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) process `pid` has used so far, from /proc (None where
+    there is no /proc): how the benchmarks charge a server process of their own."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:

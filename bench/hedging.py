@@ -7,18 +7,35 @@ freshly seeded server, the same warm-up (not measured: it fills the latency wind
 adaptive delay needs and the hedge budget) and then the same measured load. Extra upstream
 requests are counted from the fake's journal: every request that reached the server.
 
-    .venv/bin/python bench/hedging.py [--requests 2000] [--concurrency 50 [10 ...]] [--seed 7]
+    .venv/bin/python bench/hedging.py [--requests 2000] [--concurrency 50 [10 ...]]
+        [--rate 250 [...]] [--seed 7] [--profile PATH]
 
-The router's process has one core: when the offered load (concurrency / 50 ms) exceeds what
-it serves, latencies measure CPU queueing and the bench says so; give several concurrency
-levels to see both regimes. CPU ms/req counts the router's process only. Writes bench/results/hedging.md (one table
-per level) and bench/results/hedging.png (latency CDFs, one panel per level).
+Two ways to load the router, reported side by side:
+
+- closed loop (`--concurrency`): a fixed number of calls in flight, each starting when one
+  ends. The offered load then depends on the answers: hedging ends the slow 3% early, so the
+  same 50 slots carry about twice the fast calls and the median measures the extra queueing
+  (on a busy machine, where throughput is capped by CPU, Little's law makes a shorter tail
+  cost a longer body: the mean stays put).
+- open loop (`--rate`): calls start at a fixed rate whatever is in flight, the same offered
+  load for every strategy, each latency measured from its scheduled start (no coordinated
+  omission). This compares what hedging does to one given load.
+
+The router's process has one core: when the offered load exceeds what it serves, latencies
+measure CPU queueing and the bench says so; give several levels to see both regimes. CPU
+ms/req is charged separately to the router's process and to the fake's. `--profile PATH`
+writes a cProfile of the router's process over each strategy's measured phase at the first
+level instead (what a hedge costs where). Writes bench/results/hedging.md (one table per
+level) and bench/results/hedging.png (latency CDFs, one panel per level).
 Not run by the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +45,16 @@ from typing import Any
 
 import httpx
 import trio
-from _util import ServerProcess, closed_loop, markdown_table, percentile, save_cdf_plot, text_table
+from _util import (
+    ServerProcess,
+    closed_loop,
+    markdown_table,
+    open_loop,
+    percentile,
+    process_cpu_seconds,
+    save_cdf_plot,
+    text_table,
+)
 
 from llm_router import OpenAIProvider, Router
 from llm_router.resilience import HedgePolicy
@@ -48,6 +74,34 @@ LIMITS = httpx.Limits(max_connections=500, max_keepalive_connections=500)
 TARGET_SPEEDUP = 5.0
 #: ...for at most this fraction of extra upstream requests.
 TARGET_EXTRA = 0.10
+#: The hedged median at most this many times the unhedged one.
+TARGET_MEDIAN = 1.2
+ROOT = Path(__file__).resolve().parent.parent
+#: An open-loop run is overloaded when it lasts longer than this times its schedule plus
+#: the slowest latency of the mixture (the last calls' tail).
+OVERLOAD = 1.1
+SLOWEST = 3.0
+
+
+@dataclass(frozen=True)
+class Level:
+    """How the load is offered: `concurrency` calls in flight (closed loop), or calls started
+    at `rate` per second (open loop)."""
+
+    concurrency: int | None = None
+    rate: float | None = None
+
+    @property
+    def title(self) -> str:
+        if self.concurrency is not None:
+            return f"Closed loop, concurrency {self.concurrency}"
+        return f"Open loop, {self.rate:g} requests/s"
+
+    @property
+    def label(self) -> str:
+        if self.concurrency is not None:
+            return f"concurrency {self.concurrency}"
+        return f"{self.rate:g} requests/s"
 
 
 @dataclass(frozen=True)
@@ -59,7 +113,8 @@ class Strategy:
 @dataclass(frozen=True)
 class Run:
     """One strategy's measured phase: sorted latencies (s), upstream requests, router counters,
-    and the wall-clock and CPU seconds it took (router and fake share this process)."""
+    the wall-clock seconds it took and the CPU seconds of the router's process and of the
+    fake's (None where the platform cannot tell)."""
 
     strategy: Strategy
     latencies: list[float]
@@ -69,6 +124,7 @@ class Run:
     hedges_refused: int
     seconds: float
     cpu_seconds: float
+    fake_cpu_seconds: float | None
 
     @property
     def throughput(self) -> float:
@@ -77,6 +133,12 @@ class Run:
     @property
     def cpu_per_request(self) -> float:
         return self.cpu_seconds / len(self.latencies)
+
+    @property
+    def fake_cpu_per_request(self) -> float | None:
+        if self.fake_cpu_seconds is None:
+            return None
+        return self.fake_cpu_seconds / len(self.latencies)
 
     @property
     def extra(self) -> float:
@@ -120,9 +182,13 @@ def build(url: str, hedge: HedgePolicy | None) -> Router:
     return builder.build()
 
 
-async def load(router: Router, requests: int, concurrency: int) -> list[float]:
-    """`requests` calls, `concurrency` of them in flight at all times; their latencies."""
-    return await closed_loop(partial(router.complete, CHAT, "openai"), requests, concurrency)
+async def load(router: Router, requests: int, level: Level) -> list[float]:
+    """`requests` calls offered as `level` says; their latencies."""
+    call = partial(router.complete, CHAT, "openai")
+    if level.concurrency is not None:
+        return await closed_loop(call, requests, level.concurrency)
+    assert level.rate is not None
+    return await open_loop(call, requests, level.rate)
 
 
 def _counters(router: Router) -> tuple[int, int, int]:
@@ -133,23 +199,45 @@ def _counters(router: Router) -> tuple[int, int, int]:
     return hedges, won, stats["hedges_refused"]
 
 
-async def measure(strategy: Strategy, concurrency: int, args: argparse.Namespace) -> Run:
+async def measure(
+    strategy: Strategy,
+    level: Level,
+    args: argparse.Namespace,
+    profiler: cProfile.Profile | None = None,
+) -> Run:
     async with (
         FakeProcess(args.seed) as fake,
         httpx.AsyncClient() as control,
         build(fake.url, strategy.hedge) as router,
     ):
-        await load(router, args.warmup, concurrency)
+        await load(router, args.warmup, level)
         await fake.reset(control)
         before = _counters(router)
+        fake_started = process_cpu_seconds(fake.pid)
+        if profiler is not None:
+            profiler.enable()
         started, cpu_started = time.perf_counter(), time.process_time()
-        latencies = await load(router, args.requests, concurrency)
+        latencies = await load(router, args.requests, level)
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
+        if profiler is not None:
+            profiler.disable()
+        fake_ended = process_cpu_seconds(fake.pid)
         after = _counters(router)
         upstream = await fake.requests_seen(control)
     hedges, won, refused = (a - b for a, b in zip(after, before, strict=True))
-    return Run(strategy, sorted(latencies), upstream, hedges, won, refused, seconds, cpu_seconds)
+    fake_cpu = None if fake_started is None or fake_ended is None else fake_ended - fake_started
+    return Run(
+        strategy,
+        sorted(latencies),
+        upstream,
+        hedges,
+        won,
+        refused,
+        seconds,
+        cpu_seconds,
+        fake_cpu,
+    )
 
 
 def _ms(seconds: float) -> str:
@@ -163,6 +251,7 @@ def table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
         "p50 ms",
         "p99 ms",
         "p99.9 ms",
+        "p50 vs none",
         "upstream requests",
         "extra",
         "p99 vs none",
@@ -170,6 +259,7 @@ def table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
         "hedges (won / refused)",
         "req/s",
         "CPU ms/req",
+        "fake CPU ms/req",
     ]
     rows = [
         [
@@ -177,20 +267,22 @@ def table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
             _ms(run.p(50)),
             _ms(run.p(99)),
             _ms(run.p(99.9)),
+            f"{run.p(50) / base.p(50):.2f}x",
             f"{run.upstream:,}",
             f"{run.extra:+.1%}",
             f"{base.p(99) / run.p(99):.1f}x lower",
             f"{base.p(99.9) / run.p(99.9):.1f}x lower",
             f"{run.hedges} ({run.hedges_won} / {run.hedges_refused})",
             f"{run.throughput:,.0f}",
-            f"{run.cpu_per_request * 1000:.1f}",
+            f"{run.cpu_per_request * 1000:.2f}",
+            "n/a" if run.fake_cpu_per_request is None else f"{run.fake_cpu_per_request * 1000:.2f}",
         ]
         for run in runs
     ]
     return headers, rows
 
 
-def verdicts(runs: list[Run], concurrency: int) -> list[str]:
+def verdicts(runs: list[Run], level: Level) -> list[str]:
     base = runs[0]
     lines = []
     if base.p(50) > SATURATED * BASE_LATENCY:
@@ -198,46 +290,71 @@ def verdicts(runs: list[Run], concurrency: int) -> list[str]:
             f"WARNING: without hedging the median is {_ms(base.p(50))} ms for a "
             f"{_ms(BASE_LATENCY)} ms upstream: the router process or the fake server process ("
             f"{base.cpu_per_request * 1000:.1f} ms router CPU per request) cannot keep up with "
-            f"concurrency {concurrency}, so latencies measure CPU queueing, not "
-            "the upstream; lower --concurrency to measure hedging"
+            f"{level.label}, so latencies measure CPU queueing, not "
+            "the upstream; lower the load to measure hedging"
         )
+    for run in runs:
+        if level.rate is None:
+            continue
+        schedule = len(run.latencies) / level.rate
+        if run.seconds > OVERLOAD * schedule + SLOWEST:
+            lines.append(
+                f"WARNING: {run.strategy.name} took {run.seconds:.1f} s for a "
+                f"{schedule:.1f} s schedule of {level.rate:g} requests/s: overloaded, so its "
+                "latencies grow with the length of the run; lower --rate"
+            )
     for run in runs[1:]:
         speedup = base.p(99) / run.p(99)
         met = speedup >= TARGET_SPEEDUP and run.extra <= TARGET_EXTRA
+        median = run.p(50) / base.p(50)
         lines.append(
             f"{run.strategy.name}: p99 {speedup:.1f}x lower for {run.extra:+.1%} upstream "
             f"requests: target (>= {TARGET_SPEEDUP:g}x for <= {TARGET_EXTRA:.0%}) "
             + ("met" if met else "MISSED")
+            + f"; median {median:.2f}x the unhedged one: target (<= {TARGET_MEDIAN:g}x) "
+            + ("met" if median <= TARGET_MEDIAN else "MISSED")
         )
     return lines
 
 
-def write_results(results: dict[int, list[Run]], args: argparse.Namespace) -> None:
-    levels = ", ".join(str(c) for c in results)
+def command(args: argparse.Namespace) -> str:
+    text = f"bench/hedging.py --requests {args.requests}"
+    if args.concurrency:
+        text += " --concurrency " + " ".join(map(str, args.concurrency))
+    if args.rate:
+        text += " --rate " + " ".join(f"{rate:g}" for rate in args.rate)
+    return text + f" --warmup {args.warmup} --seed {args.seed}"
+
+
+def write_results(results: dict[Level, list[Run]], args: argparse.Namespace) -> None:
+    levels = ", ".join(level.label for level in results)
     document = [
         "# Hedging benchmark",
         "",
-        f"`bench/hedging.py --requests {args.requests} --concurrency {' '.join(map(str, results))} "
-        f"--warmup {args.warmup} --seed {args.seed}`: {args.requests:,} non-streamed requests "
-        f"per strategy at concurrency {levels}, after {args.warmup:,} unmeasured warm-up "
-        f"requests; fake upstream latency `{LATENCY}` in its own process, two provider "
+        f"`{command(args)}`: {args.requests:,} non-streamed requests per strategy at "
+        f"{levels}, after {args.warmup:,} unmeasured warm-up requests offered the same way; "
+        f"fake upstream latency `{LATENCY}` in its own process, two provider "
         "aliases on it. HedgePolicy defaults otherwise (max_extra_load 0.1; adaptive: the "
         "route's p95, 20 samples minimum). Extra = upstream requests the fake received / "
         "requests - 1. A hedge cancelled before its request reached the fake (the first "
-        "attempt answered meanwhile) counts as a hedge, not as an upstream request.",
+        "attempt answered meanwhile) counts as a hedge, not as an upstream request. Closed "
+        "loop: a fixed number of calls in flight, so a strategy that ends slow calls early "
+        "is offered more calls per second; open loop: calls start on a fixed schedule, the "
+        "same offered load for every strategy, latency from the scheduled start. CPU ms/req: "
+        "the router's process and the fake's, per measured request.",
         "",
     ]
-    for concurrency, runs in results.items():
+    for level, runs in results.items():
         headers, rows = table(runs)
-        document += [f"## Concurrency {concurrency}", "", markdown_table(headers, rows), ""]
-        document += [f"- {line}" for line in verdicts(runs, concurrency)] + [""]
+        document += [f"## {level.title}", "", markdown_table(headers, rows), ""]
+        document += [f"- {line}" for line in verdicts(runs, level)] + [""]
     document += ["![latency CDFs](hedging.png)", ""]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "hedging.md").write_text("\n".join(document))
     save_cdf_plot(
         {
-            f"concurrency {concurrency}": {run.strategy.name: run.latencies for run in runs}
-            for concurrency, runs in results.items()
+            level.label: {run.strategy.name: run.latencies for run in runs}
+            for level, runs in results.items()
         },
         RESULTS / "hedging.png",
         title=f"Request latency CDF, {args.requests:,} requests per strategy",
@@ -245,29 +362,75 @@ def write_results(results: dict[int, list[Run]], args: argparse.Namespace) -> No
     )
 
 
+def profile_report(profiles: dict[str, cProfile.Profile], runs: list[Run], level: Level) -> str:
+    """Each strategy's cProfile (own time, then the pool's connection churn), per request."""
+    out = io.StringIO()
+    out.write(
+        f"cProfile of the router's process over each strategy's measured phase, {level.label}; "
+        "profiling slows every call alike, so compare the strategies, not absolute times.\n"
+    )
+    for run in runs:
+        name = run.strategy.name
+        out.write(
+            f"\n=== {name}: {len(run.latencies)} requests, {run.hedges} hedges "
+            f"({run.hedges_won} won, {run.hedges_refused} refused), "
+            f"{run.upstream} upstream requests\n"
+        )
+        stats = pstats.Stats(profiles[name], stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(
+            r"_pool.py.*\((connect|discard|release|acquire)\)|connect_tcp|engine.py.*\(_begin\)"
+        )
+    return out.getvalue().replace(str(ROOT), ".")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per run")
     parser.add_argument(
-        "--concurrency", type=int, nargs="+", default=[50], help="requests in flight (levels)"
+        "--concurrency",
+        type=int,
+        nargs="*",
+        default=[50],
+        help="closed loop: requests in flight (levels)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="*",
+        default=[150.0],
+        help="open loop: requests started per second (levels)",
     )
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests first")
     parser.add_argument("--fixed-delay", type=float, default=0.15, help="seconds")
     parser.add_argument("--seed", type=int, default=7, help="seeds the fake's latency draws")
+    parser.add_argument("--profile", metavar="PATH", help="write a cProfile report there")
     args = parser.parse_args()
 
-    results: dict[int, list[Run]] = {}
-    for concurrency in args.concurrency:
-        runs = results[concurrency] = []
+    levels = [Level(concurrency=c) for c in args.concurrency]
+    levels += [Level(rate=rate) for rate in args.rate]
+    if args.profile:
+        levels = levels[:1]
+    results: dict[Level, list[Run]] = {}
+    profiles: dict[str, cProfile.Profile] = {}
+    for level in levels:
+        runs = results[level] = []
         for strategy in strategies(args.fixed_delay):
-            print(f"concurrency {concurrency}: {strategy.name} ...", flush=True)
-            runs.append(trio.run(measure, strategy, concurrency, args))
+            print(f"{level.label}: {strategy.name} ...", flush=True)
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiles[strategy.name] = profiler
+            runs.append(trio.run(measure, strategy, level, args, profiler))
         headers, rows = table(runs)
         print()
         print(text_table(headers, rows))
         print()
-        print("\n".join(verdicts(runs, concurrency)))
+        print("\n".join(verdicts(runs, level)))
         print()
+    if args.profile:
+        Path(args.profile).write_text(profile_report(profiles, results[levels[0]], levels[0]))
+        print(f"wrote {args.profile}")
+        return 0
     write_results(results, args)
     print(f"wrote {RESULTS / 'hedging.md'} and {RESULTS / 'hedging.png'}")
     return 0

@@ -7,7 +7,12 @@ is only the engine's bookkeeping for a call that may be hedged. Rounds alternate
 routers; printed is the median CPU time of this process per call (`time.process_time`,
 steady on a loaded machine, unlike latency), and its ratio to the unhedged router's.
 
+A second table isolates the engine: `Executor.run_complete` (the router's seam to
+`run_with_resilience`, with the router's default policies) over an attempt that only
+checkpoints, minus the CPU of awaiting that attempt directly; rounds alternate likewise.
+
     .venv/bin/python bench/hedging_cpu.py [--calls 3000] [--concurrency 50] [--rounds 5]
+        [--engine-calls 20000]
         [--profile PATH]   # cProfile of the hedged router's calls, by own time
 
 Writes bench/results/hedging_cpu.txt. Not run by the test suite.
@@ -23,14 +28,18 @@ import pstats
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import trio
 from _util import text_table
 from sync import CHAT, LIMITS, MODEL, upstream_process
 
-from llm_router import AnthropicProvider, Router
+from llm_router import AnthropicProvider, ProviderFormat, Router
+from llm_router.executor import Executor
 from llm_router.resilience import HedgePolicy
+from llm_router.routing import Route
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +74,71 @@ async def load(router: Router, calls: int, concurrency: int) -> float:
         for _ in range(concurrency):
             nursery.start_soon(worker)
     return (time.process_time() - cpu) / calls
+
+
+#: Two routes the trivial attempt never sends anything to.
+_ROUTES = [
+    Route(
+        alias,
+        AnthropicProvider(base_url="http://127.0.0.1:9"),
+        ProviderFormat.ANTHROPIC,
+        MODEL,
+        None,
+    )
+    for alias in ("primary", "secondary")
+]
+
+
+async def _trivial(route: object) -> bytes:
+    await trio.lowlevel.checkpoint()
+    return b"{}"
+
+
+async def calls_cpu(call: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> float:
+    """CPU seconds of this process per call of `call`, `concurrency` in flight."""
+    remaining = calls
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    cpu = time.process_time()
+    async with trio.open_nursery() as nursery:
+        for _ in range(concurrency):
+            nursery.start_soon(worker)
+    return (time.process_time() - cpu) / calls
+
+
+async def engine_table(args: argparse.Namespace) -> str:
+    """The engine's own CPU per call: executor over a trivial attempt, minus the attempt."""
+    calls: dict[str, Callable[[], Awaitable[object]]] = {"attempt alone": partial(_trivial, None)}
+    for name, hedge in STRATEGIES.items():
+        executor = Executor(hedge=hedge)
+        calls[name] = partial(executor.run_complete, _ROUTES, _trivial, label=MODEL)
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():
+        await calls_cpu(call, 2000, args.concurrency)  # warm latency windows
+    for _ in range(args.rounds):
+        for name, call in calls.items():
+            cpu[name].append(await calls_cpu(call, args.engine_calls, args.concurrency))
+    floor = statistics.median(cpu.pop("attempt alone"))
+    base = statistics.median(cpu["no hedging"]) - floor
+    rows = [
+        [
+            name,
+            f"{(statistics.median(values) - floor) * 1e6:.1f}",
+            f"{(statistics.median(values) - floor) / base:.2f}x",
+        ]
+        for name, values in cpu.items()
+    ]
+    title = (
+        f"engine alone: {args.rounds} rounds x {args.engine_calls} calls at concurrency "
+        f"{args.concurrency} of Executor.run_complete over an attempt that only checkpoints, "
+        f"minus that attempt's own {floor * 1e6:.1f} us; medians"
+    )
+    return title + "\n" + text_table(["strategy", "engine CPU us/call", "vs no hedging"], rows)
 
 
 async def main_async(args: argparse.Namespace) -> str:
@@ -109,7 +183,7 @@ async def main_async(args: argparse.Namespace) -> str:
         f"{sys.version.split()[0]}"
     )
     headers = ["strategy", "CPU ms/call", "vs no hedging", "hedges sent"]
-    return title + "\n" + text_table(headers, rows)
+    return title + "\n" + text_table(headers, rows) + "\n\n" + await engine_table(args)
 
 
 def main() -> None:
@@ -119,6 +193,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--engine-calls", type=int, default=20000)
     parser.add_argument("--profile", metavar="PATH")
     args = parser.parse_args()
     text = trio.run(main_async, args)
