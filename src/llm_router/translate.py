@@ -79,23 +79,7 @@ def translate_response(
     body: Body, source: ProviderFormat | str, target: ProviderFormat | str
 ) -> bytes:
     """Translate a complete (non-streaming) response body; raises `TranslationError`."""
-    # `translate_response_parsed` without its tuple: this runs once per answer relayed.
-    parse, render = _RESPONSE_PAIRS.get((source, target)) or _response_pair(source, target)
-    if parse is None or render is None:
-        return _passthrough(body)
-    if type(body) is bytes:
-        try:
-            obj = _loads(body)
-        except JSONDecodeError as exc:
-            raise _not_json("response", exc) from None
-        if type(obj) is not dict:
-            raise _not_object("response")
-    else:
-        obj = _load(body, "response")
-    try:
-        return dumps(render(parse(obj)))
-    except _SHAPE_ERRORS as exc:
-        raise TranslationError(_unexpected(exc)) from exc
+    return translate_response_parsed(body, source, target)[0]
 
 
 def translate_response_parsed(
