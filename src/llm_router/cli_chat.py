@@ -13,37 +13,36 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
-import trio
 
 from llm_router import errors
-from llm_router.cli_answer import AnswerPrinter
-from llm_router.cli_serve import DEFAULT_PROVIDERS
-from llm_router.formats import get_format
-from llm_router.gateway.config import GatewayConfig, GatewaySettings, build_router, load_config
-from llm_router.providers import (
-    AnthropicProvider,
-    GoogleProvider,
-    MistralProvider,
-    OpenAIProvider,
-)
-from llm_router.router import Router
-from llm_router.translate import translate_request
 from llm_router.types import ProviderFormat, StreamEvent
-from llm_router.universal import FinishReason, StreamDelta, Usage
+
+if TYPE_CHECKING:
+    from llm_router.router import Router
+    from llm_router.universal import FinishReason, StreamDelta, Usage
 
 __all__ = ["add_chat_parser", "cmd_chat"]
 
-#: The variables a user sets for each provider of the environment-built router.
-_KEY_VARIABLES: dict[str, str] = {
-    "openai": " or ".join(OpenAIProvider.env_keys),
-    "anthropic": " or ".join(AnthropicProvider.env_keys),
-    "google": " or ".join(GoogleProvider.env_keys),
-    "mistral": " or ".join(MistralProvider.env_keys),
-    "bedrock": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_BEARER_TOKEN_BEDROCK)",
-}
+
+def _key_variables() -> dict[str, str]:
+    """The variables a user sets for each provider of the environment-built router."""
+    from llm_router.providers import (
+        AnthropicProvider,
+        GoogleProvider,
+        MistralProvider,
+        OpenAIProvider,
+    )
+
+    return {
+        "openai": " or ".join(OpenAIProvider.env_keys),
+        "anthropic": " or ".join(AnthropicProvider.env_keys),
+        "google": " or ".join(GoogleProvider.env_keys),
+        "mistral": " or ".join(MistralProvider.env_keys),
+        "bedrock": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_BEARER_TOKEN_BEDROCK)",
+    }
 
 
 def add_chat_parser(sub: Any) -> None:
@@ -85,6 +84,8 @@ def _request_body(args: argparse.Namespace, prompt: str) -> bytes:
     if not args.no_stream:
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}  # the usage line needs it
+    from llm_router.translate import translate_request
+
     body = orjson.dumps(request)
     return translate_request(body, ProviderFormat.OPENAI, args.format)
 
@@ -114,16 +115,26 @@ def _missing_key_error(
     if spec is None:
         return router_error
     configured = set(router.providers) if router is not None else set()
-    wanted = [p for p in spec.available_providers if p in _KEY_VARIABLES and p not in configured]
+    variables = _key_variables()
+    wanted = [p for p in spec.available_providers if p in variables and p not in configured]
     if not wanted:
         return router_error
-    hints = "; or ".join(f"{_KEY_VARIABLES[p]} for {p}" for p in wanted)
+    hints = "; or ".join(f"{variables[p]} for {p}" for p in wanted)
     return errors.ConfigurationError(
         f"no credentials for a provider of {model!r}: set {hints} (or try --fake)"
     )
 
 
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
+    # The router, the gateway's config reader and the formats load with the command, not
+    # with the CLI (`llm-router --help` does not pay for them).
+    import trio
+
+    from llm_router.cli_answer import AnswerPrinter
+    from llm_router.cli_serve import default_providers
+    from llm_router.formats import get_format
+    from llm_router.gateway.config import GatewayConfig, GatewaySettings, build_router, load_config
+
     prompt = args.prompt if args.prompt not in (None, "-") else sys.stdin.read()
     if not prompt.strip():
         raise errors.InvalidRequestError("chat: empty prompt (pass it as an argument or on stdin)")
@@ -184,7 +195,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         router: Router | None = None
         try:
             router = build_router(
-                GatewayConfig("environment", GatewaySettings(), DEFAULT_PROVIDERS),
+                GatewayConfig("environment", GatewaySettings(), default_providers()),
                 warn=lambda line: None,
             )
             router.resolve(args.model, fmt)

@@ -13,36 +13,26 @@ import os
 import sys
 from dataclasses import replace
 from functools import partial
-from typing import Any, TextIO
-
-import trio
+from typing import TYPE_CHECKING, Any, TextIO
 
 from llm_router import errors
-from llm_router._concurrency import open_nursery
-from llm_router.gateway import Gateway
-from llm_router.gateway.access_log import AccessLog
-from llm_router.gateway.config import (
-    GatewayConfig,
-    GatewaySettings,
-    ProviderSettings,
-    build_router,
-    load_config,
-)
-from llm_router.gateway.keys import GatewayKeys
-from llm_router.gateway.metrics import GatewayMetrics
-from llm_router.router import Router
 
-__all__ = ["add_serve_parser", "cmd_demo_serve", "cmd_serve", "snippets"]
+if TYPE_CHECKING:
+    from llm_router.gateway.config import ProviderSettings
+    from llm_router.router import Router
 
-#: `serve` with neither a config file nor an upstream: the public providers whose keys the
-#: environment holds (Bedrock through the usual AWS credential chain).
-DEFAULT_PROVIDERS = (
-    ProviderSettings("openai", "openai", {}),
-    ProviderSettings("anthropic", "anthropic", {}),
-    ProviderSettings("google", "google", {}),
-    ProviderSettings("mistral", "mistral", {}),
-    ProviderSettings("bedrock", "bedrock", {}),
-)
+__all__ = ["add_serve_parser", "cmd_demo_serve", "cmd_serve", "default_providers", "snippets"]
+
+
+def default_providers() -> tuple[ProviderSettings, ...]:
+    """`serve` with neither a config file nor an upstream: the public providers whose keys the
+    environment holds (Bedrock through the usual AWS credential chain)."""
+    from llm_router.gateway.config import ProviderSettings
+
+    return tuple(
+        ProviderSettings(kind, kind, {})
+        for kind in ("openai", "anthropic", "google", "mistral", "bedrock")
+    )
 
 
 def add_serve_parser(sub: Any) -> None:
@@ -72,6 +62,16 @@ def _warn(line: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    # The gateway loads with the command, not with the CLI: `--help` and the other commands
+    # do not pay for it.
+    import trio
+
+    from llm_router._concurrency import open_nursery
+    from llm_router.gateway import Gateway
+    from llm_router.gateway.access_log import AccessLog
+    from llm_router.gateway.config import GatewayConfig, GatewaySettings, build_router, load_config
+    from llm_router.gateway.keys import GatewayKeys
+    from llm_router.gateway.metrics import GatewayMetrics
     from llm_router.serve import gateway_router, is_loopback, serve_gateway, wait_for_termination
 
     forward = tuple(h.lower() for h in args.forward)
@@ -91,7 +91,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
             router = gateway_router(args.upstream, FAKE_KEYS, forward=forward)
         elif not args.fake:
-            router = build_router(GatewayConfig("serve", settings, DEFAULT_PROVIDERS), warn=_warn)
+            router = build_router(GatewayConfig("serve", settings, default_providers()), warn=_warn)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
 
