@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -333,6 +333,19 @@ _ERROR_CLASSES: dict[ErrorType, type[errors.ProviderError]] = {
 }
 
 
+def _body_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
+    """A streamed body's pieces as the network gave them when there is nothing to decode (no
+    content-encoding, not read already): the transport's own iterator, without the layers of
+    `Response.aiter_raw` and `decoded_chunks` around each piece. Else `decoded_chunks`."""
+    stream = response.stream
+    if "content-encoding" not in response.headers and isinstance(stream, httpx.AsyncByteStream):
+        try:
+            response.content  # noqa: B018 (raises for a body not read yet)
+        except httpx.ResponseNotRead:
+            return stream.__aiter__()
+    return decoded_chunks(response)
+
+
 class UpstreamStream:
     """An open upstream stream, decoded and translated event by event into the caller's format.
 
@@ -369,7 +382,7 @@ class UpstreamStream:
         self.headers: Mapping[str, str] = response.headers
         self._limits = limits
         self._scrubber = scrubber_for(response)
-        self._chunks = decoded_chunks(response)
+        self._chunks = _body_pieces(response)
         self._decoder: EventDecoder = route.provider.event_decoder(
             route.format, max_event_bytes=limits.max_event_bytes
         )
@@ -479,6 +492,7 @@ class UpstreamStream:
         except StopAsyncIteration:
             self._body_done = self.ended = True
             chunk = None
+            await self._response.aclose()  # read to its end: the connection goes back now
         except httpx.TransportError as exc:
             raise self._failure(
                 errors.ConnectError(
