@@ -152,7 +152,7 @@ class ConnectionPool:
             not self._closed
             and http is not None
             and http.is_idle()
-            and not http.has_expired()
+            and not http.has_expired(check_socket=False)  # looked at when taken again
             and (
                 self.max_keepalive is None
                 or self._idle_count < self.max_keepalive
@@ -481,12 +481,21 @@ class Http1Connection:
     def is_idle(self) -> bool:
         return self._state is _Exchange.IDLE
 
-    def has_expired(self) -> bool:
-        """Past its keep-alive expiry, or (idle) readable: the server closed it, or sent what
-        no request asked for."""
+    @property
+    def body_complete(self) -> bool:
+        """Whether the last answer's body was read to its end."""
+        return self._state is _Exchange.IDLE or self._state is _Exchange.DONE
+
+    def has_expired(self, *, check_socket: bool = True) -> bool:
+        """Past its keep-alive expiry, or (idle, and `check_socket`) readable: the server
+        closed it, or sent what no request asked for."""
         if self._expire_at is not None and time.monotonic() >= self._expire_at:
             return True
-        return self._state is _Exchange.IDLE and bool(self._stream.get_extra_info("is_readable"))
+        return (
+            check_socket
+            and self._state is _Exchange.IDLE
+            and bool(self._stream.get_extra_info("is_readable"))
+        )
 
     async def aclose(self) -> None:
         self._state = _Exchange.CLOSED

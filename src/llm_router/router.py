@@ -255,9 +255,11 @@ class RouterStream:
                 await trio.lowlevel.checkpoint()
                 if self._aborted:
                     raise RouterClosedError("the router was closed while this stream was open")
-            event = self._upstream.next_buffered()
+            upstream = self._upstream
+            event = upstream.next_buffered()
             if event is None:
-                event = await self._read()
+                # Past the last event no read waits on the network: no scope is needed.
+                event = await (upstream.next_event() if upstream.over else self._read())
                 if event is None:
                     raise StopAsyncIteration
         except errors.LLMRouterError as exc:

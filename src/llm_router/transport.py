@@ -147,6 +147,12 @@ class _Pieces(AsyncIterator[bytes]):
         self._body = body
         self._read = body._http.read_body
 
+    @property
+    def complete(self) -> bool:
+        """Whether the body was read to its end: the next piece would be none (read by
+        `llm_router.upstream.UpstreamStream`, which then ends the stream at once)."""
+        return self._body._http.body_complete
+
     async def __anext__(self) -> bytes:
         if self._body._connection is None:
             raise httpx.StreamClosed()

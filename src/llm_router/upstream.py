@@ -338,11 +338,12 @@ def _body_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
     content-encoding, not read already): the transport's own iterator, without the layers of
     `Response.aiter_raw` and `decoded_chunks` around each piece. Else `decoded_chunks`."""
     stream = response.stream
-    if "content-encoding" not in response.headers and isinstance(stream, httpx.AsyncByteStream):
-        try:
-            response.content  # noqa: B018 (raises for a body not read yet)
-        except httpx.ResponseNotRead:
-            return stream.__aiter__()
+    if (
+        not response.is_stream_consumed  # a body built from bytes was read already
+        and isinstance(stream, httpx.AsyncByteStream)
+        and "content-encoding" not in response.headers
+    ):
+        return stream.__aiter__()
     return decoded_chunks(response)
 
 
@@ -407,6 +408,12 @@ class UpstreamStream:
         self.events_received = 0
         self.meter = UsageMeter(route.format)  # the provider's own usage reports
         self.ended = False  # the upstream stream ended (cleanly or not)
+
+    @property
+    def over(self) -> bool:
+        """Whether every event was decoded: once `next_buffered` returns None, `next_event`
+        will not read from the network (it returns None or raises the stream's error)."""
+        return self._over
 
     async def next_event(self) -> StreamEvent | None:
         """The next event in the caller's format (read from the network when none of what was
@@ -487,8 +494,12 @@ class UpstreamStream:
         """Read and decode the next piece of the body (everything decoded was translated)."""
         if not self._started:
             await self._check_is_stream()
+        last = False
         try:
             chunk = await self._chunks.__anext__()
+            # The router's transport tells when a body was read to its end: its end is then
+            # taken with its last piece, without another turn through the read path.
+            last = getattr(self._chunks, "complete", False) is True
         except StopAsyncIteration:
             self._body_done = self.ended = True
             chunk = None
@@ -513,11 +524,19 @@ class UpstreamStream:
                 "undecodable content-encoding",
             ) from None
         try:
-            decoded = self._decoder.finish() if chunk is None else self._decoder.feed(chunk)
+            if chunk is None:
+                decoded = self._decoder.finish()
+            else:
+                decoded = self._decoder.feed(chunk)
+                if last:
+                    decoded += self._decoder.finish()
         except (errors.ProviderError, errors.InvalidRequestError, errors.FramingError) as exc:
             raise self._malformed(exc) from None
         self._decoded = decoded
         self._next_decoded = 0
+        if last:
+            self._body_done = self.ended = True
+            await self._response.aclose()
 
     def _malformed(self, exc: Exception) -> errors.LLMRouterError:
         """The error to raise for what decoding or translating an event raised."""
@@ -696,5 +715,6 @@ class UpstreamStream:
         if not self._over:  # count the usage of events read but never asked for
             for event in self._decoded[self._next_decoded :]:
                 self.meter.observe(event)
-        with trio.CancelScope(shield=True):
-            await self._response.aclose()
+        if not self._response.is_closed:  # else read to its end and given back already
+            with trio.CancelScope(shield=True):
+                await self._response.aclose()

@@ -10,7 +10,7 @@ import httpx
 import orjson
 
 from llm_router.auth import ApiKey, AuthConfig
-from llm_router.providers.base import Provider, UpstreamRequest
+from llm_router.providers.base import Provider, UpstreamRequest, endpoint
 from llm_router.types import ProviderFormat
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicProvider", "count_tokens_body"]
@@ -62,7 +62,7 @@ class AnthropicProvider(Provider):
         headers.setdefault("anthropic-version", self.version)
         return httpx.Request(
             "POST",
-            self.base_url + "/v1/messages",
+            endpoint(self.base_url, "/v1/messages"),
             headers=headers,
             content=self.prepare_body(request),
         )

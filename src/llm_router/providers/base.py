@@ -7,6 +7,7 @@ other providers or about retries. Bytes in, `httpx.Request` out; status + body i
 from __future__ import annotations
 
 import abc
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,13 @@ class EventDecoder(Protocol):
     def feed(self, data: bytes) -> list[StreamEvent]: ...
 
     def finish(self) -> list[StreamEvent]: ...
+
+
+@functools.lru_cache(maxsize=1024)
+def endpoint(base_url: str, path: str) -> httpx.URL:
+    """`base_url + path` as an `httpx.URL`, parsed once: httpx parses a URL given as text
+    anew for every request built with it (about 40% of building a request)."""
+    return httpx.URL(base_url + path)
 
 
 class Provider(abc.ABC):

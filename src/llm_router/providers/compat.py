@@ -14,6 +14,7 @@ from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers.base import (
     Provider,
     UpstreamRequest,
+    endpoint,
     openai_style_embedding_request,
 )
 from llm_router.types import ProviderFormat
@@ -140,7 +141,7 @@ class OpenAICompatibleProvider(Provider):
     def build_request(self, request: UpstreamRequest) -> httpx.Request:
         return httpx.Request(
             "POST",
-            self.base_url + "/chat/completions",
+            endpoint(self.base_url, "/chat/completions"),
             headers=self.base_headers(request),
             content=self.prepare_body(request),
         )

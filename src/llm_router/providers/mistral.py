@@ -12,6 +12,7 @@ from llm_router.formats.embeddings import EmbeddingFormat
 from llm_router.providers.base import (
     Provider,
     UpstreamRequest,
+    endpoint,
     error_from_response,
     openai_style_embedding_request,
 )
@@ -31,7 +32,7 @@ class MistralProvider(Provider):
     def build_request(self, request: UpstreamRequest) -> httpx.Request:
         return httpx.Request(
             "POST",
-            self.base_url + "/chat/completions",
+            endpoint(self.base_url, "/chat/completions"),
             headers=self.base_headers(request),
             content=self.prepare_body(request),
         )

@@ -10,6 +10,7 @@ import httpx
 from llm_router.providers.base import (
     Provider,
     UpstreamRequest,
+    endpoint,
     openai_style_embedding_request,
 )
 from llm_router.types import ProviderFormat
@@ -57,7 +58,7 @@ class OpenAIProvider(Provider):
         path = "/responses" if request.format is ProviderFormat.RESPONSES else "/chat/completions"
         return httpx.Request(
             "POST",
-            self.base_url + path,
+            endpoint(self.base_url, path),
             headers=self.base_headers(request),
             content=self.prepare_body(request),
         )
