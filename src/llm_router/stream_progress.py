@@ -44,11 +44,14 @@ END_SIGNALS: dict[ProviderFormat, str] = {
 class StreamProgress:
     """Watches one provider stream in format `fmt`; call `observe` with every event."""
 
-    __slots__ = ("_ends", "_fmt", "_parser", "complete", "has_content")
+    __slots__ = ("_fmt", "_parser", "complete", "ends", "has_content")
 
     def __init__(self, fmt: ProviderFormat) -> None:
         self._fmt = fmt
-        self._ends = _ENDS_ANSWER.get(fmt, _ends_chat)
+        #: Whether one event (and its payload, as for `observe`) ends a complete answer: what
+        #: `observe` asks once the first content event was seen (callers past that point
+        #: may ask it directly).
+        self.ends = _ENDS_ANSWER.get(fmt, _ends_chat)
         self._parser: StreamParser | None = get_format(fmt).StreamParser()
         self.has_content = False  # the first content event has been observed
         self.complete = False  # the format's end-of-answer signal has been observed
@@ -62,7 +65,7 @@ class StreamProgress:
         """One provider event: `payload` is its parsed JSON (Bedrock: `{type: payload}`),
         None for OpenAI's `[DONE]`."""
         if not self.complete:
-            self.complete = self._ends(event, payload)
+            self.complete = self.ends(event, payload)
         if self._parser is not None:
             self._classify(payload)
 

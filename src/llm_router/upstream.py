@@ -319,6 +319,10 @@ def _check_answer(data: bytes, fmt: ProviderFormat) -> dict[str, Any]:
 _SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 #: Names of the events that report an error in some format (others may, in their data).
 _ERROR_EVENT_NAMES = frozenset({"error", "response.failed"})
+#: Bytes that any event passing that test holds: the name `error` (or the key `"error"`) or
+#: the name `response.failed`, in an SSE `event:` line, an event-stream header or the data.
+_ERROR_TOKENS = (b"error", b"response.failed")
+_LONGEST_TOKEN = max(map(len, _ERROR_TOKENS))
 
 
 _ERROR_CLASSES: dict[ErrorType, type[errors.ProviderError]] = {
@@ -398,6 +402,10 @@ class UpstreamStream:
         self._decoded: list[StreamEvent] = []  # provider events of the last read
         self._next_decoded = 0  # the first of them not translated yet
         self._progress = StreamProgress(route.format)
+        # Whether a read so far held the bytes of an error event; until then no event needs
+        # the test for one (`_scan_for_errors`).
+        self._may_report_error = False
+        self._tail = b""  # the end of the last read, for a token split across two
         self._held_bytes = 0  # preamble held before the first content event
         self._end_error: errors.LLMRouterError | None = None  # raised once pending drains
         self._started = False  # the response was checked to be a stream
@@ -448,6 +456,8 @@ class UpstreamStream:
         # The events after it in the same read are translated when asked for, but an error
         # event among them is found now, while the attempt may still be retried: nothing
         # reached the caller yet. (Only events passing this test can report an error.)
+        if not self._may_report_error:
+            return
         decoded = self._decoded
         for last in range(len(decoded) - 1, self._next_decoded - 1, -1):
             event = decoded[last]
@@ -523,6 +533,8 @@ class UpstreamStream:
                 ),
                 "undecodable content-encoding",
             ) from None
+        if chunk is not None and not self._may_report_error:
+            self._scan_for_errors(chunk)
         try:
             if chunk is None:
                 decoded = self._decoder.finish()
@@ -537,6 +549,17 @@ class UpstreamStream:
         if last:
             self._body_done = self.ended = True
             await self._response.aclose()
+
+    def _scan_for_errors(self, chunk: bytes) -> None:
+        """Whether the body so far holds the bytes an error event needs (see `_ERROR_TOKENS`):
+        one search of each read instead of one per event, while the answer is clean."""
+        joined = self._tail + chunk[: _LONGEST_TOKEN - 1]  # a token split across two reads
+        for token in _ERROR_TOKENS:
+            if chunk.find(token) >= 0 or joined.find(token) >= 0:
+                self._may_report_error = True
+                return
+        keep = _LONGEST_TOKEN - 1
+        self._tail = chunk[-keep:] if len(chunk) >= keep else (self._tail + chunk)[-keep:]
 
     def _malformed(self, exc: Exception) -> errors.LLMRouterError:
         """The error to raise for what decoding or translating an event raised."""
@@ -574,17 +597,20 @@ class UpstreamStream:
 
     def _take(self, event: StreamEvent) -> None:
         """Queue one provider event in the caller's format; raise if it reports an error."""
-        self.meter.observe(event)
+        data = event.data
+        if data.find(b"usage") >= 0:  # the meter's own first test, without the call
+            self.meter.observe(event)
         progress = self._progress
         translator = self._translator
-        data = event.data
         if data == b"[DONE]":
             progress.observe(event, None)
             if translator is None:
                 self._pending.append(event)
             return
         payload: Any = None
-        if event.event in _ERROR_EVENT_NAMES or data.find(b'"error"') >= 0:
+        if self._may_report_error and (
+            event.event in _ERROR_EVENT_NAMES or data.find(b'"error"') >= 0
+        ):
             # Only events that may report an error are parsed twice. (`find`, not `in`: a
             # bytes `in` first tries its operand as an integer and swallows the TypeError,
             # which costs twice the search.)
@@ -601,7 +627,7 @@ class UpstreamStream:
             payload = self._payload(event)
         if progress.has_content:
             if not progress.complete:
-                progress.observe(event, payload)
+                progress.complete = progress.ends(event, payload)
         else:
             progress.observe(event, payload)
             if not progress.has_content:
