@@ -96,7 +96,7 @@ class ConnectionPool:
         state CONNECTING (open it with `connect`). From here on the caller owns it and must
         hand it back with `release` or `discard` on every path, cancellation included."""
         limit = self.pool_timeout if max_wait is None else max_wait
-        deadline = trio.current_time() + limit
+        deadline: float | None = None  # from the first wait on
         while True:
             if self._closed:
                 raise RuntimeError("the connection pool is closed")
@@ -105,6 +105,8 @@ class ConnectionPool:
                 await self._close(doomed)
             if connection is not None:
                 return connection
+            if deadline is None:
+                deadline = trio.current_time() + limit
             with trio.move_on_at(deadline) as waited:
                 await self._freed.park()
             if waited.cancelled_caught:
@@ -165,7 +167,8 @@ class ConnectionPool:
         connection.state = ConnectionState.IDLE
         self._idle.setdefault(_key(connection.origin), []).append(connection)
         self._idle_count += 1
-        self._freed.unpark()
+        if self._freed:  # a request waits for a slot
+            self._freed.unpark()
 
     async def discard(self, connection: PooledConnection) -> None:
         """Close a connection and free its slot (after a failure, a cancellation, or an
@@ -256,7 +259,8 @@ class ConnectionPool:
                 self._idle_count -= 1
                 if not stack:
                     self._idle.pop(key, None)
-        self._freed.unpark()
+        if self._freed:  # a request waits for a slot
+            self._freed.unpark()
 
     async def _close(self, connections: Iterable[PooledConnection]) -> None:
         """Close sockets already dropped from the books (a failure to close changes nothing)."""

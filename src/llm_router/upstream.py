@@ -119,7 +119,7 @@ async def open_upstream(
             request = route.provider.build_request(upstream)
         else:
             request = route.provider.build_embedding_request(upstream)
-    before = dict(request.headers)
+    before = dict(request.headers.items())  # one pass (a dict of the headers looks each up)
     if auth is not None:
         await auth.apply(request)
     scrubber = Scrubber(request_secrets(request, before))
