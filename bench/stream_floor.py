@@ -16,12 +16,17 @@ the client's cost per event dominates) and one event per write (a client read pe
 
     .venv/bin/python bench/stream_floor.py [--rounds 5] [--streams 320] [--concurrency 32]
 
+`--cost` splits each client's CPU per stream, one stream at a time, into a fixed part and a
+part per event (streams of 6 and of 100 events: the slope and the intercept), into
+results/stream_cost.txt.
+
 Not run by the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -104,8 +109,8 @@ def anthropic_events(count: int = EVENTS) -> list[bytes]:
 
 
 # -- the upstream (run with --serve-upstream in its own process) ----------------------------------
-async def serve_upstream(events_per_write: int) -> None:
-    events = anthropic_events()
+async def serve_upstream(events_per_write: int, count: int = EVENTS) -> None:
+    events = anthropic_events(count)
     body = b"".join(events)
     head = (
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
@@ -127,9 +132,10 @@ async def serve_upstream(events_per_write: int) -> None:
     await serve_http_upstream(respond)
 
 
-def upstream_process(events_per_write: int) -> ServerProcess:
+def upstream_process(events_per_write: int, count: int = EVENTS) -> ServerProcess:
     """The upstream in a subprocess of its own (another core than the clients')."""
     command = [sys.executable, __file__, "--serve-upstream", str(events_per_write)]
+    command += ["--upstream-events", str(count)]
     return ServerProcess(command, "the bench upstream")
 
 
@@ -395,7 +401,64 @@ async def by_level(args: argparse.Namespace) -> str:
     return title + "\n" + text_table(headers, rows)
 
 
+#: Stream lengths of `--cost`: the CPU per stream of each, and the line through them.
+COST_EVENTS = (6, 100)
+
+
+async def cost(args: argparse.Namespace) -> str:
+    """CPU per stream, one at a time, split into a fixed part and a part per event."""
+    from llm_router import AnthropicProvider, Router
+
+    cpu: dict[tuple[str, int], list[float]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient(limits=LIMITS, timeout=30))
+        clients: dict[tuple[str, int], StreamOnce] = {}
+        for count in COST_EVENTS:
+            upstream = await stack.enter_async_context(upstream_process(0, count))
+            builder = Router.builder().with_limits(LIMITS)
+            builder.add_provider("up", AnthropicProvider(base_url=upstream.url))
+            builder.add_api_key("up", "sk-bench")
+            builder.add_model_route(MODEL, "up", "claude-bench")
+            router = await stack.enter_async_context(builder.build())
+            clients["raw httpx floor", count] = floor_client(client, upstream.url)
+            clients["llm-router", count] = router_client(router)
+        for once in clients.values():  # warm: pools, imports, caches
+            await load(once, 50, 1)
+        for _ in range(args.rounds):
+            for key, once in clients.items():
+                run = await load(once, args.streams, 1)
+                cpu.setdefault(key, []).append(run.cpu_seconds / args.streams)
+    short, long = COST_EVENTS
+    rows = []
+    for name in ("raw httpx floor", "llm-router"):
+        per_stream = {count: statistics.median(cpu[name, count]) for count in COST_EVENTS}
+        per_event = (per_stream[long] - per_stream[short]) / (long - short)
+        fixed = per_stream[short] - per_event * short
+        rows.append(
+            [
+                name,
+                f"{fixed * 1e6:.0f}",
+                f"{per_event * 1e6:.2f}",
+                *(f"{per_stream[count] * 1e6:.0f}" for count in COST_EVENTS),
+            ]
+        )
+    headers = [
+        "client",
+        "fixed µs/stream",
+        "µs/event",
+        *(f"CPU µs, {count}-event stream" for count in COST_EVENTS),
+    ]
+    title = (
+        f"CPU per stream of this process, one stream at a time (whole-stream writes), "
+        f"{args.rounds} rounds x {args.streams} streams per client and length, medians; "
+        f"fixed and per event from the {short}- and {long}-event streams"
+    )
+    return title + "\n" + text_table(headers, rows)
+
+
 async def main_async(args: argparse.Namespace) -> str:
+    if args.cost:
+        return await cost(args)
     if args.profile:
         return await profile(args)
     if args.levels:
@@ -429,14 +492,21 @@ def main() -> None:
         "--profile", metavar="PATH", help="profile the router client into PATH (text)"
     )
     parser.add_argument(
+        "--cost",
+        action="store_true",
+        help="CPU per stream split into fixed and per event, into results/stream_cost.txt",
+    )
+    parser.add_argument(
         "--serve-upstream", type=int, metavar="EVENTS_PER_WRITE", help=argparse.SUPPRESS
     )
+    parser.add_argument("--upstream-events", type=int, default=EVENTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream is not None:
-        trio.run(serve_upstream, args.serve_upstream)
+        trio.run(serve_upstream, args.serve_upstream, args.upstream_events)
         return
     text = trio.run(main_async, args)
     name = "stream_levels.txt" if args.levels else "stream_floor.txt"
+    name = "stream_cost.txt" if args.cost else name
     path = Path(args.profile) if args.profile else RESULTS / name
     path.parent.mkdir(exist_ok=True)
     path.write_text(text + "\n")

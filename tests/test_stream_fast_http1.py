@@ -296,3 +296,25 @@ async def test_an_answer_cancelled_half_read_closes_its_connection() -> None:
             with trio.fail_after(5):
                 await closed.wait()  # the upstream saw the disconnect
         nursery.cancel_scope.cancel()
+
+
+class _Refusing(_Scripted):
+    """A server that answered and stopped reading: every write fails."""
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        raise httpcore.WriteError("broken pipe")
+
+
+async def test_an_answer_sent_before_the_request_was_read_is_still_read() -> None:
+    answer = b"HTTP/1.1 413 Too Large\r\ncontent-length: 3\r\n\r\nbig"
+    connection = Http1Connection(_Refusing([answer]), None)
+    declared = [*HOST, (b"content-length", b"4")]
+    status, _, _, _ = await connection.request(b"POST", b"/", declared, b"data", [], {})
+    body = b""
+    while piece := await connection.read_body():
+        body += piece
+    assert status == 413 and body == b"big"
+    assert not connection.is_idle()  # its request was cut short: the connection ends here
+
+    with pytest.raises(httpcore.RemoteProtocolError, match="without sending a response"):
+        await Http1Connection(_Refusing([]), None).request(b"POST", b"/", declared, b"data", [], {})

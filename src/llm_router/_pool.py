@@ -403,6 +403,10 @@ class _CoalescingStream(httpcore.AsyncNetworkStream):
             await self._flush()
         return await self._stream.read(max_bytes, timeout)
 
+    async def flush(self) -> None:
+        """Send what is held now."""
+        await self._flush()
+
     async def _flush(self) -> None:
         held, self._held, self._held_bytes = self._held, [], 0
         if held:
@@ -525,7 +529,38 @@ class Http1Connection:
         if debug:
             _trace.debug("send_request_headers.started request=<Request [%r]>", method)
         head, keep_alive, chunked, length = _request_head(method, target, headers)
-        write_timeout = timeouts.get("write")
+        try:
+            await self._send(head, chunked, length, content, body, timeouts.get("write"))
+        except httpcore.WriteError:
+            # As httpcore does: a server may answer (an error, say) and close before it read
+            # the whole request; its answer is read all the same, on a connection that ends
+            # with it (none read: "Server disconnected without sending a response").
+            keep_alive = False
+        self._read_timeout = timeouts.get("read")
+        if debug:
+            _trace.debug("send_request_body.complete")
+        while True:
+            status, version, reason, answer_headers = _parse_head(await self._read_head())
+            if status >= 200 or status == 101:
+                break  # other informational answers precede the real one
+        http_version = b"HTTP/" + version
+        if debug:
+            _trace.debug(
+                "receive_response_headers.complete return_value=%r",
+                (http_version, status, reason, answer_headers),
+            )
+        self._frame(method, status, version, answer_headers, keep_alive)
+        return status, reason, http_version, answer_headers
+
+    async def _send(
+        self,
+        head: bytes,
+        chunked: bool,
+        length: int | None,
+        content: bytes | None,
+        body: AsyncIterable[bytes],
+        write_timeout: float | None,
+    ) -> None:
         stream = self._stream
         if content is not None:
             if len(content) != (0 if length is None else length) and not chunked:
@@ -561,21 +596,8 @@ class Http1Connection:
                 raise httpcore.LocalProtocolError(
                     "the request body is smaller than its Content-Length"
                 )
-        self._read_timeout = timeouts.get("read")
-        if debug:
-            _trace.debug("send_request_body.complete")
-        while True:
-            status, version, reason, answer_headers = _parse_head(await self._read_head())
-            if status >= 200 or status == 101:
-                break  # other informational answers precede the real one
-        http_version = b"HTTP/" + version
-        if debug:
-            _trace.debug(
-                "receive_response_headers.complete return_value=%r",
-                (http_version, status, reason, answer_headers),
-            )
-        self._frame(method, status, version, answer_headers, keep_alive)
-        return status, reason, http_version, answer_headers
+        if isinstance(stream, _CoalescingStream):
+            await stream.flush()  # here, so that a failure to send is one of sending
 
     async def read_body(self) -> bytes:
         """The next piece of the answer's body; b"" once it was read to its end."""

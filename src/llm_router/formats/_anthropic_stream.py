@@ -55,6 +55,15 @@ class StreamParser:
     def feed(self, event: Mapping[str, Any]) -> list[StreamDelta]:
         kind = event.get("type")
         if kind == "content_block_delta":
+            # Nearly every event of a stream: a text delta of a block already started, read
+            # here with the checks of `_delta` done inline (anything else takes `_delta`).
+            delta = event.get("delta")
+            if type(delta) is dict and delta.get("type") == "text_delta":
+                wire_index = event.get("index")
+                text = delta.get("text")
+                if type(wire_index) is int and type(text) is str:
+                    index = self._blocks.get(wire_index)
+                    return [] if index is None else [TextDelta(index, text)]
             return self._delta(event)
         if kind == "content_block_start":
             return self._start(event)
