@@ -31,6 +31,8 @@ _BOM = b"\xef\xbb\xbf"
 #: `data:` line (no id, retry or comment). Such an event block is read with one match instead
 #: of field by field; any other block goes through the general line parser.
 _SIMPLE_EVENT = re.compile(rb"(?:event: ?([^\n]*)\n)?data: ?([^\n]*)")
+#: The same event with the blank line that ends it, read where the previous one ended.
+_SIMPLE_BLOCK = re.compile(rb"(?:event: ?([^\n]*)\n)?data: ?([^\n]*)\n\n")
 #: Event names decoded so far (a stream repeats a handful of them); bounded, since the
 #: names come from the upstream.
 _NAMES: dict[bytes, str] = {}
@@ -188,16 +190,34 @@ class _Parser(Generic[_Out]):
             buf += memoryview(chunk)[end:]
             if len(buf) > self._max:
                 raise self._too_large("a line")
+        relay = self._relay
+        names = _NAMES
+        # `_relay` says which of the two `_Out` types this decoder hands out, which the type
+        # checker cannot follow: the hot loops append to an untyped alias of `out`.
+        appended: list[Any] = out
+        if relay and not (self._data or self._event is not None or self._retry is not None):
+            # The hottest loop: simple events one after the other, each read where the last
+            # ended (no split of the read into blocks); the first other block ends it, and
+            # the rest of the read goes the way below, as the whole read would have.
+            at = 0
+            block_at = _SIMPLE_BLOCK.match
+            while (match := block_at(text, at)) is not None:
+                raw_name, data = match.groups()
+                if len(data) >= self._max:  # the joining newline counts too
+                    raise self._too_large("an event")
+                at = match.end()
+                if data == DONE:
+                    self.done = True
+                if data:
+                    name = None if raw_name is None else names.get(raw_name) or _name(raw_name)
+                    appended.append(StreamEvent(name, data))
+            if at:
+                text = text[at:]
         # Every block but the last ends at a blank line: one whole event (or nothing). The
         # last holds the complete lines of an event still open (empty when none is).
         blocks = text.split(b"\n\n")
         last = blocks.pop()
         simple = _SIMPLE_EVENT.fullmatch
-        relay = self._relay
-        names = _NAMES
-        # `_relay` says which of the two `_Out` types this decoder hands out, which the type
-        # checker cannot follow: the hot loop appends to an untyped alias of `out`.
-        appended: list[Any] = out
         for block in blocks:
             if self._data or self._event is not None or self._retry is not None:
                 match = None  # an event begun in an earlier chunk: read it line by line
