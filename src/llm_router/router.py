@@ -50,6 +50,7 @@ _STREAM_IN_URL = frozenset({ProviderFormat.GOOGLE, ProviderFormat.CONVERSE})
 
 #: A stream reader is let to run through at most this many events without a checkpoint.
 _EVENTS_PER_CHECKPOINT = 16
+_checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled  # once per event served
 
 #: Anthropic requires `max_tokens`; when a caller's format has none, use the model's catalog
 #: maximum capped here (large values make non-streaming Anthropic calls refuse to start).
@@ -249,7 +250,7 @@ class RouterStream:
             served = self._served_in_a_row + 1
             if served < _EVENTS_PER_CHECKPOINT:
                 self._served_in_a_row = served
-                await trio.lowlevel.checkpoint_if_cancelled()
+                await _checkpoint_if_cancelled()
             else:
                 self._served_in_a_row = 0
                 await trio.lowlevel.checkpoint()
