@@ -16,7 +16,7 @@ import contextlib
 import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -42,6 +42,7 @@ from ..resilience import AttemptRecord
 from ..resilience.engine import Finisher
 from ..routing import NEVER_FORWARDED, Resolver, Route
 from ..types import ProviderFormat
+from ..universal import Usage
 from . import gemini_live, openai_realtime, responses_ws
 from .events import (
     ConfigureSession,
@@ -51,6 +52,10 @@ from .events import (
     parse_frame,
 )
 from .translate import RealtimeTranslator
+from .usage import RealtimeCost, RealtimeUsage, UsageMeter, price
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
 
 __all__ = [
     "RealtimeAttempt",
@@ -71,6 +76,10 @@ _CALLER_FORMAT = {
 # restart, try again later, abnormal).
 _RETRYABLE_CLOSES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 _RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# Closes of a committed session that say the route failed it (abnormal, protocol error,
+# server error, restart, overloaded, bad gateway, TLS): counted by the route's breaker.
+# Normal closes, going away (announced) and application codes are not.
+_FAILED_CLOSES = frozenset({1002, 1006, 1011, 1012, 1013, 1014, 1015})
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +218,9 @@ class RealtimeSession:
         nursery: trio.Nursery,
         attempts: list[RealtimeAttempt],
         reconnect: Any,
+        *,
+        executor: Executor | None = None,
+        model: str | None = None,
     ) -> None:
         self.caller = caller
         self._link = link
@@ -226,6 +238,12 @@ class RealtimeSession:
         self._records: list[AttemptRecord] = []
         self.frames_sent = 0
         self.frames_received = 0
+        self._executor = executor
+        self._model = model or link.route.model
+        self._meters: list[tuple[_Link, UsageMeter]] = [(link, UsageMeter(link.protocol))]
+        self._provider_error: str | None = None  # the type of the provider's last error event
+        self.failure: errors.LLMRouterError | None = None
+        """Why the route failed the session after it opened (fed to its breaker), if it did."""
 
     @property
     def route(self) -> Route:
@@ -245,6 +263,61 @@ class RealtimeSession:
     def dropped(self) -> Mapping[str, int]:
         """Frames dropped by translation, per kind (see docs/realtime.md)."""
         return dict(self._translator.dropped)
+
+    @property
+    def usage(self) -> RealtimeUsage:
+        """Tokens the provider reported so far: per response (`usage.responses`) and in total;
+        `usage.partial` (with `usage.problems`) when a report was malformed or missing."""
+        return _combined([meter.usage for _, meter in self._meters])
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars so far at the catalog's text and audio prices; None when they cannot be
+        known (`cost_unknown_reason` says why), never a guess."""
+        return self._priced().dollars
+
+    @property
+    def cost_unknown_reason(self) -> str | None:
+        return self._priced().reason
+
+    def _priced(self) -> RealtimeCost:
+        dollars = 0.0
+        for link, meter in self._meters:
+            usage = meter.usage
+            if not usage.responses and not usage.partial:
+                continue  # a socket that answered nothing costs nothing
+            cost = self._price(link.route, usage)
+            if cost.dollars is None:
+                return cost
+            dollars += cost.dollars
+        return RealtimeCost(dollars)
+
+    def _spent(self, link: _Link) -> tuple[Usage | None, float | None]:
+        """Usage and cost of what `link` answered (for the request's hooks and limits)."""
+        for owner, meter in self._meters:
+            if owner is link:
+                usage = meter.usage
+                return usage.to_usage(), self._price(link.route, usage).dollars
+        return None, None
+
+    def _price(self, route: Route, usage: RealtimeUsage) -> RealtimeCost:
+        catalog = _catalog_of(self._executor)
+        return price(usage, catalog.find(route.model) or catalog.find(self._model), route.model)
+
+    def _route_failed(self, error: errors.LLMRouterError) -> None:
+        """The route failed the committed session: its breaker counts a failure, as for a
+        failed HTTP attempt (once per session)."""
+        if self.failure is not None:
+            return
+        self.failure = error
+        if self._executor is None:
+            return
+        breaker = self._executor.state.route(self._link.route.key).breaker
+        if breaker is not None:
+            now = trio.current_time()
+            permit = breaker.try_acquire(now)  # None: the circuit is already open
+            if permit is not None:
+                breaker.record_failure(permit, now)
 
     def __repr__(self) -> str:
         return f"<RealtimeSession {self.caller} via {self._link.route.key} ({self._link.protocol})>"
@@ -383,6 +456,9 @@ class RealtimeSession:
                     self._closed = RealtimeSessionClosed(
                         f"no frame from {link.route.key} for {idle} s (idle_timeout)", code=1001
                     )
+                    self._route_failed(
+                        errors.TimeoutError(self._closed.message, provider=link.route.alias)
+                    )
                     with trio.move_on_after(self._options.close_timeout) as closing:
                         closing.shield = True
                         await ws.aclose(1001, "idle timeout")
@@ -393,6 +469,9 @@ class RealtimeSession:
 
     async def _deliver(self, frame: str | bytes) -> None:
         self.frames_received += 1
+        self._meters[-1][1].feed(frame)
+        if self._link.protocol == RealtimeFormat.OPENAI_REALTIME and _is_error_event(frame):
+            self._provider_error = _error_type(frame)
         try:
             if self.caller == RealtimeFormat.RESPONSES_WS:
                 self._turn_events += 1
@@ -403,6 +482,9 @@ class RealtimeSession:
         except RealtimeProtocolError as error:
             self._closed = RealtimeSessionClosed(
                 f"{self._link.route.key} sent a frame that cannot be delivered: {error}", code=1011
+            )
+            self._route_failed(
+                errors.UpstreamError(self._closed.message, provider=self._link.route.alias)
             )
             if self._link.ws is not None:
                 with trio.move_on_after(self._options.close_timeout) as closing:
@@ -416,6 +498,13 @@ class RealtimeSession:
         if self._translator.close is not None:
             code, reason = self._translator.close
             self._closed = RealtimeSessionClosed(reason, code=code)
+            if self._provider_error == "server_error":  # not one caused by the caller's events
+                self._route_failed(
+                    errors.UpstreamError(
+                        f"{self._link.route.key} ended the session with an error: {reason}",
+                        provider=self._link.route.alias,
+                    )
+                )
             self._send_frames.close()
 
     def _finish(self, link: _Link, code: int, reason: str) -> None:
@@ -430,7 +519,12 @@ class RealtimeSession:
             if self._conversation.in_turn:
                 self._nursery.start_soon(self._resend_unanswered)
             return
+        already = self._closed is not None
         self._closed = self._closed or self._ended(code, reason)
+        if code in _FAILED_CLOSES and not already:
+            self._route_failed(
+                errors.UpstreamError(self._closed.message, provider=link.route.alias)
+            )
         self._send_frames.close()
 
     def _ended(self, code: int, reason: str) -> RealtimeSessionClosed:
@@ -552,6 +646,10 @@ class _Opened:
         await _abandon(self.link, self.options)
 
 
+_Spent = Callable[[_Link], tuple[Usage | None, float | None]]
+"""The usage and cost of what one socket of the session answered (for the request's end)."""
+
+
 class _Opener:
     """Attempts across routes until one commits; also reconnects Responses-WS sessions.
 
@@ -631,22 +729,27 @@ class _Opener:
         self._open.append((opened, finish))
         return opened
 
-    async def release(self, link: _Link) -> None:
+    async def release(self, link: _Link, spent: _Spent) -> None:
         """A socket is gone for good (a Responses-WS session replacing it): release its
         rate-limit slot and end its request now, not when the whole session ends; a
         concurrency limit of one would otherwise make the replacement wait for itself."""
         for entry in [e for e in self._open if e[0].link is link]:
             opened, finish = entry
             self._open.remove(entry)
-            await self.executor.stream_closed(opened)
-            finish(None, None, None)
+            usage, cost = spent(link)
+            await self.executor.stream_closed(opened, None if usage is None else usage.total)
+            finish(usage, cost, None)
 
-    async def close_all(self, failure: BaseException | None) -> None:
-        """The session is over: release each opened socket's slot and end its request."""
+    async def close_all(self, failure: BaseException | None, spent: _Spent | None) -> None:
+        """The session is over: release each opened socket's slot and end its request with
+        the usage and cost of what it answered (`spent`)."""
         for opened, finish in self._open:
-            await self.executor.stream_closed(opened)
-            finish(None, None, failure)
+            usage, cost = (None, None) if spent is None else spent(opened.link)
+            await self.executor.stream_closed(opened, None if usage is None else usage.total)
+            finish(usage, cost, failure)
         self._open.clear()
+        # A failure after the opening may have opened a circuit: shared state hears of it.
+        await self.executor._publish_opened([route for route, _ in self.routes])
 
     async def _attempt(
         self, nursery: trio.Nursery, route: Route, protocol: RealtimeFormat
@@ -749,6 +852,39 @@ class _Opener:
         return orjson.dumps(frame).decode()
 
 
+def _combined(parts: list[RealtimeUsage]) -> RealtimeUsage:
+    if len(parts) == 1:
+        return parts[0]
+    total = RealtimeUsage()
+    for part in parts:
+        total = total + part
+    responses = tuple(r for part in parts for r in part.responses)
+    return replace(total, responses=responses)
+
+
+def _catalog_of(executor: Executor | None) -> Catalog:
+    from ..catalog import Catalog
+
+    catalog = None if executor is None else executor.catalog
+    return catalog if catalog is not None else Catalog.default()
+
+
+def _is_error_event(frame: str | bytes) -> bool:
+    return (b'"error"' if isinstance(frame, bytes) else '"error"') in frame  # type: ignore[operator]
+
+
+def _error_type(frame: str | bytes) -> str | None:
+    try:
+        message = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(message, dict) or message.get("type") != "error":
+        return None
+    error = message.get("error")
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def _close_of(closed: ConnectionClosed) -> tuple[int, str]:
     reason = closed.reason
     return (1006, "") if reason is None else (reason.code, reason.reason or "")
@@ -844,14 +980,16 @@ async def _run_session(
 
     code, reason = 1000, ""
     failure: BaseException | None = None
+    live: RealtimeSession | None = None
     try:
         async with open_nursery() as nursery:
             opened = await opener.open(nursery)
 
             async def reconnect(live: RealtimeSession) -> None:
-                await opener.release(live._link)
+                await opener.release(live._link, live._spent)
                 fresh = await opener.open(nursery)
                 live._link = fresh.link
+                live._meters.append((fresh.link, UsageMeter(fresh.link.protocol)))
                 live._closed = None
                 opener.attempts.append(RealtimeAttempt(fresh.link.route.key, "reconnected"))
                 live.start_reader(None)
@@ -864,6 +1002,8 @@ async def _run_session(
                 nursery,
                 opener.attempts,
                 reconnect,
+                executor=opener.executor,
+                model=opener.model,
             )
             live._records = opener.records
             live.start_reader(opened.first)
@@ -882,4 +1022,6 @@ async def _run_session(
                 nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
-            await opener.close_all(failure)
+            if live is not None and failure is None:
+                failure = live.failure
+            await opener.close_all(failure, None if live is None else live._spent)

@@ -41,6 +41,22 @@ __all__ = [
 
 # 20 ms of 24 kHz mono PCM16 silence per audio delta.
 SILENCE = base64.b64encode(bytes(960)).decode()
+# Audio input as the providers count it: OpenAI one token per 100 ms of 24 kHz PCM16,
+# Gemini 32 tokens per second of 16 kHz PCM16 (one per 1000 bytes); parts round up.
+OPENAI_AUDIO_BYTES_PER_TOKEN = 4800
+GEMINI_AUDIO_BYTES_PER_TOKEN = 1000
+
+
+def audio_tokens(size: int, per_token: int) -> int:
+    return -(-size // per_token)
+
+
+def _b64_size(data: Any) -> int:
+    if not isinstance(data, str):
+        return 0
+    return len(data) * 3 // 4 - data[-2:].count("=")
+
+
 Frame = str | bytes
 
 
@@ -89,6 +105,7 @@ class OpenAIRealtimeScript:
         self._words = 0
         self._after_tool_result = False
         self._audio_bytes = 0
+        self._audio_input = 0  # audio tokens committed to the conversation
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
@@ -117,11 +134,11 @@ class OpenAIRealtimeScript:
         if kind == "conversation.item.create":
             return self._item(as_dict(event.get("item")))
         if kind == "input_audio_buffer.append":
-            audio = event.get("audio")
-            self._audio_bytes += len(audio) * 3 // 4 if isinstance(audio, str) else 0
+            self._audio_bytes += _b64_size(event.get("audio"))
             return []
         if kind == "input_audio_buffer.commit":
             item_id = self._id("item")
+            self._audio_input += audio_tokens(self._audio_bytes, OPENAI_AUDIO_BYTES_PER_TOKEN)
             self._audio_bytes = 0
             return [self._event("input_audio_buffer.committed", item_id=item_id)]
         if kind == "input_audio_buffer.clear":
@@ -266,13 +283,14 @@ class OpenAIRealtimeScript:
             status="completed",
             output=[done],
             usage={
-                "total_tokens": answer.total_tokens,
-                "input_tokens": answer.input_tokens,
+                "total_tokens": answer.total_tokens + self._audio_input,
+                "input_tokens": answer.input_tokens + self._audio_input,
                 "output_tokens": answer.output_tokens,
                 "input_token_details": {
                     "cached_tokens": 0,
                     "text_tokens": answer.input_tokens,
-                    "audio_tokens": 0,
+                    "audio_tokens": self._audio_input,
+                    "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0},
                 },
                 "output_token_details": {
                     "text_tokens": 0 if audio else answer.output_tokens,
@@ -304,6 +322,8 @@ class GeminiLiveScript:
         self._words = 0
         self._after_tool_result = False
         self._ids = itertools.count(1)
+        self._audio_bytes = 0  # audio of the turn being spoken
+        self._audio_input = 0  # audio tokens in the conversation
 
     def opening(self) -> list[Frame]:
         return []  # the client speaks first
@@ -339,7 +359,15 @@ class GeminiLiveScript:
                 self._words += len(realtime["text"].split())
                 self._after_tool_result = False
                 return self._respond()
+            chunks = [
+                realtime.get("audio"),
+                *as_list(_get(realtime, "mediaChunks", "media_chunks")),
+            ]
+            for chunk in map(as_dict, chunks):
+                self._audio_bytes += _b64_size(chunk.get("data"))
             if _get(realtime, "audioStreamEnd", "audio_stream_end"):
+                self._audio_input += audio_tokens(self._audio_bytes, GEMINI_AUDIO_BYTES_PER_TOKEN)
+                self._audio_bytes = 0
                 return self._respond()
             return []
         tool = _get(message, "toolResponse", "tool_response")
@@ -385,10 +413,18 @@ class GeminiLiveScript:
 
     def _respond(self) -> list[Frame]:
         answer = _answer(self._prompt(), self.forced)
+        audio = self._audio_output(answer)
+        prompt = [{"modality": "TEXT", "tokenCount": answer.input_tokens}]
+        if self._audio_input:
+            prompt.append({"modality": "AUDIO", "tokenCount": self._audio_input})
         usage = {
-            "promptTokenCount": answer.input_tokens,
+            "promptTokenCount": answer.input_tokens + self._audio_input,
             "responseTokenCount": answer.output_tokens,
-            "totalTokenCount": answer.total_tokens,
+            "totalTokenCount": answer.total_tokens + self._audio_input,
+            "promptTokensDetails": prompt,
+            "responseTokensDetails": [
+                {"modality": "AUDIO" if audio else "TEXT", "tokenCount": answer.output_tokens}
+            ],
         }
         self._words += answer.output_tokens
         call = answer.tool_call
@@ -397,18 +433,6 @@ class GeminiLiveScript:
             return [
                 orjson.dumps({"toolCall": {"functionCalls": functions}, "usageMetadata": usage})
             ]
-        modalities = [
-            str(m).upper()
-            for m in as_list(
-                as_dict(_get(self.setup or {}, "generationConfig", "generation_config")).get(
-                    "responseModalities",
-                    as_dict(_get(self.setup or {}, "generationConfig", "generation_config")).get(
-                        "response_modalities"
-                    ),
-                )
-            )
-        ]
-        audio = "AUDIO" in modalities or not modalities
         frames: list[Frame] = []
         for piece in answer.pieces:
             part: dict[str, Any] = (
@@ -425,6 +449,17 @@ class GeminiLiveScript:
             orjson.dumps({"serverContent": {"turnComplete": True}, "usageMetadata": usage})
         )
         return frames
+
+    def _audio_output(self, answer: Answer) -> bool:
+        """Whether the answer is spoken: a tool call never is; text when the setup asks."""
+        if answer.tool_call is not None:
+            return False
+        config = as_dict(_get(self.setup or {}, "generationConfig", "generation_config"))
+        modalities = [
+            str(m).upper()
+            for m in as_list(config.get("responseModalities", config.get("response_modalities")))
+        ]
+        return "AUDIO" in modalities or not modalities
 
 
 class ResponsesWsScript:
