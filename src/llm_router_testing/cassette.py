@@ -38,6 +38,7 @@ from llm_router_testing.cassette_format import (
 )
 from llm_router_testing.matching import (
     DEFAULT_MATCH_ON,
+    CassetteMismatchError,
     CassetteMissError,
     MatchFunction,
     RequestMatcher,
@@ -60,6 +61,7 @@ __all__ = [
     "Cassette",
     "CassetteError",
     "CassetteFormatError",
+    "CassetteMismatchError",
     "CassetteMissError",
     "Interaction",
     "RecordMode",
@@ -161,6 +163,7 @@ class Cassette:
         *,
         match_on: Iterable[str | MatchFunction] = DEFAULT_MATCH_ON,
         ignore_body_keys: Iterable[str] = (),
+        ignore_message_keys: Iterable[str] = (),
         allow_playback_repeats: bool = True,
         realtime: bool = False,
         redact: Iterable[RedactRule] | Redaction = (),
@@ -169,6 +172,9 @@ class Cassette:
 
         `match_on`: criteria a request must share with a recorded one (see `RequestMatcher`).
         `ignore_body_keys`: JSON body keys (dotted paths) left out of body matching.
+        `ignore_message_keys`: keys (dotted paths) of replayed WebSocket sessions' client
+        messages left out of their check (`event_id` always is): any other difference from
+        the recorded message raises `CassetteMismatchError`.
         `allow_playback_repeats`: once every match was played, replay the last one again.
         `realtime`: replay streams with their recorded timing (async transports, Trio clock).
         `redact`: extra rules on top of the built-in credential redaction.
@@ -185,7 +191,7 @@ class Cassette:
             record_mode,
             interactions,
             file_existed=data is not None,
-            matcher=RequestMatcher.build(match_on, ignore_body_keys),
+            matcher=RequestMatcher.build(match_on, ignore_body_keys, ignore_message_keys),
             redaction=Redaction.from_rules(redact),
             allow_playback_repeats=allow_playback_repeats,
             realtime=realtime,

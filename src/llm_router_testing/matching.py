@@ -4,6 +4,10 @@ A request matches a recorded one when every criterion in `match_on` agrees: buil
 (``method``, ``scheme``, ``host``, ``path``, ``query``, ``body``) or callables taking
 ``(recorded, incoming)`` request records. Bodies compare as parsed JSON (key order and
 whitespace ignored, `ignore_body_keys` dropped) or, when not JSON, as bytes.
+
+A replayed WebSocket session's client messages must be the recorded ones, in order, compared
+the same way (`ignore_message_keys` dropped, and always `event_id`, which clients set afresh
+each run); `message_difference` says how one differs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import orjson
 from llm_router_testing.cassette_format import CassetteError, RequestRecord, body_bytes
 
 __all__ = [
+    "ALWAYS_IGNORED_MESSAGE_KEYS",
     "DEFAULT_MATCH_ON",
+    "CassetteMismatchError",
     "CassetteMissError",
     "MatchFunction",
     "RequestMatcher",
@@ -28,6 +34,8 @@ __all__ = [
 
 MatchFunction = Callable[[RequestRecord, RequestRecord], bool]
 DEFAULT_MATCH_ON: tuple[str, ...] = ("method", "path", "body")
+#: Keys of client WebSocket messages never compared: ids a client draws afresh each run.
+ALWAYS_IGNORED_MESSAGE_KEYS: tuple[str, ...] = ("event_id",)
 
 _DIFF_LINES = 30
 _DIFF_LINE_WIDTH = 200
@@ -45,6 +53,24 @@ class CassetteMissError(CassetteError):
         super().__init__(message)
         self.message = message
         self.request = request
+
+
+class CassetteMismatchError(CassetteError):
+    """A replayed WebSocket session's client sent a message other than the recorded one.
+
+    `index` is the client message's place among the client's messages (0 for the first),
+    `frame` its place among all the recorded frames (None when the recording has no more
+    client messages), `url` the session's (redacted) URL and `diff` how the message differs
+    (redacted: credentials never show). The message was not sent on.
+    """
+
+    def __init__(self, message: str, *, url: str, index: int, frame: int | None, diff: str):
+        super().__init__(message)
+        self.message = message
+        self.url = url
+        self.index = index
+        self.frame = frame
+        self.diff = diff
 
 
 def _method(request: RequestRecord) -> str:
@@ -85,6 +111,7 @@ class RequestMatcher:
 
     match_on: tuple[str | MatchFunction, ...] = DEFAULT_MATCH_ON
     ignore_body_keys: tuple[str, ...] = ()
+    ignore_message_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for criterion in self.match_on:
@@ -97,8 +124,9 @@ class RequestMatcher:
         cls,
         match_on: Iterable[str | MatchFunction] = DEFAULT_MATCH_ON,
         ignore_body_keys: Iterable[str] = (),
+        ignore_message_keys: Iterable[str] = (),
     ) -> RequestMatcher:
-        return cls(tuple(match_on), tuple(ignore_body_keys))
+        return cls(tuple(match_on), tuple(ignore_body_keys), tuple(ignore_message_keys))
 
     def matches(self, recorded: RequestRecord, incoming: RequestRecord) -> bool:
         return not self.differences(recorded, incoming, stop_at_first=True)
@@ -151,18 +179,29 @@ class RequestMatcher:
         incoming_body = self.normalised_body(incoming)
         if recorded_body == incoming_body:
             return None
-        diff = difflib.unified_diff(
-            _body_lines(recorded_body),
-            _body_lines(incoming_body),
-            fromfile="recorded body",
-            tofile="request body",
-            lineterm="",
-            n=1,
+        return "body differs:\n" + _diff(
+            recorded_body, incoming_body, "recorded body", "request body"
         )
-        lines = [line[:_DIFF_LINE_WIDTH] for line in diff]
-        if len(lines) > _DIFF_LINES:
-            lines = [*lines[:_DIFF_LINES], f"... ({len(lines) - _DIFF_LINES} more diff lines)"]
-        return "body differs:\n" + "\n".join("    " + line for line in lines)
+
+    def normalised_message(self, message: str | bytes) -> tuple[str, Any]:
+        """("json", value without ignored keys) for a JSON message, else ("raw", bytes)."""
+        raw = message.encode("utf-8") if isinstance(message, str) else message
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return ("raw", raw)
+        for dotted in (*ALWAYS_IGNORED_MESSAGE_KEYS, *self.ignore_message_keys):
+            value = _without_key(value, dotted.split("."))
+        return ("json", value)
+
+    def message_difference(self, recorded: str | bytes, incoming: str | bytes) -> str | None:
+        """How a client WebSocket message differs from the recorded one (None: it does not);
+        text and binary frames holding the same JSON are the same message."""
+        recorded_message = self.normalised_message(recorded)
+        incoming_message = self.normalised_message(incoming)
+        if recorded_message == incoming_message:
+            return None
+        return _diff(recorded_message, incoming_message, "recorded message", "client message")
 
     def similarity(self, recorded: RequestRecord, incoming: RequestRecord) -> tuple[int, float]:
         """Rank for "closest recorded request": method+path first, then body likeness."""
@@ -198,6 +237,16 @@ def _without_key(value: Any, path: list[str]) -> Any:
     else:
         del copy[head]
     return copy
+
+
+def _diff(recorded: tuple[str, Any], incoming: tuple[str, Any], old: str, new: str) -> str:
+    diff = difflib.unified_diff(
+        _body_lines(recorded), _body_lines(incoming), fromfile=old, tofile=new, lineterm="", n=1
+    )
+    lines = [line[:_DIFF_LINE_WIDTH] for line in diff]
+    if len(lines) > _DIFF_LINES:
+        lines = [*lines[:_DIFF_LINES], f"... ({len(lines) - _DIFF_LINES} more diff lines)"]
+    return "\n".join("    " + line for line in lines)
 
 
 def _body_text(body: tuple[str, Any]) -> str:

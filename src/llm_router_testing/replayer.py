@@ -127,6 +127,7 @@ class _ReplayBase:
             self._matcher = RequestMatcher.build(
                 cassette.matcher.match_on if match_on is None else match_on,
                 cassette.matcher.ignore_body_keys if ignore_body_keys is None else ignore_body_keys,
+                cassette.matcher.ignore_message_keys,
             )
         self._repeats = (
             cassette.allow_playback_repeats
@@ -254,7 +255,7 @@ class ReplayStep:
 
     ``send``: wait `pause` seconds, then send `data` (`str`: a text frame, `bytes`: binary).
     ``receive``: wait for the client's next message; `data` is what the client sent there in
-    the recording (a replaying server may compare, it need not).
+    the recording (`CassetteConnector` checks it before it is sent).
     ``close``: wait `pause` seconds, then close with `code` and `reason` (the server closed).
     ``await_close``: wait for the client to close (the client closed the recorded session).
     ``drop``: end without a close frame of its own (the recording ended without a close).

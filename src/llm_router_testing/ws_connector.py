@@ -10,15 +10,16 @@ own framing, limits and closing handshake exactly as against a provider.
 Replay sends the recorded server messages (at their recorded gaps when the cassette is
 `realtime`, at once otherwise), waits for each client message in its recorded place, and ends
 as recorded: the server's close with its code, or the client's. A refused upgrade replays as
-the same `ConnectionRejected` (status, headers, body); a failed one as `OSError`. A client
-message that differs from the recording is logged, not refused: ids and timestamps in client
-events differ from run to run.
+the same `ConnectionRejected` (status, headers, body); a failed one as `OSError`. Each client
+message must be the recorded one in its place: one that differs (after redaction, without
+`event_id` and the cassette's `ignore_message_keys`), or one past the recorded ones, is
+refused before it is sent with `CassetteMismatchError` naming its place and the redacted diff.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -39,9 +40,12 @@ from llm_router.realtime.session import Connector, RealtimeOptions, dial
 from llm_router_testing.cassette_format import (
     Interaction,
     RequestRecord,
+    WebSocketFrameRecord,
     body_bytes,
+    frame_data,
     headers_record,
 )
+from llm_router_testing.matching import CassetteMismatchError
 from llm_router_testing.replayer import ReplayStep, websocket_steps
 
 if TYPE_CHECKING:
@@ -50,7 +54,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CassetteConnector"]
 
-logger = logging.getLogger("llm_router_testing.cassette")
 
 #: Close codes no close frame may carry: a peer that left without one is relayed as 1011.
 _NO_CLOSE_FRAME = frozenset({1005, 1006, 1015})
@@ -99,6 +102,7 @@ class CassetteConnector:
                 yield ws
             return
         async with _replayed(interaction, url, options, self.realtime) as ws:
+            _check_client_messages(ws, interaction, _MessageCheck(cassette, url, pairs))
             yield ws
 
     @contextlib.asynccontextmanager
@@ -181,6 +185,78 @@ class _Relay:
                 return  # the client closed: the other direction relays it
 
 
+class _MessageCheck:
+    """Compares a replayed session's client messages with the recorded ones, as the cassette
+    stores messages: redacted (credentials of the handshake and of the cassette scrubbed)."""
+
+    def __init__(self, cassette: Cassette, url: str, pairs: list[tuple[str, str]]) -> None:
+        self.matcher = cassette.matcher
+        self.redaction = cassette.redaction
+        record: RequestRecord = {
+            "method": "GET",
+            "url": url,
+            "headers": headers_record(httpx.Headers(pairs)),
+        }
+        self.secrets = {*cassette._secrets, *self.redaction.redact_request(record)}
+        self.url = record["url"].split("?")[0]
+
+    def redacted(self, message: str | bytes) -> str | bytes:
+        frame: WebSocketFrameRecord = (
+            {"from": "client", "t": 0.0, "text": message}
+            if isinstance(message, str)
+            else {"from": "client", "t": 0.0, "data_b64": base64.b64encode(message).decode()}
+        )
+        interaction: Interaction = {
+            "request": {"method": "GET", "url": "ws://replay", "headers": {}},
+            "websocket": {"frames": [frame]},
+            "recorded_at": "",
+        }
+        redacted = self.redaction.apply(interaction, set(self.secrets))
+        return frame_data(redacted["websocket"]["frames"][0])
+
+    def refusal(
+        self, index: int, frame: int | None, recorded: str | bytes | None, sent: str | bytes
+    ) -> CassetteMismatchError | None:
+        shown = self.redacted(sent)
+        if recorded is None:
+            diff = self.matcher.message_difference(b"", shown) or ""
+            where = f"client message {index} is past the {index} the recording has"
+        else:
+            difference = self.matcher.message_difference(recorded, shown)
+            if difference is None:
+                return None
+            diff = difference
+            where = f"client message {index} (frame {frame} of the recording) differs from it"
+        message = (
+            f"{self.url}: {where} (replaying a cassette; add the keys that may differ to "
+            f"ignore_message_keys):\n{diff}"
+        )
+        return CassetteMismatchError(message, url=self.url, index=index, frame=frame, diff=diff)
+
+
+def _check_client_messages(
+    ws: WebSocketConnection, interaction: Interaction, check: _MessageCheck
+) -> None:
+    """Make `ws.send_message` refuse a client message that is not the recorded one."""
+    session = interaction.get("websocket")
+    frames = [] if session is None else session["frames"]
+    expected = [(i, frame_data(f)) for i, f in enumerate(frames) if f["from"] == "client"]
+    send = ws.send_message
+    sent = 0
+
+    async def checked(message: str | bytes) -> None:
+        nonlocal sent
+        frame, recorded = expected[sent] if sent < len(expected) else (None, None)
+        refused = check.refusal(sent, frame, recorded, message)
+        if refused is not None:
+            raise refused
+        sent += 1
+        await send(message)
+
+    # The router holds this very connection: its sends go through the check.
+    setattr(ws, "send_message", checked)  # noqa: B010
+
+
 def _close_of(closed: ConnectionClosed) -> tuple[int, str]:
     if closed.reason is None:
         return 1006, ""
@@ -207,14 +283,13 @@ async def _replayed(
 
     async def serve(request: WebSocketRequest) -> None:
         ws = await request.accept(subprotocol=subprotocol)
-        await _play(ws, steps, realtime, url)
+        await _play(ws, steps, realtime)
 
     async with _in_memory(url, options, serve) as ws:
         yield ws
 
 
-async def _play(ws: WebSocketConnection, steps: list[ReplayStep], realtime: bool, url: str) -> None:
-    received = 0
+async def _play(ws: WebSocketConnection, steps: list[ReplayStep], realtime: bool) -> None:
     for step in steps:
         if step.kind == "send" and step.data is not None:
             if realtime and step.pause:
@@ -225,16 +300,9 @@ async def _play(ws: WebSocketConnection, steps: list[ReplayStep], realtime: bool
                 return
         elif step.kind == "receive":
             try:
-                data = await ws.get_message()
+                await ws.get_message()  # checked on the client's side before it was sent
             except ConnectionClosed:
                 return
-            received += 1
-            if step.data is not None and _normalised(data) != _normalised(step.data):
-                logger.warning(
-                    "%s: client message %d differs from the recording (replayed as recorded)",
-                    url.split("?")[0],
-                    received,
-                )
         elif step.kind == "close":
             await ws.aclose(step.code, step.reason)
             return
@@ -244,12 +312,6 @@ async def _play(ws: WebSocketConnection, steps: list[ReplayStep], realtime: bool
     with contextlib.suppress(ConnectionClosed):
         while True:  # the client ended the recorded session: wait for its close
             await ws.get_message()
-
-
-def _normalised(data: str | bytes) -> bytes:
-    from llm_router_testing.fake.fixtures import normalise_message
-
-    return normalise_message(data)
 
 
 @contextlib.asynccontextmanager
