@@ -16,6 +16,9 @@ from typing import Any
 import orjson
 import pytest
 import trio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from llm_router import GoogleProvider, OpenAIProvider, RetryPolicy, Router
 from llm_router.catalog import Catalog
@@ -61,6 +64,7 @@ def _router(
     hooks: Hooks | None = None,
     breaker: BreakerPolicy | None = None,
     catalog: Catalog | None = None,
+    tracer: TracerProvider | None = None,
 ) -> Router:
     builder = (
         Router.builder()
@@ -85,6 +89,8 @@ def _router(
         builder = builder.with_circuit_breaker(breaker)
     if catalog is not None:
         builder = builder.with_catalog(catalog)
+    if tracer is not None:
+        builder = builder.with_tracing(tracer)
     return builder.build()
 
 
@@ -386,3 +392,27 @@ async def test_a_server_error_event_that_ends_the_session_counts_against_the_rou
         await _settled(fake, before)
         assert closed.value.code == 1011 and s.failure is not None
         assert router.statistics()["routes"]["openai/gpt-realtime"]["breaker"] == "open"
+
+
+async def test_a_realtime_session_span_carries_its_usage_and_cost(fake: FakeProvider) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with (
+        _open(fake, tracer=provider) as router,
+        router.realtime(
+            "gpt-realtime",
+            "openai-realtime",
+            session={"type": "realtime", "output_modalities": ["text"]},
+            options=_PATIENT,
+        ) as s,
+    ):
+        await s.send(_user("hello"))
+        await s.send({"type": "response.create"})
+        await _until(s, _is("response.done"))
+    (call,) = [span for span in exporter.get_finished_spans() if span.parent is None]
+    attributes = dict(call.attributes or {})
+    assert attributes["gen_ai.operation.name"] == "realtime"
+    assert attributes["gen_ai.usage.input_tokens"] == s.usage.input_tokens
+    assert attributes["gen_ai.usage.output_tokens"] == s.usage.output_tokens
+    assert attributes["llm_router.cost_usd"] == pytest.approx(s.cost)

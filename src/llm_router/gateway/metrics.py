@@ -1,7 +1,9 @@
 """Prometheus metrics of the gateway, through prometheus-client, in a registry of its own.
 
 Per request (from the `Exchange`): requests by operation, format and status, latency and time
-to first byte per route, tokens in/out and dollars per model, requests in flight. Read from
+to first byte per route, tokens in/out and dollars per model, requests in flight; per realtime
+session (`observe_realtime`) the same tokens and dollars, tokens by modality too, and the
+sessions whose cost could not be known. Read from
 the router at each scrape (a collector over `Router.statistics()`): attempts by outcome,
 retries, failovers, hedges, breaker state per route, open streams, calls in flight and the
 connection pool.
@@ -10,6 +12,7 @@ connection pool.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,6 +21,9 @@ from prometheus_client.registry import Collector
 
 from llm_router.gateway.access_log import Exchange
 from llm_router.router import Router
+
+if TYPE_CHECKING:
+    from llm_router.realtime.session import RealtimeSession
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 
@@ -86,7 +92,44 @@ class GatewayMetrics:
             ["direction"],
             registry=r,
         )
+        self.realtime_tokens = Counter(
+            "llm_router_gateway_realtime_tokens",
+            "Tokens of realtime sessions, per model, direction and modality (text, audio, other)",
+            ["model", "direction", "modality"],
+            registry=r,
+        )
+        self.realtime_cost_unknown = Counter(
+            "llm_router_gateway_realtime_cost_unknown",
+            "Realtime sessions whose cost could not be known (no price, partial usage)",
+            ["model"],
+            registry=r,
+        )
         r.register(_RouterCollector(router))
+
+    def observe_realtime(self, session: RealtimeSession) -> None:
+        """Count one finished realtime session's tokens and dollars (as `observe` does a
+        call's), with its tokens by modality."""
+        model = session.route.model
+        usage = session.usage
+        if usage.input_tokens:
+            self.tokens.labels(model, "input").inc(usage.input_tokens)
+        if usage.output_tokens:
+            self.tokens.labels(model, "output").inc(usage.output_tokens)
+        for direction, modality, count in (
+            ("input", "text", usage.input_text_tokens),
+            ("input", "audio", usage.input_audio_tokens),
+            ("input", "other", usage.input_other_tokens),
+            ("output", "text", usage.output_text_tokens),
+            ("output", "audio", usage.output_audio_tokens),
+            ("output", "other", usage.output_other_tokens),
+        ):
+            if count:
+                self.realtime_tokens.labels(model, direction, modality).inc(count)
+        cost = session.cost
+        if cost is None:
+            self.realtime_cost_unknown.labels(model).inc()
+        elif cost:
+            self.cost.labels(model).inc(cost)
 
     def observe(self, exchange: Exchange) -> None:
         """Count one finished request."""

@@ -221,11 +221,15 @@ async def _serve(
         raise
     finally:
         with trio.CancelScope(shield=True):
-            await opened.__aexit__(
-                type(failure) if failure else None,
-                failure,
-                failure.__traceback__ if failure else None,
-            )
+            try:
+                await opened.__aexit__(
+                    type(failure) if failure else None,
+                    failure,
+                    failure.__traceback__ if failure else None,
+                )
+            finally:
+                if metrics is not None:
+                    metrics.observe_realtime(session)  # its usage is final once it is closed
 
 
 async def _relay(
