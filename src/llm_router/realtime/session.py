@@ -42,7 +42,6 @@ from ..resilience import AttemptRecord
 from ..resilience.engine import Finisher
 from ..routing import NEVER_FORWARDED, Resolver, Route
 from ..types import ProviderFormat
-from ..universal import Usage
 from . import gemini_live, openai_realtime, responses_ws
 from .events import (
     ConfigureSession,
@@ -241,7 +240,6 @@ class RealtimeSession:
         self._executor = executor
         self._model = model or link.route.model
         self._meters: list[tuple[_Link, UsageMeter]] = [(link, UsageMeter(link.protocol))]
-        self._provider_error: str | None = None  # the type of the provider's last error event
         self.failure: errors.LLMRouterError | None = None
         """Why the route failed the session after it opened (fed to its breaker), if it did."""
 
@@ -292,12 +290,12 @@ class RealtimeSession:
             dollars += cost.dollars
         return RealtimeCost(dollars)
 
-    def _spent(self, link: _Link) -> tuple[Usage | None, float | None]:
+    def _spent(self, link: _Link) -> tuple[RealtimeUsage | None, float | None]:
         """Usage and cost of what `link` answered (for the request's hooks and limits)."""
         for owner, meter in self._meters:
             if owner is link:
                 usage = meter.usage
-                return usage.to_usage(), self._price(link.route, usage).dollars
+                return usage, self._price(link.route, usage).dollars
         return None, None
 
     def _price(self, route: Route, usage: RealtimeUsage) -> RealtimeCost:
@@ -469,9 +467,8 @@ class RealtimeSession:
 
     async def _deliver(self, frame: str | bytes) -> None:
         self.frames_received += 1
-        self._meters[-1][1].feed(frame)
-        if self._link.protocol == RealtimeFormat.OPENAI_REALTIME and _is_error_event(frame):
-            self._provider_error = _error_type(frame)
+        meter = self._meters[-1][1]
+        meter.feed(frame)
         try:
             if self.caller == RealtimeFormat.RESPONSES_WS:
                 self._turn_events += 1
@@ -498,7 +495,7 @@ class RealtimeSession:
         if self._translator.close is not None:
             code, reason = self._translator.close
             self._closed = RealtimeSessionClosed(reason, code=code)
-            if self._provider_error == "server_error":  # not one caused by the caller's events
+            if meter.last_error == "server_error":  # not one caused by the caller's events
                 self._route_failed(
                     errors.UpstreamError(
                         f"{self._link.route.key} ended the session with an error: {reason}",
@@ -646,7 +643,7 @@ class _Opened:
         await _abandon(self.link, self.options)
 
 
-_Spent = Callable[[_Link], tuple[Usage | None, float | None]]
+_Spent = Callable[[_Link], tuple[RealtimeUsage | None, float | None]]
 """The usage and cost of what one socket of the session answered (for the request's end)."""
 
 
@@ -736,20 +733,33 @@ class _Opener:
         for entry in [e for e in self._open if e[0].link is link]:
             opened, finish = entry
             self._open.remove(entry)
-            usage, cost = spent(link)
-            await self.executor.stream_closed(opened, None if usage is None else usage.total)
-            finish(usage, cost, None)
+            await self._end(opened, finish, spent(link), None)
 
-    async def close_all(self, failure: BaseException | None, spent: _Spent | None) -> None:
+    async def close_all(
+        self, failure: BaseException | None, spent: _Spent | None, route_failed: bool = False
+    ) -> None:
         """The session is over: release each opened socket's slot and end its request with
         the usage and cost of what it answered (`spent`)."""
         for opened, finish in self._open:
-            usage, cost = (None, None) if spent is None else spent(opened.link)
-            await self.executor.stream_closed(opened, None if usage is None else usage.total)
-            finish(usage, cost, failure)
+            used = (None, None) if spent is None else spent(opened.link)
+            await self._end(opened, finish, used, failure)
         self._open.clear()
-        # A failure after the opening may have opened a circuit: shared state hears of it.
-        await self.executor._publish_opened([route for route, _ in self.routes])
+        if route_failed:  # the breaker may have opened: a shared state hears of it
+            await self.executor._publish_opened([route for route, _ in self.routes])
+
+    async def _end(
+        self,
+        opened: _Opened,
+        finish: Finisher,
+        used: tuple[RealtimeUsage | None, float | None],
+        failure: BaseException | None,
+    ) -> None:
+        usage, cost = used
+        # Tokens settle a rate limit only when they are known (a partial count would refund
+        # what was spent); the hooks get what was counted, the cost says whether it is whole.
+        tokens = None if usage is None or usage.partial else usage.total_tokens
+        await self.executor.stream_closed(opened, tokens)
+        finish(None if usage is None else usage.to_usage(), cost, failure)
 
     async def _attempt(
         self, nursery: trio.Nursery, route: Route, protocol: RealtimeFormat
@@ -867,22 +877,6 @@ def _catalog_of(executor: Executor | None) -> Catalog:
 
     catalog = None if executor is None else executor.catalog
     return catalog if catalog is not None else Catalog.default()
-
-
-def _is_error_event(frame: str | bytes) -> bool:
-    return (b'"error"' if isinstance(frame, bytes) else '"error"') in frame  # type: ignore[operator]
-
-
-def _error_type(frame: str | bytes) -> str | None:
-    try:
-        message = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(message, dict) or message.get("type") != "error":
-        return None
-    error = message.get("error")
-    kind = error.get("type") if isinstance(error, dict) else None
-    return kind if isinstance(kind, str) else None
 
 
 def _close_of(closed: ConnectionClosed) -> tuple[int, str]:
@@ -1022,6 +1016,7 @@ async def _run_session(
                 nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
+            route_failed = live is not None and live.failure is not None
             if live is not None and failure is None:
                 failure = live.failure
-            await opener.close_all(failure, None if live is None else live._spent)
+            await opener.close_all(failure, None if live is None else live._spent, route_failed)

@@ -316,21 +316,15 @@ def parse_gemini_usage(usage: Any) -> RealtimeUsage:
     )
 
 
-_OPENAI_DONE = (b'"response.done"', '"response.done"')
 _RESPONSES_DONE = frozenset({"response.completed", "response.incomplete", "response.failed"})
-_RESPONSES_MARK = (b'"response.', '"response.')
-_GEMINI_MARKS = ((b"usageMetadata", b"usage_metadata", b"turnComplete", b"turn_complete",
-                  b"toolCall", b"tool_call"),
-                 ("usageMetadata", "usage_metadata", "turnComplete", "turn_complete",
-                  "toolCall", "tool_call"))  # fmt: skip
 
 
 class UsageMeter:
     """Adds up the usage one session's provider reports (see the module docstring).
 
     Gemini reports usage apart from the end of a turn: the last report before `turnComplete`
-    (or a tool call) is the turn's. A frame is parsed only when a cheap look at its text says
-    it can carry usage, so audio deltas cost a substring search, not a JSON parse.
+    (or a tool call) is the turn's. Every frame is parsed: orjson reads a 32 KB audio delta
+    faster than a substring search could rule it out.
     """
 
     def __init__(self, protocol: RealtimeFormat) -> None:
@@ -338,21 +332,11 @@ class UsageMeter:
         self._responses: list[RealtimeUsage] = []
         self._pending: RealtimeUsage | None = None  # Gemini: the current turn's last report
         self._turns = 0
+        self.last_error: str | None = None
+        """The `error.type` of the provider's last OpenAI `error` event (`server_error`...)."""
 
     def feed(self, frame: str | bytes) -> None:
         """Read one provider frame; never raises (a bad report is a recorded problem)."""
-        if self.protocol == RealtimeFormat.GEMINI_LIVE:
-            marks = _GEMINI_MARKS[0] if isinstance(frame, bytes) else _GEMINI_MARKS[1]
-            if not any(mark in frame for mark in marks):  # type: ignore[operator]
-                return
-        else:
-            done = (
-                _OPENAI_DONE
-                if self.protocol == RealtimeFormat.OPENAI_REALTIME
-                else (_RESPONSES_MARK)
-            )
-            if (done[0] if isinstance(frame, bytes) else done[1]) not in frame:  # type: ignore[operator]
-                return
         try:
             message = orjson.loads(frame)
         except orjson.JSONDecodeError:
@@ -366,6 +350,11 @@ class UsageMeter:
 
     def _openai(self, message: Mapping[str, Any]) -> None:
         kind = message.get("type")
+        if kind == "error":
+            error = message.get("error")
+            detail = error.get("type") if isinstance(error, Mapping) else None
+            self.last_error = detail if isinstance(detail, str) else "error"
+            return
         realtime = self.protocol == RealtimeFormat.OPENAI_REALTIME
         if kind != "response.done" if realtime else kind not in _RESPONSES_DONE:
             return
