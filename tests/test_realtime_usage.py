@@ -297,3 +297,21 @@ def test_gemini_accumulator_counts_each_turns_last_report(
     assert usage.input_audio_tokens == sum(a for _, a, _ in last)
     assert usage.output_text_tokens == sum(o for _, _, o in last)
     assert usage.partial == (bool(turns) and not last)
+
+
+def test_a_response_cut_short_by_the_end_of_the_socket_makes_the_usage_partial() -> None:
+    created = b'{"type":"response.created","response":{"id":"resp_cut"}}'
+    meter = _meter(RealtimeFormat.OPENAI_REALTIME, _openai_done(_openai_usage(4, 0, 2, 0)), created)
+    assert not meter.usage.partial  # under way: not a problem yet
+    meter.finish()
+    usage = meter.usage
+    assert usage.problems == ("response(s) resp_cut ended without reporting usage",)
+    assert usage.input_text_tokens == 4 and price(usage, REALTIME, "gpt-realtime").dollars is None
+    turn = _meter(RealtimeFormat.GEMINI_LIVE, b'{"serverContent":{"modelTurn":{"parts":[]}}}')
+    turn.finish()
+    assert turn.usage.problems == ("turn 1 ended without usageMetadata",)
+    done = _meter(
+        RealtimeFormat.OPENAI_REALTIME, created, _openai_done(_openai_usage(1, 0, 1, 0), "resp_cut")
+    )
+    done.finish()
+    assert not done.usage.partial

@@ -95,3 +95,24 @@ async def test_an_idle_timeout_after_the_opening_opens_the_circuit_until_the_coo
         # A session that ends without failing closes the circuit again.
         assert router.statistics()["routes"]["primary/gpt-realtime"]["breaker"] == "closed"
     assert upstream.hosts() == ["primary", "backup", "primary"]
+
+
+async def test_leaving_during_a_response_leaves_its_cost_unknown(
+    autojump_clock: trio.testing.MockClock, upstream: Upstream
+) -> None:
+    created = '{"type": "response.created", "response": {"id": "resp_cut"}}'
+    delta = '{"type": "response.output_text.delta", "delta": "hel"}'
+    upstream.script("primary", Upgrade(first=SESSION_CREATED, then=(_DONE, created, delta)))
+    async with _router() as router:
+        before = _tasks()
+        async with router.realtime(
+            "gpt-realtime", "openai-realtime", connector=upstream.connect
+        ) as s:
+            kinds = [(await s.receive()).type for _ in range(4)]
+            assert s.cost is not None  # the first response is whole; the second under way
+        await trio.testing.wait_all_tasks_blocked()
+        assert _tasks() == before and upstream.open_sockets == 0
+    assert kinds[-1] == "response.output_text.delta"
+    assert s.usage.partial and "resp_cut" in s.usage.problems[0]
+    assert s.cost is None and "resp_cut" in (s.cost_unknown_reason or "")
+    assert s.failure is None  # the caller left: nothing against the route

@@ -14,10 +14,12 @@ from .session import (
     RealtimeSessionClosed,
 )
 from .translate import RealtimeTranslator
+from .usage import RealtimeCost, RealtimeUsage
 
 __all__ = [
     "CrossProtocolAudioError",
     "RealtimeAttempt",
+    "RealtimeCost",
     "RealtimeEvent",
     "RealtimeOptions",
     "RealtimeSession",
@@ -26,4 +28,5 @@ __all__ = [
     "RealtimeProtocolError",
     "RealtimeSessionError",
     "RealtimeTranslator",
+    "RealtimeUsage",
 ]

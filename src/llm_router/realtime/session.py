@@ -980,6 +980,7 @@ async def _run_session(
             opened = await opener.open(nursery)
 
             async def reconnect(live: RealtimeSession) -> None:
+                live._meters[-1][1].finish()
                 await opener.release(live._link, live._spent)
                 fresh = await opener.open(nursery)
                 live._link = fresh.link
@@ -1016,6 +1017,8 @@ async def _run_session(
                 nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
+            if live is not None:
+                live._meters[-1][1].finish()
             route_failed = live is not None and live.failure is not None
             if live is not None and failure is None:
                 failure = live.failure

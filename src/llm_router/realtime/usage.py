@@ -334,6 +334,19 @@ class UsageMeter:
         self._turns = 0
         self.last_error: str | None = None
         """The `error.type` of the provider's last OpenAI `error` event (`server_error`...)."""
+        self._started: dict[str, None] = {}  # responses begun and not yet done (OpenAI)
+        self._answering = False  # a Gemini turn is under way
+        self._unfinished: tuple[str, ...] = ()
+
+    def finish(self) -> None:
+        """The socket is gone: a response it was still giving never reports its usage."""
+        if self._started:
+            names = ", ".join(self._started)
+            self._unfinished = (f"response(s) {names} ended without reporting usage",)
+        elif self._answering and self._pending is None:
+            self._unfinished = (f"turn {self._turns + 1} ended without usageMetadata",)
+        self._started.clear()
+        self._answering = False
 
     def feed(self, frame: str | bytes) -> None:
         """Read one provider frame; never raises (a bad report is a recorded problem)."""
@@ -355,12 +368,18 @@ class UsageMeter:
             detail = error.get("type") if isinstance(error, Mapping) else None
             self.last_error = detail if isinstance(detail, str) else "error"
             return
+        if kind == "response.created":
+            created = message.get("response")
+            rid = created.get("id") if isinstance(created, Mapping) else None
+            self._started[rid if isinstance(rid, str) else "(no id)"] = None
+            return
         realtime = self.protocol == RealtimeFormat.OPENAI_REALTIME
         if kind != "response.done" if realtime else kind not in _RESPONSES_DONE:
             return
         response = message.get("response")
         response = response if isinstance(response, Mapping) else {}
         rid = response.get("id") if isinstance(response.get("id"), str) else None
+        self._started.pop(rid or "(no id)", None)
         usage = response.get("usage")
         name = rid or f"response {len(self._responses) + 1}"
         if usage is None:
@@ -386,12 +405,15 @@ class UsageMeter:
                     problems=(f"turn {self._turns + 1}: malformed usageMetadata: {bad}",)
                 )
         content = _get(message, "serverContent", "server_content")
+        if isinstance(content, Mapping) and _get(content, "modelTurn", "model_turn") is not None:
+            self._answering = True
         ends = isinstance(content, Mapping) and bool(_get(content, "turnComplete", "turn_complete"))
         if ends or _get(message, "toolCall", "tool_call") is not None:
             self._end_turn()
 
     def _end_turn(self) -> None:
         self._turns += 1
+        self._answering = False
         if self._pending is not None:
             self._responses.append(self._pending)
             self._pending = None
@@ -405,7 +427,7 @@ class UsageMeter:
         total = RealtimeUsage()
         for response in responses:
             total = total + response
-        problems = total.problems
+        problems = total.problems + self._unfinished
         if self.protocol == RealtimeFormat.GEMINI_LIVE and self._turns and not responses:
             problems += (f"{self._turns} turn(s) ended without any usageMetadata",)
         return dataclasses.replace(total, responses=tuple(responses), problems=problems)
