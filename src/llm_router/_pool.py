@@ -752,6 +752,9 @@ class Http1Connection:
                 return
             found = _BLANK_LINE.search(buffer)
             if found is not None:
+                # Trailers are read and dropped, but checked as header lines are: a malformed
+                # one is a broken answer, not a connection to reuse.
+                _parse_fields(buffer[: found.start() + 1].split(b"\n"), "trailer line")
                 self._buffer = buffer[found.end() :]
                 return
             if len(buffer) > MAX_HEAD_BYTES:
@@ -814,21 +817,27 @@ def _parse_head(head: bytes) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes
     match = _STATUS_LINE.fullmatch(lines[0].rstrip(b"\r"))
     if match is None:
         raise httpcore.RemoteProtocolError("malformed status line in the answer")
-    headers: list[tuple[bytes, bytes]] = []
-    for raw in lines[1:]:
+    headers = _parse_fields(lines[1:], "header line in the answer")
+    version, status, reason = match.groups()
+    return int(status), version, reason or b"", headers
+
+
+def _parse_fields(lines: list[bytes], what: str) -> list[tuple[bytes, bytes]]:
+    """Header (or trailer) lines, each ending in LF or CRLF, checked as h11 checks them."""
+    fields: list[tuple[bytes, bytes]] = []
+    for raw in lines:
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if not line:
             continue
         if line[:1] in (b" ", b"\t"):  # obsolete line folding: part of the previous value
-            if not headers:
-                raise httpcore.RemoteProtocolError("malformed header line in the answer")
-            name, value = headers[-1]
-            headers[-1] = (name, (value + b" " + line.strip(b" \t")).strip(b" "))
+            if not fields:
+                raise httpcore.RemoteProtocolError(f"malformed {what}")
+            name, value = fields[-1]
+            fields[-1] = (name, (value + b" " + line.strip(b" \t")).strip(b" "))
             continue
         name, colon, value = line.partition(b":")
         value = value.strip(b" \t")
         if not colon or not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
-            raise httpcore.RemoteProtocolError("malformed header line in the answer")
-        headers.append((name, value))
-    version, status, reason = match.groups()
-    return int(status), version, reason or b"", headers
+            raise httpcore.RemoteProtocolError(f"malformed {what}")
+        fields.append((name, value))
+    return fields

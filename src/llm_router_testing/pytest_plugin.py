@@ -7,7 +7,8 @@
   test file: ``<test dir>/<llm_cassette_dir>/<module>/<test name>.json``.
 - marker ``@pytest.mark.llm_cassette(path=None, mode=None, **options)``: per-test cassette
   path (relative to the test file), record mode, and `Cassette.open` options
-  (``match_on``, ``ignore_body_keys``, ``allow_playback_repeats``, ``realtime``, ``redact``).
+  (``match_on``, ``ignore_body_keys``, ``ignore_message_keys``, ``allow_playback_repeats``,
+  ``realtime``, ``redact``).
 - fixture ``llm_cassette``: the test's `Cassette`, saved at teardown when it recorded. A
   request without a recording fails the test even if the code under test swallowed the error.
   HTTP goes through ``.async_transport()`` / ``.transport()``, the router's realtime sessions

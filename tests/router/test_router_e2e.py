@@ -139,7 +139,8 @@ async def test_closing_the_router_cancels_in_flight_calls(fake: FakeProvider) ->
     async with trio.open_nursery() as nursery, router:
         nursery.start_soon(caller)
         await started.wait()
-        await trio.sleep(0.1)  # let the request reach the server
+        with trio.fail_after(30):
+            await fake.journal.wait_for(lambda entry: True)  # the request reached the server
         # leaving `async with router` cancels the call
     assert len(outcome) == 1 and "closed while this call was in flight" in str(outcome[0])
     assert (await fake.journal.wait_for_disconnect()).disconnected
