@@ -269,6 +269,23 @@ class RouterStream:
         self.events_delivered += 1
         return event
 
+    def next_ready(self) -> StreamEvent | None:
+        """The next event if what was read from the network already holds it, else None; no
+        wait and no checkpoint. For writers that join the events one network read brought
+        into one write (the gateway does): take an event with `async for` (which waits, and
+        is where cancellation is seen), then what `next_ready` gives, then write. Raises the
+        stream's typed error as `async for` would; an ended stream gives None."""
+        if self._aborted:
+            return None
+        try:
+            event = self._upstream.next_buffered()
+        except errors.LLMRouterError as exc:
+            self.failure = exc
+            raise
+        if event is not None:
+            self.events_delivered += 1
+        return event
+
     async def _read(self) -> StreamEvent | None:
         """Wait on the network for the next event: one scope for the idle timeout and router
         shutdown, opened only when nothing is buffered."""
