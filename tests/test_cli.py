@@ -117,6 +117,26 @@ def test_translate_stream_reads_sse_text(tmp_path: Path) -> None:
     assert '"text":"hi"' in text
 
 
+def test_translate_stream_says_when_the_input_was_cut_short(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chunk = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}],
+    }
+    path = tmp_path / "events.sse"
+    path.write_text(f"data: {orjson.dumps(chunk).decode()}\n\n")  # no finish_reason, no [DONE]
+    code, text = run(
+        "translate", "--from", "openai", "--to", "anthropic", "--kind", "stream", str(path)
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and '"text":"hi"' in text and "message_stop" not in text
+    assert "ends without a finish_reason (or [DONE])" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

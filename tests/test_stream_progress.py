@@ -147,3 +147,41 @@ def test_an_event_its_parser_cannot_read_commits_rather_than_being_held() -> Non
     progress = StreamProgress(F.ANTHROPIC)
     progress.observe(StreamEvent("content_block_delta", b"{}"), {"type": "content_block_start"})
     assert progress.has_content and not progress.complete
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    source=st.sampled_from(list(F)),
+    target=st.sampled_from(list(F)),
+    words=st.lists(st.text(min_size=1, max_size=5), max_size=4),
+    tool=st.booleans(),
+    cut=st.integers(min_value=0, max_value=40),
+)
+def test_a_stream_translator_is_complete_once_its_source_ended_as_progress_judges(
+    source: F, target: F, words: list[str], tool: bool, cut: int
+) -> None:
+    """`StreamTranslator.complete` agrees with `StreamProgress` on every whole stream and
+    every stream cut after any event, for every pair of formats (passthrough included)."""
+    events = _stream(source, _chat(words, tool=tool))
+    events = events[: min(cut, len(events))]
+    translator = StreamTranslator(source, target)
+    for event in events:
+        translator.feed(_payload(source, event) if source is F.CONVERSE else event.data)
+    translator.finish()
+    expected = bool(events) and _watch(source, events)[-1][1]
+    assert translator.complete is expected
+    assert not StreamTranslator(source, target, track_end=False).complete
+
+
+@pytest.mark.parametrize("fmt", list(F), ids=lambda f: f.value)
+def test_fail_in_passthrough_gives_only_the_error_event(fmt: F) -> None:
+    from llm_router.universal import ErrorInfo, ErrorType
+
+    translator = StreamTranslator(fmt, fmt)
+    events = _stream(fmt, _chat(["po", "ng"]))
+    ended = [complete for _, complete in _watch(fmt, events)].index(True)
+    for event in events[:ended]:  # cut just before its end-of-answer event
+        translator.feed(_payload(fmt, event) if fmt is F.CONVERSE else event.data)
+    assert not translator.complete
+    (error,) = translator.fail(ErrorInfo(ErrorType.SERVER, "stream interrupted"))
+    assert b"stream interrupted" in error.data

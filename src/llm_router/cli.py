@@ -89,6 +89,7 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_translate(args: argparse.Namespace, out: TextIO) -> int:
+    from llm_router.stream_progress import END_SIGNALS
     from llm_router.translate import StreamTranslator, translate_request, translate_response
 
     data = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
@@ -101,6 +102,15 @@ def _cmd_translate(args: argparse.Namespace, out: TextIO) -> int:
         events = _stream_events(data)
         rendered = [e for item in events for e in translator.feed(item)] + translator.finish()
         out.write(b"".join(e.to_sse() for e in rendered).decode())
+        if not translator.complete:
+            # What was given is translated, but a cut stream must not pass for a whole one.
+            signal = END_SIGNALS.get(translator.source, "its end-of-answer event")
+            print(
+                f"llm-router: error: the {args.source} stream ends without {signal}: "
+                "it was cut short, and so is its translation",
+                file=sys.stderr,
+            )
+            return 1
         return 0
     out.write(orjson.dumps(orjson.loads(result), option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0

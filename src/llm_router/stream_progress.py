@@ -17,6 +17,7 @@ sockets, callers or retries; `llm_router.upstream` decides what to do with its a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from llm_router.errors import LLMRouterError
@@ -24,7 +25,7 @@ from llm_router.formats import StreamParser, get_format
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import BlockStop, MessageStart, StreamErrorDelta, UsageDelta
 
-__all__ = ["END_SIGNALS", "StreamProgress"]
+__all__ = ["END_SIGNALS", "StreamProgress", "ends_answer"]
 
 #: Deltas that are not content: an event producing only these is preamble (or trailer).
 _NOT_CONTENT = (MessageStart, UsageDelta, BlockStop, StreamErrorDelta)
@@ -139,3 +140,9 @@ def _any_field(items: Any, name: str) -> bool:
     if not isinstance(items, list):
         return False
     return any(isinstance(item, dict) and item.get(name) for item in items)
+
+
+def ends_answer(fmt: ProviderFormat) -> Callable[[StreamEvent, Any], bool]:
+    """The test of whether one event (and its parsed payload; None for `[DONE]`) ends a
+    complete answer in `fmt`."""
+    return _ENDS_ANSWER.get(fmt, _ends_chat)

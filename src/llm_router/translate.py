@@ -8,6 +8,7 @@ untouched. Sans-IO: bytes or decoded JSON in, bytes out.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -39,6 +40,7 @@ _DONE_FORMATS = frozenset({ProviderFormat.OPENAI, ProviderFormat.MISTRAL})
 # Formats whose SSE events are named after the payload's `type`.
 _TYPED_EVENTS = frozenset({ProviderFormat.ANTHROPIC, ProviderFormat.RESPONSES})
 _DONE = b"[DONE]"
+_NO_EVENT = StreamEvent(None, b"")  # the end tests read only a Converse event's name
 _TEXT = (bytes, str)
 
 
@@ -150,10 +152,18 @@ class StreamTranslator:
     `include_usage` matters for an OpenAI Chat target only: whether to send the final
     usage-only chunk (``choices: []``). Set it from the caller's
     ``stream_options.include_usage``, since naive clients index ``choices[0]`` of every chunk.
+
+    `complete` tells whether the source stream's own end-of-answer event was fed (Anthropic
+    `message_stop`, a finish reason or `[DONE]`, `response.completed`, Converse
+    `messageStop`...): a source cut short gives a target stream without its ending, so when
+    the source ends, call `finish()` if it is True and `fail(...)` if not (`track_end=False`
+    skips the check, for callers that watch the source themselves).
     """
 
     __slots__ = (
+        "_complete",
         "_done_sent",
+        "_ends",
         "_finished",
         "_include_usage",
         "_parser",
@@ -169,6 +179,7 @@ class StreamTranslator:
         target: ProviderFormat | str,
         *,
         include_usage: bool = True,
+        track_end: bool = True,
     ) -> None:
         self._source = _format(source)
         self._target = _format(target)
@@ -181,6 +192,14 @@ class StreamTranslator:
             self._renderer = self._new_renderer()
         self._done_sent = False
         self._finished = False
+        self._complete = False
+        self._ends = _end_test(self._source) if track_end else None
+
+    @property
+    def complete(self) -> bool:
+        """Whether the source stream's end-of-answer event was fed (always False with
+        `track_end=False`)."""
+        return self._complete
 
     @property
     def source(self) -> ProviderFormat:
@@ -195,6 +214,8 @@ class StreamTranslator:
             raw = event.encode() if isinstance(event, str) else event
             # An object is not the sentinel: no need to copy every event to strip it.
             if raw[:1] != b"{" and raw.strip() == _DONE:
+                if self._ends is not None and self._source in _DONE_FORMATS:
+                    self._complete = True
                 if self._passthrough and self._target in _DONE_FORMATS and not self._done_sent:
                     self._done_sent = True
                     return [StreamEvent(None, _DONE)]
@@ -204,10 +225,14 @@ class StreamTranslator:
                 and self._target not in _TYPED_EVENTS
                 and self._target is not ProviderFormat.CONVERSE
             ):
+                if self._ends is not None and not self._complete:
+                    self._complete = self._ends_raw(raw)
                 return [StreamEvent(None, raw)]
             obj = _load(raw, "stream event")
         else:
             obj = event
+        if self._ends is not None and not self._complete:
+            self._complete = self._ends(obj)
         parser, renderer = self._parser, self._renderer
         if parser is None or renderer is None:
             return [self._forward(obj, event)]
@@ -238,11 +263,22 @@ class StreamTranslator:
         out.extend(_guard(self._renderer.finish))
         return out
 
+    def _ends_raw(self, raw: bytes) -> bool:
+        """The end test on an event forwarded as it came (not JSON: not an end)."""
+        assert self._ends is not None
+        try:
+            return self._ends(orjson.loads(raw))
+        except JSONDecodeError:
+            return False
+
     def fail(self, error: ErrorInfo) -> list[StreamEvent]:
         """The target format's error event for a stream that failed after it started."""
         self._finished = True
-        renderer = self._renderer or self._new_renderer()
-        return _guard(renderer.feed, StreamErrorDelta(error))
+        if self._renderer is None:
+            # Passthrough: the source's events went out as they came, so a renderer that
+            # saw none of them would open the stream again; only its error event is due.
+            return _guard(self._new_renderer().feed, StreamErrorDelta(error))[-1:]
+        return _guard(self._renderer.feed, StreamErrorDelta(error))
 
     def _new_renderer(self) -> FormatStreamRenderer:
         if self._target is ProviderFormat.OPENAI:
@@ -358,3 +394,13 @@ def _guard(fn: Callable[..., _T], *args: Any) -> _T:
         raise
     except _SHAPE_ERRORS as exc:
         raise TranslationError(_unexpected(exc)) from exc
+
+
+def _end_test(source: ProviderFormat) -> Callable[[Any], bool]:
+    """Whether one decoded source event (a Converse one as ``{eventType: payload}``) ends a
+    complete answer, as `llm_router.stream_progress` judges it."""
+    from llm_router.stream_progress import ends_answer
+
+    if source is ProviderFormat.CONVERSE:
+        return lambda obj: isinstance(obj, Mapping) and "messageStop" in obj
+    return partial(ends_answer(source), _NO_EVENT)

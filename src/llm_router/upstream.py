@@ -394,7 +394,9 @@ class UpstreamStream:
         self._translator = (
             None
             if route.format is caller
-            else StreamTranslator(route.format, caller, include_usage=include_usage)
+            else StreamTranslator(
+                route.format, caller, include_usage=include_usage, track_end=False
+            )
         )
         self._caller = caller
         self._converse = route.format is ProviderFormat.CONVERSE
