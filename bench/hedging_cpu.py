@@ -9,11 +9,13 @@ steady on a loaded machine, unlike latency), and its ratio to the unhedged route
 
 A second table isolates the engine: `Executor.run_complete` (the router's seam to
 `run_with_resilience`, with the router's default policies) over an attempt that only
-checkpoints, minus the CPU of awaiting that attempt directly; rounds alternate likewise.
+checkpoints, minus the CPU of awaiting that attempt directly; rounds alternate likewise. Each
+hedged executor's hedger runs in the bench's nursery, as a router runs it in its own.
 
     .venv/bin/python bench/hedging_cpu.py [--calls 3000] [--concurrency 50] [--rounds 5]
         [--engine-calls 20000]
         [--profile PATH]   # cProfile of the hedged router's calls, by own time
+        [--engine-profile PATH]   # cProfile of the engine alone, with and without a hedge armed
 
 Writes bench/results/hedging_cpu.txt. Not run by the test suite.
 """
@@ -114,15 +116,19 @@ async def calls_cpu(call: Callable[[], Awaitable[object]], calls: int, concurren
 async def engine_table(args: argparse.Namespace) -> str:
     """The engine's own CPU per call: executor over a trivial attempt, minus the attempt."""
     calls: dict[str, Callable[[], Awaitable[object]]] = {"attempt alone": partial(_trivial, None)}
-    for name, hedge in STRATEGIES.items():
-        executor = Executor(hedge=hedge)
-        calls[name] = partial(executor.run_complete, _ROUTES, _trivial, label=MODEL)
-    cpu: dict[str, list[float]] = {name: [] for name in calls}
-    for call in calls.values():
-        await calls_cpu(call, 2000, args.concurrency)  # warm latency windows
-    for _ in range(args.rounds):
-        for name, call in calls.items():
-            cpu[name].append(await calls_cpu(call, args.engine_calls, args.concurrency))
+    cpu: dict[str, list[float]] = {name: [] for name in ["attempt alone", *STRATEGIES]}
+    async with trio.open_nursery() as nursery:
+        for name, hedge in STRATEGIES.items():
+            executor = Executor(hedge=hedge)
+            if executor.hedger is not None:  # as a router runs it, in its nursery
+                await nursery.start(executor.hedger.run)
+            calls[name] = partial(executor.run_complete, _ROUTES, _trivial, label=MODEL)
+        for call in calls.values():
+            await calls_cpu(call, 2000, args.concurrency)  # warm latency windows
+        for _ in range(args.rounds):
+            for name, call in calls.items():
+                cpu[name].append(await calls_cpu(call, args.engine_calls, args.concurrency))
+        nursery.cancel_scope.cancel()
     floor = statistics.median(cpu.pop("attempt alone"))
     base = statistics.median(cpu["no hedging"]) - floor
     rows = [
@@ -139,6 +145,27 @@ async def engine_table(args: argparse.Namespace) -> str:
         f"minus that attempt's own {floor * 1e6:.1f} us; medians"
     )
     return title + "\n" + text_table(["strategy", "engine CPU us/call", "vs no hedging"], rows)
+
+
+async def engine_profile(args: argparse.Namespace) -> str:
+    """cProfile of `--engine-calls` engine calls without hedging, then with a hedge armed."""
+    out = io.StringIO()
+    async with trio.open_nursery() as nursery:
+        for name in ("no hedging", "hedge armed (5 s)"):
+            executor = Executor(hedge=STRATEGIES[name])
+            if executor.hedger is not None:
+                await nursery.start(executor.hedger.run)
+            call = partial(executor.run_complete, _ROUTES, _trivial, label=MODEL)
+            await calls_cpu(call, 2000, args.concurrency)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await calls_cpu(call, args.engine_calls, args.concurrency)
+            profiler.disable()
+            out.write(f"=== {name}: {args.engine_calls} engine calls at concurrency ")
+            out.write(f"{args.concurrency}, by own time\n")
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        nursery.cancel_scope.cancel()
+    return out.getvalue().replace(str(ROOT), ".")
 
 
 async def main_async(args: argparse.Namespace) -> str:
@@ -195,12 +222,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--engine-calls", type=int, default=20000)
     parser.add_argument("--profile", metavar="PATH")
+    parser.add_argument("--engine-profile", metavar="PATH")
     args = parser.parse_args()
-    text = trio.run(main_async, args)
-    path = Path(args.profile) if args.profile else RESULTS / "hedging_cpu.txt"
+    profile = args.engine_profile or args.profile
+    text = trio.run(engine_profile if args.engine_profile else main_async, args)
+    path = Path(profile) if profile else RESULTS / "hedging_cpu.txt"
     path.parent.mkdir(exist_ok=True)
     path.write_text(text + "\n")
-    print(text if not args.profile else f"profile written to {path}")
+    print(text if not profile else f"profile written to {path}")
 
 
 if __name__ == "__main__":

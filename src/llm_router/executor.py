@@ -32,6 +32,7 @@ from llm_router.resilience import (
     run_with_resilience,
 )
 from llm_router.resilience.engine import Finisher, Measure, ResilientResult
+from llm_router.resilience.hedger import Hedger
 from llm_router.routing import Route
 from llm_router.state.latency import SharedLatencyTracker
 from llm_router.strategies import RouteView, Strategy, ordered
@@ -73,6 +74,8 @@ class Executor:
         if hedge is not None:
             _check_hedging_possible(hedge, self.timeouts)
         self.state = state if state is not None else ResilienceState(hooks=hooks or Hooks())
+        #: Hedge timers and races; the router runs it in its nursery while it is open.
+        self.hedger = Hedger() if hedge is not None else None
         self.limiter = limiter
         self.strategy = strategy
         self.catalog = catalog
@@ -242,6 +245,7 @@ class Executor:
                 measure=measure,
                 defer_finish=stream,
                 operation=operation,
+                hedger=self.hedger,
             )
         finally:
             if pending and pending[0] is not None and limiter is not None:

@@ -381,14 +381,17 @@ class Router:
         for auth in self._config.auth.values():
             if auth.needs_refresh_task:
                 nursery.start_soon(auth.refresh_forever)
-        limiter = self._config.executor.limiter
-        if limiter is not None:  # shared state connects (and reconnects) in the nursery
-            try:
+        executor = self._config.executor
+        limiter = executor.limiter
+        try:
+            if executor.hedger is not None:  # every call's hedge timer, and hedge races
+                await nursery.start(executor.hedger.run)
+            if limiter is not None:  # shared state connects (and reconnects) in the nursery
                 await nursery.start(limiter.state.run)
-            except BaseException:
-                with trio.CancelScope(shield=True):
-                    await self.__aexit__(None, None, None)
-                raise
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(
@@ -549,6 +552,7 @@ class Router:
             upstream, route, attempts, finish = await self._config.executor.run_stream(
                 call.routes, attempt, label=call.model, demand=call.demand
             )
+        self._check_closed(scope)  # closed while opening: there is no stream to hand out
         events = RouterStream(
             upstream, call.format, attempts, self._config.idle_timeout, self._pricer(route, call)
         )

@@ -36,6 +36,16 @@ def test_first_attempt_goes_to_the_first_route_now() -> None:
     assert start(schedule(), 0.0) == Launch(0, 0.0, AttemptKind.FIRST)
 
 
+@pytest.mark.parametrize("max_in_flight", [1, 2], ids=["one-at-a-time", "hedging"])
+def test_first_attempt_skips_unusable_and_exhausted_routes(max_in_flight: int) -> None:
+    plan = schedule(3, max_in_flight=max_in_flight)
+    plan.routes[1].exhausted = True  # a breaker refused it at the last moment
+    launch = plan.next_launch(5.0, lambda route, kind: route != 0)
+    assert launch == Launch(2, 5.0, AttemptKind.FIRST)
+    plan.routes[2].exhausted = True
+    assert plan.next_launch(5.0, lambda route, kind: route != 0) is None
+
+
 def test_nothing_new_while_the_single_attempt_runs() -> None:
     plan = schedule()
     start(plan, 0.0)

@@ -290,7 +290,49 @@ async def test_cancel_during_a_hedge_race(fake: FakeProvider, streamed: bool) ->
         with trio.fail_after(STAGE_TIMEOUT):
             await entries(fake, 2, disconnected)
         assert router.statistics()["attempts_in_flight"] == 0
+        # The hedge ran in the router's hedger, which has neither a timer nor a race left.
+        assert hedger_idle(router)
     assert len(fake.journal) == 2
+
+
+def hedger_idle(router: Router) -> bool:
+    hedger = router._config.executor.hedger
+    assert hedger is not None
+    stats = hedger.statistics()
+    return stats["armed"] == 0 and stats["racing"] == 0 and stats["races"] > 0
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["complete", "stream"])
+async def test_router_shutdown_mid_hedge_race(fake: FakeProvider, streamed: bool) -> None:
+    # The first attempt runs in the caller's task, the hedge in the router's hedger: closing
+    # the router ends both, the caller sees RouterClosedError, and both upstreams hang up.
+    tasks = task_count()
+    slow = {"x-fake-latency": "10s"}
+    router = build(
+        [fake.url + "/v1", fake.url + "/v1"], hedge=HedgePolicy(delay=0.05, max_extra_load=1.0)
+    )
+    closed: list[bool] = []
+
+    async def call() -> None:
+        try:
+            await a_call(router, streamed=streamed, headers=slow)()
+        except RouterClosedError:
+            closed.append(True)
+
+    async with trio.open_nursery() as nursery, router:
+        nursery.start_soon(call)
+        with trio.fail_after(STAGE_TIMEOUT):
+            await entries(fake, 2, arrived)
+        hedger = router._config.executor.hedger
+        assert hedger is not None and hedger.statistics()["racing"] == 1
+    assert closed == [True]
+    assert not hedger.running and hedger.statistics()["racing"] == 0
+    stats = router.statistics()
+    assert stats["calls_in_flight"] == stats["open_streams"] == stats["requests_in_flight"] == 0
+    assert stats["attempts_in_flight"] == 0
+    assert task_count() == tasks
+    with trio.fail_after(STAGE_TIMEOUT):
+        await entries(fake, 2, disconnected)
 
 
 @pytest.mark.parametrize("hedged", [False, True], ids=["one-at-a-time", "hedged"])

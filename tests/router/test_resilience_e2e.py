@@ -302,6 +302,26 @@ async def test_a_slow_attempt_is_hedged_and_the_loser_cancelled(autojump_clock: 
     assert stats["calls_in_flight"] == 0
 
 
+async def test_the_first_attempt_can_win_after_the_hedge_started(
+    autojump_clock: MockClock,
+) -> None:
+    upstream = Upstream(a=[Reply(delay=0.8)], b=[Reply(delay=5.0)])
+    async with build(upstream, hedge=HEDGE) as router:
+        result = await router.complete(CHAT, "openai")
+        hedger = router._config.executor.hedger
+        assert hedger is not None
+        hedging = hedger.statistics()
+    assert (result.provider, result.latency) == ("a", pytest.approx(0.8))
+    assert summary(result.attempts) == [
+        ("a", AttemptKind.FIRST, WON),
+        ("b", AttemptKind.HEDGE, LOSER),
+    ]
+    winner, loser = upstream.seen
+    assert loser.cancelled and not winner.cancelled
+    # One race started in the router's hedger, and it ended with the call.
+    assert hedging == {"armed": 0, "racing": 0, "races": 1}
+
+
 async def test_adaptive_hedge_delay_follows_the_routes_latency(autojump_clock: MockClock) -> None:
     hedge = HedgePolicy(percentile=95, min_samples=20, initial_delay=2.0, max_extra_load=1.0)
     warm_up = [Reply(delay=0.1)] * 24

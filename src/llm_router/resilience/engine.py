@@ -7,20 +7,28 @@ from the pure modules beside it; this module only waits, starts and cancels.
 
 Structured concurrency
 ----------------------
-With hedging, attempts run as tasks in a nursery that lives inside `run_with_resilience`,
-each under its own cancel scope (which also carries its first-byte deadline; the nursery's
-scope carries the overall one). The attempt callable returns once the attempt has
-*answered*: the whole answer of a plain request, or an open stream whose first event has
-been read. The first attempt to return is the winner; every other attempt is cancelled
-through its scope, and the nursery is only left once they have all unwound, so no attempt
-task outlives the call. Without hedging only one attempt is ever in flight, so attempts run
-one after another in the caller's own task: the same scopes, without the nursery, a task per
-attempt and the wake-ups between them (about 40% of the engine's CPU per call).
+Attempts run in the caller's own task, one after another, each under its own cancel scope,
+whose deadline is the nearer of its first-byte deadline and the call's overall one (waits
+between attempts end at the overall deadline too, so no scope around them is needed).
+Without hedging that is all. With hedging, a call also arms a timer for its attempt's hedge
+delay with the router's `Hedger` (one task for every call's timers) rather than opening a
+nursery, a task per attempt and a timer scope of its own, which most calls, answering before
+the delay, would never use. Only when a delay passes does the hedger's task plan the hedge
+and, if it may start, start the call's *race* in the hedger's nursery: a task with a nursery
+of its own running the hedge and every attempt after it, alongside the attempt still running
+in the caller's task. The attempt callable returns once the attempt has *answered*: the whole
+answer of a plain request, or an open stream whose first event has been read. The first
+attempt to return is the winner; every other attempt is cancelled through its scope, from
+whichever task the winner ran in, and the caller waits for the race to end before it
+returns, so no attempt task outlives the call. A caller that is cancelled cancels the race
+and waits (shielded) for it to unwind. Without a running hedger (the engine used on its own)
+a call opens a hedger for itself.
 
 The winner's value may hold an open resource (an HTTP response being streamed) that must
-outlive that nursery, so it may not depend on the attempt task staying alive: open it as an
-object with an ``aclose`` (``httpx.AsyncClient.send(..., stream=True)``), not inside an
-``async with`` in the attempt. Ownership is explicit:
+outlive the task it was opened in (a hedge's ends with the race), so it may not depend on
+that task staying alive: open it as an object with an ``aclose``
+(``httpx.AsyncClient.send(..., stream=True)``), not inside an ``async with`` in the
+attempt. Ownership is explicit:
 
 - an attempt that raises or is cancelled closes what it opened itself (``try/except
   BaseException``, closing in a shielded scope);
@@ -34,6 +42,7 @@ Nothing leaks: every value an attempt returns is either returned or released.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import logging
@@ -48,6 +57,7 @@ from llm_router import errors
 from llm_router._concurrency import open_nursery
 from llm_router.resilience.breaker import Permit
 from llm_router.resilience.classify import classify
+from llm_router.resilience.hedger import Hedger
 from llm_router.resilience.latency import hedge_delay
 from llm_router.resilience.log import (
     AttemptKind,
@@ -137,6 +147,7 @@ async def run_with_resilience(
     measure: Measure[T] | None = None,
     defer_finish: bool = False,
     operation: str = "chat",
+    hedger: Hedger | None = None,
 ) -> ResilientResult[R, T]:
     """Run `attempt` over `routes` (in preference order) until one answers.
 
@@ -148,6 +159,8 @@ async def run_with_resilience(
     `measure(value)` gives the winner's (usage, cost) for the hooks; it is called only when
     a hook listens. `defer_finish` leaves the request open after the winner is returned (a
     stream being read): the caller ends it with `result.finish(usage, cost, error)`.
+    `hedger` keeps the hedge timers and runs the hedge races (the router's, running in its
+    nursery); without a running one, a hedged call opens one of its own.
 
     Raises the last attempt's typed error when every route failed, `RateLimitError` with
     `retry_after` when the last route asked for a longer wait than allowed, `NoRouteError`
@@ -170,7 +183,17 @@ async def run_with_resilience(
         defer_finish=defer_finish,
         operation=operation,
     )
-    return await call.run()
+    if not call.schedule.hedging:
+        return await call.run()
+    if hedger is not None and hedger.running:
+        return await call.run(hedger)
+    own = Hedger()
+    async with open_nursery() as nursery:
+        await nursery.start(own.run)
+        try:
+            return await call.run(own)
+        finally:
+            nursery.cancel_scope.cancel()
 
 
 @dataclass(slots=True)
@@ -195,6 +218,18 @@ class _Winner(Generic[T]):
 
 class _Call(Generic[R, T]):
     """The state of one `run_with_resilience` call."""
+
+    # Hedging only (class-level defaults, so an unhedged call does not set them): the timer
+    # armed for the attempt in the caller's task (0: none) and, once a hedge starts, the
+    # race's scope, nursery and end (see the module docstring).
+    hedger: Hedger | None = None
+    hedge_token = 0
+    context: contextvars.Context | None = None  # the caller's, for the race
+    race_scope: trio.CancelScope | None = None
+    race_ended: trio.Event | None = None
+    race_error: BaseException | None = None
+    wakeup: trio.Event | None = None  # set when an attempt ends, while racing
+    nursery: trio.Nursery | None = None
 
     def __init__(
         self,
@@ -239,13 +274,14 @@ class _Call(Generic[R, T]):
         self.running: dict[int, _Running] = {}
         self.winner: _Winner[T] | None = None
         self.timed_out = False
+        self.deadline_passed = False  # the overall deadline ended the call's attempts or wait
         self.budget_refused: set[int] = set()  # routes whose retry the budget refused
-        self.wakeup = trio.Event()
-        self.nursery: trio.Nursery | None = None
 
     # ----------------------------------------------------------------- the call as a whole
 
-    async def run(self) -> ResilientResult[R, T]:
+    async def run(self, hedger: Hedger | None = None) -> ResilientResult[R, T]:
+        if hedger is not None:
+            self.hedger = hedger
         self.state.requests_in_flight += 1
         if self.hooks.on_request_start is not None:  # records are built only for a listener
             emit(
@@ -289,17 +325,16 @@ class _Call(Generic[R, T]):
 
     async def _run(self) -> ResilientResult[R, T]:
         try:
-            if self.schedule.hedging:
-                async with open_nursery() as nursery:
-                    # The overall deadline is the nursery's own: one cancel scope fewer.
-                    nursery.cancel_scope.deadline = self.deadline
-                    self.nursery = nursery
-                    await self._drive()
-                timed_out = nursery.cancel_scope.cancelled_caught
+            if self.hedger is None:
+                await self._drive_one_at_a_time()
             else:
-                with trio.CancelScope(deadline=self.deadline) as deadline_scope:
-                    await self._drive_one_at_a_time()
-                timed_out = deadline_scope.cancelled_caught
+                await self._drive_hedged()
+            timed_out = self.deadline_passed
+            race = self.race_scope
+            if race is not None:
+                if self.race_error is not None:
+                    raise self.race_error
+                timed_out = timed_out or race.cancelled_caught
         except BaseException:
             # Cancelled from outside (or a bug): the caller will never see the winner.
             if self.winner is not None:
@@ -338,10 +373,107 @@ class _Call(Generic[R, T]):
             )
         raise error
 
+    async def _drive_hedged(self) -> None:
+        """Attempts one after another in the caller's task, each with its hedge timer armed,
+        until one wins, none is left, or a hedge has started the race; then wait for the race
+        to end. Cancelled, cancel the race and wait for it to unwind."""
+        hedger, schedule = self.hedger, self.schedule
+        assert hedger is not None
+        try:
+            while self.winner is None and self.race_ended is None and not self.deadline_passed:
+                now = trio.current_time()
+                launch = schedule.next_launch(now, functools.partial(self._usable, now))
+                if launch is None:
+                    break
+                if launch.at > now:  # a backoff or retry-after wait; then plan afresh
+                    await self._sleep_until(launch.at)
+                    continue
+                run = self._begin(launch, now)
+                if run is None:
+                    continue
+                if schedule.hedge_at < math.inf:
+                    self._arm(schedule.hedge_at)
+                try:
+                    await self._attempt(run)
+                finally:
+                    if self.hedge_token:
+                        hedger.disarm(self.hedge_token)
+                        self.hedge_token = 0
+            if self.race_ended is not None:
+                await self.race_ended.wait()
+        finally:
+            ended = self.race_ended
+            if ended is not None and not ended.is_set():
+                assert self.race_scope is not None
+                self.race_scope.cancel()
+                with trio.CancelScope(shield=True):
+                    await ended.wait()
+
+    def _arm(self, at: float) -> None:
+        assert self.hedger is not None
+        if self.context is None:
+            self.context = contextvars.copy_context()
+        self.hedge_token = self.hedger.arm(at, self._hedge_due)
+
+    def _hedge_due(self) -> None:
+        """The hedge timer of the attempt in the caller's task fired (in the hedger's task)."""
+        self.hedge_token = 0
+        assert self.context is not None
+        # Hooks, and the race's tasks, see the caller's context variables, as they would in
+        # a task the caller started.
+        self.context.run(self._plan_hedge)
+
+    def _plan_hedge(self) -> None:
+        """`_drive`'s planning for the moment a hedge delay passes: start the hedge (and the
+        race it opens), re-arm for a later start, or leave it (budget spent, no route)."""
+        schedule = self.schedule
+        while self.winner is None and schedule.in_flight:
+            now = trio.current_time()
+            wake_at = schedule.due_at(now)
+            if wake_at > now:
+                if wake_at < math.inf:
+                    self._arm(wake_at)
+                return
+            launch = schedule.next_launch(now, functools.partial(self._usable, now))
+            if launch is None:
+                return
+            if launch.at > now:
+                self._arm(launch.at)
+                return
+            run = self._begin(launch, now)
+            if run is not None:
+                assert self.hedger is not None
+                self.race_scope = trio.CancelScope(deadline=self.deadline)
+                self.race_ended = trio.Event()
+                key = self.health[run.route].key
+                self.hedger.start_soon(self._race, run, name=f"hedge race ({key})")
+                return
+
+    async def _race(self, first: _Running) -> None:
+        """The hedge `first` and every attempt after it, in a nursery of the hedger's,
+        alongside the attempt still running in the caller's task."""
+        assert self.race_scope is not None and self.race_ended is not None
+        try:
+            with self.race_scope:  # the overall deadline; the caller cancels it if cancelled
+                async with open_nursery() as nursery:
+                    self.nursery = nursery
+                    self._start_task(first)
+                    await self._drive()
+        except BaseException as exc:
+            if _is_cancellation(exc):
+                raise  # the hedger is closing (the router with it): its nursery's to absorb
+            # A bug: end the call with it, the attempt in the caller's task too.
+            self.race_error = exc
+            for other in self.running.values():
+                other.scope.cancel()
+        finally:
+            self.nursery = None
+            self.race_ended.set()
+
     async def _drive(self) -> None:
         """Start attempts when the schedule says so, until one wins or none is left."""
         schedule = self.schedule
-        while self.winner is None:
+        while self.winner is None and not self.deadline_passed:
             self.wakeup = trio.Event()  # fresh before planning, so no ending goes unnoticed
             now = trio.current_time()
             wake_at = schedule.due_at(now)
@@ -364,17 +496,26 @@ class _Call(Generic[R, T]):
     async def _drive_one_at_a_time(self) -> None:
         """`_drive` without hedging: attempts follow one another, so each runs in the
         caller's own task and no nursery, attempt task or wake-up event is needed."""
-        while self.winner is None:
+        while self.winner is None and not self.deadline_passed:
             now = trio.current_time()
             launch = self.schedule.next_launch(now, functools.partial(self._usable, now))
             if launch is None:
                 return
             if launch.at > now:  # a backoff or retry-after wait; then plan afresh
-                await trio.sleep_until(launch.at)
+                await self._sleep_until(launch.at)
                 continue
             run = self._begin(launch, now)
             if run is not None:
                 await self._attempt(run)
+
+    async def _sleep_until(self, at: float) -> None:
+        """Wait in the caller's task until `at`, or until the overall deadline ends the call
+        (no scope of its own carries that deadline: each attempt's does)."""
+        if at < self.deadline:
+            await trio.sleep_until(at)
+        else:
+            await trio.sleep_until(self.deadline)
+            self.deadline_passed = True
 
     def _usable(self, now: float, route: int, kind: AttemptKind) -> bool:
         health = self.health[route]
@@ -389,11 +530,14 @@ class _Call(Generic[R, T]):
         return True
 
     def _start(self, launch: Launch, now: float) -> None:
-        assert self.nursery is not None
         run = self._begin(launch, now)
         if run is not None:
-            key = self.health[run.route].key
-            self.nursery.start_soon(self._attempt, run, name=f"attempt {run.number} ({key})")
+            self._start_task(run)
+
+    def _start_task(self, run: _Running) -> None:
+        assert self.nursery is not None
+        key = self.health[run.route].key
+        self.nursery.start_soon(self._attempt, run, name=f"attempt {run.number} ({key})")
 
     def _begin(self, launch: Launch, now: float) -> _Running | None:
         """Book the attempt `launch` asks for; None when the hedge budget or the breaker
@@ -420,7 +564,8 @@ class _Call(Generic[R, T]):
             kind=launch.kind,
             started=now,
             permit=permit,
-            scope=trio.CancelScope(deadline=self._answer_by(now)),
+            # The nearer of its first-byte deadline and the call's overall one (see `_attempt`).
+            scope=trio.CancelScope(deadline=min(self._answer_by(now), self.deadline)),
         )
         self.running[run.number] = run
         health.count_start(launch.kind)
@@ -447,21 +592,22 @@ class _Call(Generic[R, T]):
 
     async def _attempt(self, run: _Running) -> None:
         first_byte = self.timeouts.first_byte
-        answer_by = run.scope.deadline
+        answer_by = self._answer_by(run.started)
         context = AttemptContext(
             request_id=self.request_id,
             number=run.number,
             route_attempt=run.route_attempt,
             kind=run.kind,
-            deadline=min(answer_by, self.deadline),
+            deadline=run.scope.deadline,
             timeouts=self.timeouts,
         )
         answered = too_slow = False
         failure: Exception | None = None
-        # One scope carries both ways an attempt is cut short: the first-byte deadline (its
-        # `deadline`) and losing the race (a winner calls `cancel`). Which one it was is read
-        # from the clock afterwards: a deadline that has passed makes it a timeout, as a
-        # scope of its own nested inside would have seen first.
+        # One scope carries every way an attempt is cut short: the call's overall deadline
+        # and its first-byte deadline (the nearer is the scope's `deadline`), and losing the
+        # race (a winner calls `cancel`). Which one it was is read from the clock afterwards,
+        # in the order nested scopes would have seen them: the overall deadline when it has
+        # passed and came no later than the first-byte one, then the first-byte deadline.
         try:
             with run.scope:
                 try:
@@ -469,16 +615,22 @@ class _Call(Generic[R, T]):
                     answered = True
                 except Exception as exc:
                     failure = exc
-        except BaseException:  # the whole call is being cancelled: caller or deadline
+        except BaseException:  # cancelled with the whole call: from outside, or the race's end
             self._end_cancelled(run, AttemptOutcome.CANCELLED)
             raise
-        if run.scope.cancelled_caught and trio.current_time() >= answer_by:
-            too_slow = True
-            key = self.health[run.route].key
-            failure = errors.TimeoutError(
-                f"{key}: no answer within {first_byte:g} s (first-byte timeout)",
-                provider=key,
-            )
+        if run.scope.cancelled_caught:
+            now = trio.current_time()
+            if self.winner is None and self.deadline <= answer_by and now >= self.deadline:
+                self.deadline_passed = True  # the call is over
+                self._end_cancelled(run, AttemptOutcome.CANCELLED)
+                return
+            if now >= answer_by:
+                too_slow = True
+                key = self.health[run.route].key
+                failure = errors.TimeoutError(
+                    f"{key}: no answer within {first_byte:g} s (first-byte timeout)",
+                    provider=key,
+                )
         if answered:
             await self._end_answered(run, value)
         elif failure is not None and self.winner is None:
@@ -504,7 +656,8 @@ class _Call(Generic[R, T]):
             self._record(run, AttemptOutcome.WON, now, ttfb=ttfb, usage=usage, cost=cost)
             for other in self.running.values():
                 other.scope.cancel()
-            self.wakeup.set()
+            if self.wakeup is not None:
+                self.wakeup.set()
             return
         # A sibling won in the same instant: this answer has no taker.
         self._record(run, AttemptOutcome.CANCELLED_HEDGE_LOSER, now, ttfb=ttfb)
@@ -532,7 +685,8 @@ class _Call(Generic[R, T]):
         else:
             outcome = AttemptOutcome.FAILED_OVER
         self._record(run, outcome, now, error=failure)
-        self.wakeup.set()
+        if self.wakeup is not None:
+            self.wakeup.set()
 
     def _end_cancelled(
         self, run: _Running, outcome: AttemptOutcome, error: BaseException | None = None

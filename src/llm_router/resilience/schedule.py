@@ -103,6 +103,11 @@ class Schedule:
             trigger, hedge = self.hedge_at, True
         else:
             return None
+        if self.attempts == 0:  # the first attempt: the first usable route, at once
+            for index, progress in enumerate(self.routes):
+                if not progress.exhausted and usable(index, AttemptKind.FIRST):
+                    return Launch(index, now, AttemptKind.FIRST)
+            return None
         best: tuple[tuple[bool, float, int], Launch] | None = None
         for index, progress in enumerate(self.routes):
             if progress.exhausted:
