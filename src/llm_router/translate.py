@@ -1,8 +1,9 @@
 """Translation between wire formats: requests, responses, stream events and error bodies.
 
 Hub-and-spoke only: source JSON -> universal types (`formats.<source>.parse_*`) -> target JSON
-(`formats.<target>.render_*`). When source and target are the same format, bytes pass through
-untouched. Sans-IO: bytes or decoded JSON in, bytes out.
+(`formats.<target>.render_*`); a plain request (text turns and a few settings) goes through the
+lighter form of `formats._plain` instead, with the same bytes out. When source and target are
+the same format, bytes pass through untouched. Sans-IO: bytes or decoded JSON in, bytes out.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from llm_router._json import dumps
 from llm_router.errors import InvalidRequestError, LLMRouterError, TranslationError
 from llm_router.formats import StreamParser as FormatStreamParser
 from llm_router.formats import StreamRenderer as FormatStreamRenderer
-from llm_router.formats import get_format
+from llm_router.formats import _plain, get_format
 from llm_router.formats import openai as openai_format
+from llm_router.formats._plain import PlainReader, PlainWriter
 from llm_router.types import ProviderFormat, StreamEvent
 from llm_router.universal import ErrorInfo, Request, Response, StreamErrorDelta
 
@@ -55,7 +57,8 @@ def translate_request(
 
     Raises `InvalidRequestError` (with `path`) when the body is malformed for `source`.
     """
-    parse, render = _REQUEST_PAIRS.get((source, target)) or _request_pair(source, target)
+    pair = (_REQUEST_PAIRS.get(source) or _NO_PAIRS).get(target) or _request_pair(source, target)
+    parse, render, read_plain, write_plain = pair
     if parse is None or render is None:
         return _passthrough(body)
     try:
@@ -68,6 +71,16 @@ def translate_request(
                 raise _not_object("request")
         else:
             obj = _load(body, "request")
+            if type(obj) is not dict:
+                read_plain = None  # another Mapping: the general path reads it
+        if read_plain is not None and write_plain is not None:
+            # A plain body (text turns, a few settings) skips the universal objects; anything
+            # else, and every malformed body, is declined and read below.
+            plain = read_plain(obj)
+            if plain is not None:
+                # `dumps` inline (a right-sized copy): this path is short enough for a call
+                # to count.
+                return _join((_orjson_dumps(write_plain(plain, default_max_tokens)), b""))
         out = render(parse(obj), default_max_tokens=default_max_tokens)
         # Inside the guard: orjson writes at most 254 levels (tool arguments may nest deeper).
         return dumps(out)
@@ -316,18 +329,29 @@ _ResponseRender = Callable[[Response], dict[str, Any]]
 # (source, target) -> the two format functions a translation calls, or (None, None) for a
 # passthrough. A member and its string value are equal keys, so a pair is resolved (the
 # formats checked, the modules imported, the functions looked up) once, not on every call.
-_REQUEST_PAIRS: dict[tuple[str, str], tuple[_RequestParse | None, _RequestRender | None]] = {}
+_RequestPair = tuple[
+    _RequestParse | None, _RequestRender | None, PlainReader | None, PlainWriter | None
+]
+# source -> target -> pair: two lookups of a string are cheaper than one of a new tuple.
+_REQUEST_PAIRS: dict[str, dict[str, _RequestPair]] = {}
+_NO_PAIRS: dict[str, _RequestPair] = {}
 _RESPONSE_PAIRS: dict[tuple[str, str], tuple[_ResponseParse | None, _ResponseRender | None]] = {}
 
 
-def _request_pair(
-    source: ProviderFormat | str, target: ProviderFormat | str
-) -> tuple[_RequestParse | None, _RequestRender | None]:
+def _request_pair(source: ProviderFormat | str, target: ProviderFormat | str) -> _RequestPair:
     src, dst = _format(source), _format(target)
-    pair: tuple[_RequestParse | None, _RequestRender | None] = (None, None)
+    pair: _RequestPair = (None, None, None, None)
     if src is not dst:
-        pair = (get_format(src).parse_request, get_format(dst).render_request)
-    _REQUEST_PAIRS[src, dst] = pair
+        read_plain, write_plain = _plain.reader(src), _plain.writer(dst)
+        if read_plain is None or write_plain is None:
+            read_plain = write_plain = None
+        pair = (
+            get_format(src).parse_request,
+            get_format(dst).render_request,
+            read_plain,
+            write_plain,
+        )
+    _REQUEST_PAIRS.setdefault(src, {})[dst] = pair
     return pair
 
 
@@ -354,6 +378,8 @@ def _passthrough(body: Body) -> bytes:
 
 _RAW = (bytes, bytearray, memoryview, str)
 _loads = orjson.loads
+_orjson_dumps = orjson.dumps
+_join = b"".join
 
 
 def _load(body: Body, what: str) -> Mapping[str, Any]:

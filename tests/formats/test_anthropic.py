@@ -739,3 +739,75 @@ def test_stream_error_event_status(wire_type: str, status: int) -> None:
     )
     assert isinstance(delta, StreamErrorDelta)
     assert delta.error.status == status
+
+
+# The turns `render_request` writes, as the reference reading states them: every turn as a
+# list of blocks, merged into the turn before when the wire role repeats (tool results first
+# in a user turn), then each turn of one plain text block written as a string. The renderer
+# writes lone texts as strings at once; the two must agree.
+def _reference_turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    wire_roles = {Role.USER: "user", Role.TOOL: "user", Role.ASSISTANT: "assistant"}
+    turns: list[dict[str, Any]] = []
+    last_role = None
+    for i, m in enumerate(messages):
+        role = wire_roles.get(m.role)
+        if role is None:
+            continue
+        blocks = anthropic._render_blocks(m.content, i)
+        if not blocks:
+            continue
+        if role != last_role:
+            turns.append({"role": role, "content": blocks})
+            last_role = role
+        elif m.role is Role.TOOL:
+            turn = turns[-1]["content"]
+            first = next((k for k, b in enumerate(turn) if b["type"] != "tool_result"), len(turn))
+            turn[first:first] = blocks
+        else:
+            turns[-1]["content"] += blocks
+    for turn in turns:
+        blocks = turn["content"]
+        if len(blocks) == 1 and blocks[0]["type"] == "text" and len(blocks[0]) == 2:
+            turn["content"] = blocks[0]["text"]
+    return turns
+
+
+_TURN_PARTS = st.one_of(
+    st.builds(TextPart, st.sampled_from(["", "hi", "there"])),
+    st.builds(TextPart, st.just("cached"), cache_control=st.just({"type": "ephemeral"})),
+    st.builds(ToolCallPart, st.sampled_from(["c1", "c2"]), st.just("f"), st.just('{"a":1}')),
+)
+_TURNS = st.lists(
+    st.one_of(
+        st.builds(
+            Message,
+            st.sampled_from([Role.USER, Role.ASSISTANT, Role.SYSTEM]),
+            st.lists(_TURN_PARTS, max_size=3).map(tuple),
+        ),
+        st.builds(
+            Message,
+            st.just(Role.TOOL),
+            st.lists(
+                st.builds(
+                    ToolResultPart,
+                    st.sampled_from(["c1", "c2"]),
+                    st.lists(st.builds(TextPart, st.just("ok")), max_size=1).map(tuple),
+                ),
+                min_size=1,
+                max_size=2,
+            ).map(tuple),
+        ),
+    ),
+    max_size=6,
+).map(tuple)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TURNS)
+def test_render_request_writes_lone_texts_as_the_reference_reading_does(
+    messages: tuple[Message, ...],
+) -> None:
+    rendered = anthropic.render_request(Request(messages))
+    assert rendered["messages"] == _reference_turns(messages)
+    # Same key order too: the bytes are what callers see.
+    assert orjson.dumps(rendered["messages"]) == orjson.dumps(_reference_turns(messages))

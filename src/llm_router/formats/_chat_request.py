@@ -295,8 +295,17 @@ def plain_message(m: Any) -> Message | None:
     return None
 
 
+# The keys `plain_assistant` must look at but `refusal` (which answers usually carry as null).
+_NOT_PLAIN_ASSISTANT = frozenset(
+    {"tool_calls", "reasoning_content", "reasoning", "reasoning_signature", "name"}
+)
+
+
 def plain_assistant(m: Mapping[str, Any]) -> bool:
     """Whether `parse_assistant` reads `m` as its content alone, when that is a string."""
+    # Most turns have none of those keys: one set test instead of a lookup for each.
+    if _NOT_PLAIN_ASSISTANT.isdisjoint(m):
+        return m.get("refusal") is None
     name = m.get("name")
     return (
         m.get("tool_calls") is None

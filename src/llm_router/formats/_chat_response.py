@@ -99,12 +99,14 @@ def parse_chat_response(obj: Mapping[str, Any], d: ChatDialect) -> Response:
                 raise field_error("choices[0]", "finish_reason", "string", reason)
             finish = d.finish.parse(reason)
     extras: dict[str, Any] | None = None
-    for key in _RESPONSE_EXTRAS:
-        value = obj.get(key)
-        if value is not None:
-            if extras is None:
-                extras = {}
-            extras[key] = value
+    fingerprint = obj.get("system_fingerprint")  # the `_RESPONSE_EXTRAS`, read inline
+    tier = obj.get("service_tier")
+    if fingerprint is not None or tier is not None:
+        extras = {}
+        if fingerprint is not None:
+            extras["system_fingerprint"] = fingerprint
+        if tier is not None:
+            extras["service_tier"] = tier
     response_id = obj.get("id")
     if response_id is not None and type(response_id) is not str:
         raise field_error("", "id", "string", response_id)

@@ -95,9 +95,10 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if role == "assistant":
             messages.append(Message(_ASSISTANT, parts or _blocks(content, i)))
         elif role == "user":
+            lone_text = parts is not None
             if parts is None:
                 parts = _blocks(content, i)
-            if ToolResultPart in map(type, parts):
+            if not lone_text and ToolResultPart in map(type, parts):
                 append_user_turn(parts, messages)
             else:
                 messages.append(Message(_USER, parts))

@@ -141,6 +141,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
                 text = p.get("text")
                 if type(text) is str:
                     parts = (TextPart(text),)
+        lone_text = parts is not None
         if parts is None:
             parts = _parts(content, i, ids)
             if parts is None:
@@ -148,7 +149,7 @@ def _request(obj: dict[str, Any]) -> Request | None:
         if role == "model":
             messages.append(Message(_ASSISTANT, parts))
         elif role is None or role == "user" or role == "function" or role == "":
-            if ToolResultPart in map(type, parts):
+            if not lone_text and ToolResultPart in map(type, parts):
                 append_user_turn(parts, messages)
             else:
                 messages.append(Message(_USER, parts))
@@ -411,7 +412,11 @@ def _response(obj: dict[str, Any]) -> Response | None:
         if reason is not None and type(reason) is not str:
             return None
         finish = FINISH.parse(reason)
-        if finish is _FINISH_STOP and ToolCallPart in map(type, content):
+        if (
+            finish is _FINISH_STOP
+            and (len(content) != 1 or type(content[0]) is not TextPart)  # a lone text: no calls
+            and ToolCallPart in map(type, content)
+        ):
             finish = _FINISH_TOOL_CALLS  # Gemini has no finish reason of its own for calls
     else:
         feedback = get("promptFeedback")
@@ -444,9 +449,15 @@ def _usage(u: Any) -> Usage | None:
     thoughts = get("thoughtsTokenCount")
     cached = get("cachedContentTokenCount")
     total = get("totalTokenCount")
-    for value in (prompt, tool_prompt, candidates, thoughts, cached, total):
-        if value is not None and type(value) is not int:
-            return None
+    if (
+        (prompt is not None and type(prompt) is not int)
+        or (tool_prompt is not None and type(tool_prompt) is not int)
+        or (candidates is not None and type(candidates) is not int)
+        or (thoughts is not None and type(thoughts) is not int)
+        or (cached is not None and type(cached) is not int)
+        or (total is not None and type(total) is not int)
+    ):
+        return None
     output = (
         None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
     )

@@ -260,6 +260,7 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     last_role = None
+    short_form_later = False  # whether a turn of blocks may end up as one plain text
     for i, m in enumerate(req.messages):
         wire_role = _WIRE_ROLES[m.role]
         if wire_role is None:  # system and developer turns go to `system`
@@ -268,27 +269,45 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
         content = m.content
         p = content[0] if len(content) == 1 else None
         if type(p) is TextPart and p.cache_control is None and not p.annotations:
-            blocks = [{"type": "text", "text": p.text}] if p.text else []  # the common case
+            # The common case: a turn of one plain text, written in the short form (a string)
+            # unless it joins the turn before.
+            if not p.text:
+                continue  # the API rejects empty turns
+            if wire_role != last_role:
+                messages.append({"role": wire_role, "content": p.text})
+                last_role = wire_role
+                continue
+            blocks = [{"type": "text", "text": p.text}]
         else:
             blocks = _render_blocks(content, i)
-        if not blocks:
-            continue  # the API rejects empty turns
+            if not blocks:
+                continue  # the API rejects empty turns
         if wire_role != last_role:
             messages.append({"role": wire_role, "content": blocks})
             last_role = wire_role
-        elif m.role is _TOOL:
+            short_form_later = True
+            continue
+        turn = messages[-1]["content"]
+        if type(turn) is str:  # a lone text so far: blocks from now on
+            turn = messages[-1]["content"] = [{"type": "text", "text": turn}]
+        if m.role is _TOOL:
             # The API wants a user turn's tool results before anything else in it.
-            turn = messages[-1]["content"]
             first_other = next(
                 (k for k, b in enumerate(turn) if b["type"] != "tool_result"), len(turn)
             )
             turn[first_other:first_other] = blocks
         else:
-            messages[-1]["content"] += blocks
-    for msg in messages:
-        blocks = msg["content"]
-        if len(blocks) == 1 and blocks[0]["type"] == "text" and len(blocks[0]) == 2:
-            msg["content"] = blocks[0]["text"]  # the short form for a lone plain text
+            turn += blocks
+    if short_form_later:
+        for msg in messages:
+            blocks = msg["content"]
+            if (
+                type(blocks) is list
+                and len(blocks) == 1
+                and blocks[0]["type"] == "text"
+                and len(blocks[0]) == 2
+            ):
+                msg["content"] = blocks[0]["text"]  # the short form for a lone plain text
     max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens
     if system:
         body["system"] = system[0]["text"] if len(system) == 1 and len(system[0]) == 2 else system
