@@ -7,6 +7,7 @@ malformed body, which the general path then reads and names the fault of.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from llm_router.errors import TranslationError
@@ -253,6 +254,37 @@ _MODES = {mode.value: mode for mode in ReasoningMode}
 _CHOICE_NAMED = ToolChoiceMode.NAMED
 
 
+def _turns(
+    system: Any,
+    messages: Any,
+    roles: dict[str, Role],
+    text_of: Callable[[Any], str | None],
+    strings: bool,
+) -> Turns | None:
+    """The turns of a body whose system prompt and each message's content are read by
+    `text_of` (Anthropic, Converse), or None when one is not plain text; `strings`: a
+    content may be a string itself (read without a call)."""
+    turns: Turns = []
+    if system is not None:
+        text = text_of(system)
+        if text is None:
+            return None
+        turns.append((_SYSTEM, text))
+    if type(messages) is not list:
+        return None
+    for m in messages:
+        if type(m) is not dict:
+            return None
+        role = m.get("role")
+        kind = roles.get(role) if type(role) is str else None
+        content = m.get("content")
+        text = content if strings and type(content) is str else text_of(content)
+        if kind is None or text is None:
+            return None
+        turns.append((kind, text))
+    return turns
+
+
 def _anthropic_text(content: Any) -> str | None:
     """The text of a content that is a string or one plain text block, else None."""
     if type(content) is str:
@@ -274,26 +306,9 @@ def anthropic_reader() -> PlainReader:
         if not _ANTHROPIC_FIELDS.issuperset(obj):
             return None
         get = obj.get
-        turns: Turns = []
-        system = get("system")
-        if system is not None:
-            text = _anthropic_text(system)
-            if text is None:
-                return None
-            turns.append((_SYSTEM, text))
-        messages = get("messages")
-        if type(messages) is not list:
+        turns = _turns(get("system"), get("messages"), _ANTHROPIC_ROLES, _anthropic_text, True)
+        if turns is None:
             return None
-        for m in messages:
-            if type(m) is not dict:
-                return None
-            role = m.get("role")
-            kind = _ANTHROPIC_ROLES.get(role) if type(role) is str else None
-            content = m.get("content")
-            text = content if type(content) is str else _anthropic_text(content)
-            if kind is None or text is None:
-                return None
-            turns.append((kind, text))
         model = get("model")
         max_tokens = get("max_tokens")
         if (model is not None and type(model) is not str) or (
@@ -560,25 +575,9 @@ def converse_reader() -> PlainReader:
         if not _CONVERSE_FIELDS.issuperset(obj):
             return None
         get = obj.get
-        turns: Turns = []
-        system = get("system")
-        if system is not None:
-            text = _converse_text(system)
-            if text is None:
-                return None
-            turns.append((_SYSTEM, text))
-        messages = get("messages")
-        if type(messages) is not list:
+        turns = _turns(get("system"), get("messages"), _CONVERSE_ROLES, _converse_text, False)
+        if turns is None:
             return None
-        for m in messages:
-            if type(m) is not dict:
-                return None
-            role = m.get("role")
-            kind = _CONVERSE_ROLES.get(role) if type(role) is str else None
-            text = _converse_text(m.get("content"))
-            if kind is None or text is None:
-                return None
-            turns.append((kind, text))
         model = get("modelId")
         if model is not None and type(model) is not str:
             return None

@@ -16,7 +16,7 @@ from llm_router.formats._chat_request import _render_effort as render_effort
 from llm_router.formats._chat_request import _render_response_format as render_response_format
 from llm_router.formats._chat_request import _render_tool as render_chat_tool
 from llm_router.formats._chat_request import _render_tool_choice as render_chat_tool_choice
-from llm_router.formats._plain import Plain, PlainWriter, Tooling
+from llm_router.formats._plain import Plain, PlainWriter, Tooling, Turns
 from llm_router.universal import ProviderTool, ResponseFormatType, Role, Tool, ToolChoiceMode
 
 __all__ = [
@@ -184,6 +184,29 @@ def anthropic_writer() -> PlainWriter:
     return write
 
 
+def _merged_turns(
+    turns: Turns, roles: dict[Role, str | None], key: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Gemini's and Converse's turns: (system text blocks, messages of `{"text"}` blocks under
+    `key`). Empty texts are dropped (both APIs refuse them, and a turn of none goes); turns
+    must alternate, so neighbours of one role merge into one message."""
+    system: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    last_role = None
+    for role, text in turns:
+        if not text:
+            continue
+        wire_role = roles[role]
+        if wire_role is None:
+            system.append({"text": text})
+        elif wire_role == last_role:
+            messages[-1][key].append({"text": text})
+        else:
+            messages.append({"role": wire_role, key: [{"text": text}]})
+            last_role = wire_role
+    return system, messages
+
+
 # --------------------------------------------------------------------------- Gemini
 
 _GOOGLE_WIRE_ROLES = {_SYSTEM: None, _DEVELOPER: None, _USER: "user", _ASSISTANT: "model"}
@@ -197,20 +220,7 @@ def google_writer() -> PlainWriter:
     def write(plain: Plain, default_max_tokens: int | None) -> dict[str, Any]:
         # Gemini needs no max-tokens field: `default_max_tokens` is not imposed (as in render).
         turns, _, max_tokens, rest, tooling = plain
-        system: list[dict[str, Any]] = []
-        contents: list[dict[str, Any]] = []
-        last_role = None
-        for role, text in turns:
-            if not text:
-                continue  # the API rejects empty text parts, and a turn of none is dropped
-            wire_role = _GOOGLE_WIRE_ROLES[role]
-            if wire_role is None:
-                system.append({"text": text})
-            elif wire_role == last_role:
-                contents[-1]["parts"].append({"text": text})
-            else:
-                contents.append({"role": wire_role, "parts": [{"text": text}]})
-                last_role = wire_role
+        system, contents = _merged_turns(turns, _GOOGLE_WIRE_ROLES, "parts")
         body: dict[str, Any] = {"contents": contents}
         if system:
             body["systemInstruction"] = {"parts": system}
@@ -270,20 +280,7 @@ def converse_writer() -> PlainWriter:
     def write(plain: Plain, default_max_tokens: int | None) -> dict[str, Any]:
         # Converse needs no max-tokens field: `default_max_tokens` is not imposed (as in render).
         turns, _, max_tokens, rest, tooling = plain
-        system: list[dict[str, Any]] = []
-        messages: list[dict[str, Any]] = []
-        last_role = None
-        for role, text in turns:
-            if not text:
-                continue  # empty text blocks are refused, and a turn of none is dropped
-            wire_role = _CONVERSE_WIRE_ROLES[role]
-            if wire_role is None:
-                system.append({"text": text})
-            elif wire_role == last_role:  # strictly alternating turns: neighbours merge
-                messages[-1]["content"].append({"text": text})
-            else:
-                messages.append({"role": wire_role, "content": [{"text": text}]})
-                last_role = wire_role
+        system, messages = _merged_turns(turns, _CONVERSE_WIRE_ROLES, "content")
         body: dict[str, Any] = {"messages": messages}
         if system:
             body["system"] = system
