@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from _captured import captured
+from _mutations import TRICKY, paths, removed, replaced
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,25 +55,6 @@ FORMATS: dict[str, tuple[tuple[str, ...], dict[str, tuple[Parse, Parse]]]] = {
     ),
 }
 CASES = [(fmt, kind) for fmt, (_, kinds) in FORMATS.items() for kind in kinds]
-# Replacement values: every JSON type, plus the ones readers treat specially (null reads as
-# absent, integral floats as integers, integers as floats, empty containers).
-TRICKY: list[Any] = [
-    None,
-    True,
-    False,
-    0,
-    7,
-    -1,
-    2.0,
-    0.5,
-    "",
-    "text",
-    [],
-    ["a"],
-    [1],
-    {},
-    {"a": 1},
-]
 
 
 @functools.cache
@@ -93,25 +75,6 @@ def agrees(fast: Parse, general: Parse, body: Any) -> bool:
     return got is not None
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _paths(item, (*path, i))
-
-
-def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        return {**value, head: _replaced(value[head], rest, new)}
-    return [_replaced(v, rest, new) if i == head else v for i, v in enumerate(value)]
-
-
 @pytest.mark.parametrize(("fmt", "kind"), CASES)
 def test_fast_path_takes_and_agrees_on_the_corpus(fmt: str, kind: str) -> None:
     fast, general = FORMATS[fmt][1][kind]
@@ -125,13 +88,13 @@ def test_fast_path_takes_and_agrees_on_the_corpus(fmt: str, kind: str) -> None:
 def test_fast_path_agrees_with_every_field_replaced(fmt: str, kind: str) -> None:
     fast, general = FORMATS[fmt][1][kind]
     for body in _corpus(fmt, kind):
-        for path in _paths(body):
+        for path in paths(body):
             if len(path) > 5:
                 continue
             for value in TRICKY:
-                agrees(fast, general, _replaced(body, path, value))
+                agrees(fast, general, replaced(body, path, value))
             if path:  # the field left out
-                agrees(fast, general, _removed(body, path))
+                agrees(fast, general, removed(body, path))
 
 
 def _field_paths(fmt: str, kind: str) -> list[tuple[str, ...]]:
@@ -159,9 +122,9 @@ def _set(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, A
 @pytest.mark.parametrize(("fmt", "kind"), CASES)
 def test_fast_path_agrees_with_fields_of_other_bodies_added(fmt: str, kind: str) -> None:
     fast, general = FORMATS[fmt][1][kind]
-    paths = _field_paths(fmt, kind)
+    field_paths = _field_paths(fmt, kind)
     for body in _corpus(fmt, kind):
-        for path in paths:
+        for path in field_paths:
             for value in TRICKY:
                 changed = _set(body, path, value)
                 if changed is not None:
@@ -188,7 +151,7 @@ def _respelled(value: Any, path: tuple[Any, ...], keep: bool) -> Any:
 def test_gemini_fast_path_leaves_snake_case_to_the_general_path(kind: str) -> None:
     fast, general = FORMATS["google"][1][kind]
     for body in _corpus("google", kind):
-        for path in _paths(body):
+        for path in paths(body):
             if not path or not isinstance(path[-1], str) or _snake_case(path[-1]) == path[-1]:
                 continue
             for keep in (False, True):
@@ -198,19 +161,8 @@ def test_gemini_fast_path_leaves_snake_case_to_the_general_path(kind: str) -> No
                     agrees(
                         fast,
                         general,
-                        _replaced(respelled, (*path[:-1], _snake_case(path[-1])), value),
+                        replaced(respelled, (*path[:-1], _snake_case(path[-1])), value),
                     )
-
-
-def _removed(value: Any, path: tuple[Any, ...]) -> Any:
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        if not rest:
-            return {k: v for k, v in value.items() if k != head}
-        return {**value, head: _removed(value[head], rest)}
-    if not rest:
-        return [v for i, v in enumerate(value) if i != head]
-    return [_removed(v, rest) if i == head else v for i, v in enumerate(value)]
 
 
 _JSON = st.recursive(
@@ -228,8 +180,8 @@ def _mutated_case(draw: st.DrawFn) -> tuple[str, str, Any]:
     fmt, kind = draw(st.sampled_from(CASES))
     body = draw(st.sampled_from(_corpus(fmt, kind)))
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(body))))
-        body = _replaced(body, path, draw(_JSON))
+        path = draw(st.sampled_from(list(paths(body))))
+        body = replaced(body, path, draw(_JSON))
     return fmt, kind, body
 
 

@@ -10,12 +10,12 @@ or left out, and on generated bodies.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from _captured import captured
+from _mutations import TRICKY, paths, removed, replaced
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,23 +34,6 @@ CAPTURED = {
     "converse": ("bedrock",),
     "responses": ("responses",),
 }
-TRICKY: list[Any] = [
-    None,
-    True,
-    False,
-    0,
-    7,
-    -1,
-    2.0,
-    0.5,
-    "",
-    "text",
-    [],
-    ["a"],
-    [1],
-    {},
-    {"a": 1},
-]
 
 
 @functools.cache
@@ -82,36 +65,6 @@ def agrees(source: str, target: str, body: Any) -> bool:
     return plain is not None
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _paths(item, (*path, i))
-
-
-def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        return {**value, head: _replaced(value[head], rest, new)}
-    return [_replaced(v, rest, new) if i == head else v for i, v in enumerate(value)]
-
-
-def _removed(value: Any, path: tuple[Any, ...]) -> Any:
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        if not rest:
-            return {k: v for k, v in value.items() if k != head}
-        return {**value, head: _removed(value[head], rest)}
-    if not rest:
-        return [v for i, v in enumerate(value) if i != head]
-    return [_removed(v, rest) if i == head else v for i, v in enumerate(value)]
-
-
 @pytest.mark.parametrize(("source", "target"), PAIRS)
 def test_plain_path_takes_and_agrees_on_the_corpus(source: str, target: str) -> None:
     taken = sum(agrees(source, target, body) for body in _corpus(source))
@@ -125,12 +78,12 @@ def test_plain_path_agrees_with_every_field_replaced(source: str) -> None:
     for body in _corpus(source):
         if read(body) is None:
             continue  # a body the reader declines: mutations of it say little
-        for path in _paths(body):
+        for path in paths(body):
             if len(path) > 5:
                 continue
-            bodies = [_replaced(body, path, value) for value in TRICKY]
+            bodies = [replaced(body, path, value) for value in TRICKY]
             if path:
-                bodies.append(_removed(body, path))
+                bodies.append(removed(body, path))
             for changed in bodies:
                 for target in TARGETS:
                     if target != source:
