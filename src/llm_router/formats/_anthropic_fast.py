@@ -173,24 +173,10 @@ def _request(obj: dict[str, Any]) -> Request | None:
     parallel = None
     raw_choice = get("tool_choice")
     if raw_choice is not None:
-        if type(raw_choice) is not dict:
+        choice = _tool_choice(raw_choice)
+        if choice is None:
             return None
-        kind = raw_choice.get("type")
-        disable = raw_choice.get("disable_parallel_tool_use")
-        if disable is not None:
-            if type(disable) is not bool:
-                return None
-            parallel = not disable
-        if kind == "tool":
-            name = raw_choice.get("name")
-            if type(name) is not str:
-                return None
-            tool_choice = ToolChoice(_CHOICE_NAMED, name=name)
-        else:
-            mode = _CHOICES.get(kind) if type(kind) is str else None
-            if mode is None:
-                return None
-            tool_choice = ToolChoice(mode)
+        tool_choice, parallel = choice
 
     response_format = None
     reasoning = None
@@ -263,6 +249,29 @@ def _blocks(blocks: list[Any], where: str | int) -> tuple[ContentPart, ...]:
         path = f"{where}[{j}]" if type(where) is str else f"messages[{where}].content[{j}]"
         out.append(parse_block(b, path))
     return tuple(out)
+
+
+def _tool_choice(raw: Any) -> tuple[ToolChoice, bool | None] | None:
+    """A `tool_choice` with what its `disable_parallel_tool_use` says of parallel tool calls
+    (None: not said), or None for one the general path must read."""
+    if type(raw) is not dict:
+        return None
+    kind = raw.get("type")
+    parallel = None
+    disable = raw.get("disable_parallel_tool_use")
+    if disable is not None:
+        if type(disable) is not bool:
+            return None
+        parallel = not disable
+    if kind == "tool":
+        name = raw.get("name")
+        if type(name) is not str:
+            return None
+        return ToolChoice(_CHOICE_NAMED, name=name), parallel
+    mode = _CHOICES.get(kind) if type(kind) is str else None
+    if mode is None:
+        return None
+    return ToolChoice(mode), parallel
 
 
 def _tool(t: Any) -> Tool | ProviderTool | None:

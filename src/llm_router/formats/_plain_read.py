@@ -28,7 +28,6 @@ from llm_router.universal import (
     Role,
     Tool,
     ToolChoice,
-    ToolChoiceMode,
 )
 
 __all__ = [
@@ -251,7 +250,6 @@ _ANTHROPIC_ROLES = {"user": _USER, "assistant": _ASSISTANT, "system": _SYSTEM}
 _ANTHROPIC_OUTPUT = frozenset({"format", "effort"})
 _ANTHROPIC_THINKING = frozenset({"type", "budget_tokens"})
 _MODES = {mode.value: mode for mode in ReasoningMode}
-_CHOICE_NAMED = ToolChoiceMode.NAMED
 
 
 def _turns(
@@ -299,8 +297,8 @@ def _anthropic_text(content: Any) -> str | None:
 
 
 def anthropic_reader() -> PlainReader:
-    from llm_router.formats._anthropic_fast import _CHOICES as choices
     from llm_router.formats._anthropic_fast import _tool as read_tool
+    from llm_router.formats._anthropic_fast import _tool_choice as read_tool_choice
 
     def read(obj: dict[str, Any]) -> Plain | None:
         if not _ANTHROPIC_FIELDS.issuperset(obj):
@@ -387,24 +385,10 @@ def anthropic_reader() -> PlainReader:
             tool_choice = parallel = None
             raw_choice = obj.get("tool_choice")
             if raw_choice is not None:
-                if type(raw_choice) is not dict:
+                choice = read_tool_choice(raw_choice)
+                if choice is None:
                     return None
-                kind = raw_choice.get("type")
-                disable = raw_choice.get("disable_parallel_tool_use")
-                if disable is not None:
-                    if type(disable) is not bool:
-                        return None
-                    parallel = not disable
-                if kind == "tool":
-                    name = raw_choice.get("name")
-                    if type(name) is not str:
-                        return None
-                    tool_choice = ToolChoice(_CHOICE_NAMED, name=name)
-                else:
-                    choice_mode = choices.get(kind) if type(kind) is str else None
-                    if choice_mode is None:
-                        return None
-                    tool_choice = ToolChoice(choice_mode)
+                tool_choice, parallel = choice
             tooling = _tooling(tools, tool_choice, parallel)
         if not sampled and output_config is None and thinking is None:
             return turns, model, max_tokens, None, tooling
