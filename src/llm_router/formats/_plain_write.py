@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from llm_router.formats._anthropic_wire import DEFAULT_MAX_TOKENS, thinking_config
 from llm_router.formats._chat_request import ChatDialect
 from llm_router.formats._chat_request import _render_effort as render_effort
@@ -275,6 +273,7 @@ _CONVERSE_WIRE_ROLES = {_SYSTEM: None, _DEVELOPER: None, _USER: "user", _ASSISTA
 
 
 def converse_writer() -> PlainWriter:
+    from llm_router.formats.converse import _render_settings as render_settings
     from llm_router.formats.converse import _render_tool_config as render_tool_config
 
     def write(plain: Plain, default_max_tokens: int | None) -> dict[str, Any]:
@@ -293,43 +292,10 @@ def converse_writer() -> PlainWriter:
                     body["toolConfig"] = tool_config
             return body
         temperature, top_p, top_k, stop, _, _, _, fmt, r = rest
-        inference: dict[str, Any] = {}
-        if max_tokens is not None:
-            inference["maxTokens"] = max_tokens
-        if temperature is not None:
-            inference["temperature"] = temperature
-        if top_p is not None:
-            inference["topP"] = top_p
-        if stop:
-            inference["stopSequences"] = list(stop)
-        additional: dict[str, Any] = {}
-        output: dict[str, Any] = {}
-        if top_k is not None:
-            additional["top_k"] = top_k
-        if r is not None:
-            # Thinking settings go in the shape Anthropic models on Bedrock take.
-            thinking, thinking_max_tokens, effort = thinking_config(r, max_tokens)
-            if thinking is not None and thinking["type"] != "disabled":
-                additional["thinking"] = thinking
-                if thinking_max_tokens is not None:
-                    inference["maxTokens"] = thinking_max_tokens
-            if effort is not None:
-                output["effort"] = effort
-        if inference:
-            body["inferenceConfig"] = inference
-        if tooling is not None and tooling[0]:
-            tool_config = render_tool_config(tooling[0], tooling[1])
-            if tool_config is not None:
-                body["toolConfig"] = tool_config
-        if fmt is not None and fmt.type is _JSON_SCHEMA and fmt.schema is not None:
-            definition: dict[str, Any] = {"schema": orjson.dumps(fmt.schema).decode()}
-            if fmt.name:
-                definition["name"] = fmt.name
-            if fmt.description:
-                definition["description"] = fmt.description
-            output["textFormat"] = {"type": "json_schema", "structure": {"jsonSchema": definition}}
-        if output:
-            body["outputConfig"] = output
+        tools, choice = (tooling[0], tooling[1]) if tooling is not None else ((), None)
+        additional = render_settings(
+            body, max_tokens, temperature, top_p, stop, top_k, r, tools, choice, fmt
+        )
         if additional:
             body["additionalModelRequestFields"] = additional
         return body

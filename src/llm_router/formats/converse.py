@@ -267,44 +267,18 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
     body: dict[str, Any] = {"messages": messages}
     if system:
         body["system"] = system
-    inference: dict[str, Any] = {}
-    if req.max_tokens is not None:
-        inference["maxTokens"] = req.max_tokens
-    if req.temperature is not None:
-        inference["temperature"] = req.temperature
-    if req.top_p is not None:
-        inference["topP"] = req.top_p
-    if req.stop:
-        inference["stopSequences"] = list(req.stop)
-    additional: dict[str, Any] = {}
-    output: dict[str, Any] = {}
-    if req.top_k is not None:
-        additional["top_k"] = req.top_k
-    if req.reasoning is not None:
-        # Thinking settings go in the shape Anthropic models on Bedrock take.
-        thinking, max_tokens, effort = thinking_config(req.reasoning, req.max_tokens)
-        if thinking is not None and thinking["type"] != "disabled":
-            additional["thinking"] = thinking
-            if max_tokens is not None:
-                inference["maxTokens"] = max_tokens
-        if effort is not None:
-            output["effort"] = effort
-    if inference:
-        body["inferenceConfig"] = inference
-    if req.tools:
-        tool_config = _render_tool_config(req.tools, req.tool_choice)
-        if tool_config is not None:
-            body["toolConfig"] = tool_config
-    fmt = req.response_format
-    if fmt is not None and fmt.type is ResponseFormatType.JSON_SCHEMA and fmt.schema is not None:
-        definition: dict[str, Any] = {"schema": orjson.dumps(fmt.schema).decode()}
-        if fmt.name:
-            definition["name"] = fmt.name
-        if fmt.description:
-            definition["description"] = fmt.description
-        output["textFormat"] = {"type": "json_schema", "structure": {"jsonSchema": definition}}
-    if output:
-        body["outputConfig"] = output
+    additional = _render_settings(
+        body,
+        req.max_tokens,
+        req.temperature,
+        req.top_p,
+        req.stop,
+        req.top_k,
+        req.reasoning,
+        req.tools,
+        req.tool_choice,
+        req.response_format,
+    )
     if req.extras and req.extras_origin == ORIGIN:
         for key, value in req.extras.items():
             if key == "additionalModelRequestFields" and isinstance(value, Mapping):
@@ -315,6 +289,61 @@ def render_request(req: Request, *, default_max_tokens: int | None = None) -> di
     if additional:
         body["additionalModelRequestFields"] = additional
     return body
+
+
+def _render_settings(
+    body: dict[str, Any],
+    max_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    stop: tuple[str, ...],
+    top_k: int | None,
+    reasoning: ReasoningConfig | None,
+    tools: tuple[Tool | ProviderTool, ...],
+    tool_choice: ToolChoice | None,
+    fmt: ResponseFormat | None,
+) -> dict[str, Any]:
+    """Write a request's settings into `body` (`inferenceConfig`, `toolConfig`,
+    `outputConfig`, in that order) and return the `additionalModelRequestFields` they need,
+    for the caller to complete and write."""
+    inference: dict[str, Any] = {}
+    if max_tokens is not None:
+        inference["maxTokens"] = max_tokens
+    if temperature is not None:
+        inference["temperature"] = temperature
+    if top_p is not None:
+        inference["topP"] = top_p
+    if stop:
+        inference["stopSequences"] = list(stop)
+    additional: dict[str, Any] = {}
+    output: dict[str, Any] = {}
+    if top_k is not None:
+        additional["top_k"] = top_k
+    if reasoning is not None:
+        # Thinking settings go in the shape Anthropic models on Bedrock take.
+        thinking, thinking_max_tokens, effort = thinking_config(reasoning, max_tokens)
+        if thinking is not None and thinking["type"] != "disabled":
+            additional["thinking"] = thinking
+            if thinking_max_tokens is not None:
+                inference["maxTokens"] = thinking_max_tokens
+        if effort is not None:
+            output["effort"] = effort
+    if inference:
+        body["inferenceConfig"] = inference
+    if tools:
+        tool_config = _render_tool_config(tools, tool_choice)
+        if tool_config is not None:
+            body["toolConfig"] = tool_config
+    if fmt is not None and fmt.type is ResponseFormatType.JSON_SCHEMA and fmt.schema is not None:
+        definition: dict[str, Any] = {"schema": orjson.dumps(fmt.schema).decode()}
+        if fmt.name:
+            definition["name"] = fmt.name
+        if fmt.description:
+            definition["description"] = fmt.description
+        output["textFormat"] = {"type": "json_schema", "structure": {"jsonSchema": definition}}
+    if output:
+        body["outputConfig"] = output
+    return additional
 
 
 def _render_tool_config(
