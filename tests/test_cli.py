@@ -93,18 +93,20 @@ def test_bad_arguments_are_one_line_and_exit_2(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+CHAT_CHUNK = {
+    "id": "c1",
+    "object": "chat.completion.chunk",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}],
+}
+
+
 def test_translate_stream_reads_sse_text(tmp_path: Path) -> None:
-    chunk = {
-        "id": "c1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}],
-    }
-    done = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    done = {**CHAT_CHUNK, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
     path = tmp_path / "events.sse"
     path.write_text(
-        f"data: {orjson.dumps(chunk).decode()}\n\ndata: {orjson.dumps(done).decode()}\n\ndata: [DONE]\n\n"
+        f"data: {orjson.dumps(CHAT_CHUNK).decode()}\n\ndata: {orjson.dumps(done).decode()}\n\ndata: [DONE]\n\n"
     )
     code, text = run(
         "translate", "--from", "openai", "--to", "anthropic", "--kind", "stream", str(path)
@@ -120,15 +122,8 @@ def test_translate_stream_reads_sse_text(tmp_path: Path) -> None:
 def test_translate_stream_says_when_the_input_was_cut_short(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    chunk = {
-        "id": "c1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}],
-    }
     path = tmp_path / "events.sse"
-    path.write_text(f"data: {orjson.dumps(chunk).decode()}\n\n")  # no finish_reason, no [DONE]
+    path.write_text(f"data: {orjson.dumps(CHAT_CHUNK).decode()}\n\n")  # no finish_reason, no [DONE]
     code, text = run(
         "translate", "--from", "openai", "--to", "anthropic", "--kind", "stream", str(path)
     )
